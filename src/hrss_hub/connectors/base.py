@@ -1,0 +1,112 @@
+"""The connector contract: what every kind of source system offers the engine.
+
+A connector is built from one ``connectors/<system>.yaml`` file. It never owns state:
+``read`` receives the state the engine stored after the last *published* run, and every
+``Chunk`` it yields carries the state *after* that chunk. The engine persists a state only
+once the chunk's rows are safely published, so a crash never moves a watermark past data
+that was not delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+#: Column added to every batch: where each row came from (file:line, table[key], URL#index).
+LOCATION_COLUMN = "_location"
+
+#: JSON-able connector state (watermarks, processed file checksums, page cursors).
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A raw record the connector could not turn into a row (bad line, undecodable bytes)."""
+
+    location: str
+    reason: str
+    raw: str = ""
+
+
+@dataclass
+class Chunk:
+    """One bounded batch of rows plus the state after it and the records rejected in it."""
+
+    batch: pa.RecordBatch
+    state: State
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class StreamConfig:
+    """A stream as declared in the YAML: common keys typed, kind-specific keys in ``options``."""
+
+    name: str
+    primary_key: list[str] = field(default_factory=list)
+    cursor: str | None = None
+    drift: str = "fail"
+    threshold: dict[str, Any] = field(default_factory=dict)
+    mapping: dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SystemConfig:
+    """One source system: ``connectors/<system>.yaml`` parsed."""
+
+    system: str
+    kind: str
+    connection: dict[str, Any]
+    streams: list[StreamConfig]
+    source_file: Path
+    workspace: Path
+    title: str = ""
+    batch_size: int = 10_000
+    schedule: str | None = None
+    retries: int = 2
+    retry_delay_seconds: int = 60
+    owner: str = "hrss-hub"
+    tags: list[str] = field(default_factory=list)
+
+    def stream(self, name: str) -> StreamConfig:
+        """The stream called ``name`` (error listing the valid names otherwise)."""
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        from hrss_hub.errors import unknown_choice
+
+        raise unknown_choice("stream", name, [s.name for s in self.streams],
+                             system=self.system, file=str(self.source_file))
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the engine needs from a source system."""
+
+    config: SystemConfig
+
+    def check(self) -> None:
+        """Verify connectivity and configuration; raise a ``HubError`` that says what to fix."""
+
+    def discover(self) -> Mapping[str, pa.Schema]:
+        """Stream name → Arrow schema of the batches ``read`` yields (incl. ``_location``)."""
+
+    def read(self, stream: str, state: State | None = None) -> Iterator[Chunk]:
+        """Yield bounded chunks of the stream's rows newer than ``state``."""
+
+
+class ConnectorKind:
+    """Base for connector kinds: declares the options a kind accepts (for config checks)."""
+
+    kind: ClassVar[str]
+    #: keys accepted under ``connection:``
+    connection_keys: ClassVar[frozenset[str]] = frozenset()
+    #: kind-specific keys accepted on a stream (besides the common ones)
+    stream_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: SystemConfig) -> None:
+        self.config = config
