@@ -208,6 +208,11 @@ class HttpClient:
         """Release pooled connections."""
         self._session.close()
 
+    @property
+    def auth_param_names(self) -> frozenset[str]:
+        """Names of the query parameters this client adds for authentication."""
+        return frozenset(self._auth_params)
+
     def safe(self, url: str) -> str:
         """``url`` with every secret this client knows about masked."""
         return safe_url(url, self.secrets)
