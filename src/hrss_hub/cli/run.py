@@ -1,0 +1,128 @@
+"""``hrss-hub run``: the main job, extract → map → validate → publish for every system."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from hrss_hub.config import load_config
+from hrss_hub.pipeline import RunSummary, StreamSummary
+
+
+class TerminalProgress:
+    """Progress bars on a terminal (rich), plain lines otherwise."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self._progress: Any = None
+        self._tasks: dict[tuple[str, str], Any] = {}
+        if enabled and self.tty:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
+                console=Console(stderr=True), transient=False)
+            self._progress.start()
+
+    def stream_started(self, system: str, stream: str) -> None:
+        if not self.enabled:
+            return
+        if self._progress is not None:
+            self._tasks[(system, stream)] = self._progress.add_task(f"{system}/{stream}", total=None)
+        else:
+            click.echo(f"[{system}/{stream}] started", err=True)
+
+    def rows_read(self, system: str, stream: str, rows: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._tasks[(system, stream)], rows)
+
+    def stream_finished(self, summary: StreamSummary) -> None:
+        if not self.enabled:
+            return
+        key = (summary.system, summary.stream)
+        if self._progress is not None:
+            self._progress.update(self._tasks[key], total=max(summary.read, 1),
+                                  completed=max(summary.read, 1))
+        else:
+            click.echo(f"[{summary.system}/{summary.stream}] {summary.status}: "
+                       f"read {summary.read}, published {summary.published}, "
+                       f"quarantined {summary.quarantined}, filtered {summary.filtered} "
+                       f"({summary.duration_seconds:.1f}s)", err=True)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def print_summary(summary: RunSummary) -> None:
+    """The summary table: per system/stream read, mapped, published, quarantined, filtered."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run {summary.run_id}: {summary.status} "
+                        f"({summary.duration_seconds:.1f}s)")
+    for col in ("system", "stream", "entity", "read", "mapped", "published", "quarantined",
+                "by rule", "filtered", "seconds", "status"):
+        table.add_column(col, justify="right" if col in (
+            "read", "mapped", "published", "quarantined", "filtered", "seconds") else "left")
+    for system in summary.systems:
+        if not system.streams:
+            table.add_row(system.system, "-", "-", "", "", "", "", "", "", "", "failed")
+        for s in system.streams:
+            rules = ", ".join(f"{r} {n}" for r, n in s.quarantined_by_rule.items())
+            table.add_row(s.system, s.stream, s.entity or "-", f"{s.read:,}", f"{s.mapped:,}",
+                          f"{s.published:,}", f"{s.quarantined:,}", rules, f"{s.filtered:,}",
+                          f"{s.duration_seconds:.1f}", s.status)
+    console = Console(width=max(160, Console().width))
+    console.print(table)
+    for system in summary.systems:
+        if system.status == "failed":
+            console.print(f"[red]{system.system} failed:[/red] {system.error}", markup=True,
+                          highlight=False)
+
+
+def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: bool,
+            trigger: str = "cli") -> int:
+    """Run the pipeline and print the summary; returns the exit code."""
+    from hrss_hub.pipeline import run as run_pipeline
+
+    cfg = load_config(config)
+    progress = TerminalProgress(enabled=not (quiet or as_json))
+    try:
+        summary = run_pipeline(cfg, systems or None, trigger=trigger, progress=progress)
+    finally:
+        progress.close()
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_summary(summary)
+    return 1 if summary.failed else 0
+
+
+@click.command("run")
+@click.option("--config", "-c", type=click.Path(dir_okay=True), default=None,
+              help="Workspace hub.yaml (default: ./hub.yaml).")
+@click.option("--system", "-s", "systems", multiple=True,
+              help="Run only this system (repeatable). Default: every system in connectors/.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.pass_context
+def run(ctx: click.Context, config: str | None, systems: tuple[str, ...], as_json: bool,
+        quiet: bool) -> None:
+    """Run extract → map → validate → publish for every configured system.
+
+    Exit code 1 when a system failed (the other systems still run), 2 on bad configuration.
+    """
+    ctx.exit(execute(config, systems, as_json, quiet))

@@ -1,0 +1,1 @@
+"""Exchanges: staging and publishing validated entity data as Parquet with manifests."""

@@ -1,0 +1,276 @@
+"""extract → map → validate → publish, as public functions.
+
+The CLI (``hrss-hub run``) and the Airflow DAGs call these. One run processes every
+configured system; a failing system is recorded and the others still run. A stream's
+state (watermark, processed files) is committed to the ledger only after its rows are
+published, so a failed run never moves a watermark.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hrss_hub.config import HubConfig
+from hrss_hub.connectors.base import StreamConfig, SystemConfig
+from hrss_hub.errors import HubError, unknown_choice
+from hrss_hub.exchange.staging import ParquetSink, publish_files
+from hrss_hub.mapping import compile_mapping, parse_mapping
+from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
+from hrss_hub.standard.model import Standard, load_standard
+
+
+@dataclass
+class StreamSummary:
+    """What happened to one stream in one run (the numbers of the summary table)."""
+
+    system: str
+    stream: str
+    entity: str | None
+    read: int = 0
+    mapped: int = 0
+    published: int = 0
+    quarantined: int = 0
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    filtered: int = 0
+    duration_seconds: float = 0.0
+    status: str = "succeeded"
+    error: str | None = None
+    quarantine_file: str | None = None
+
+
+@dataclass
+class SystemSummary:
+    """One system's streams and outcome."""
+
+    system: str
+    status: str = "succeeded"
+    error: str | None = None
+    streams: list[StreamSummary] = field(default_factory=list)
+
+
+@dataclass
+class RunSummary:
+    """A whole run."""
+
+    run_id: str
+    status: str
+    started_at: str
+    duration_seconds: float
+    systems: list[SystemSummary]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (``hrss-hub run --json``)."""
+        return asdict(self)
+
+    @property
+    def failed(self) -> bool:
+        """True when at least one system failed."""
+        return any(s.status == "failed" for s in self.systems)
+
+
+class Progress(Protocol):
+    """Receives progress events (the CLI renders them as bars or plain lines)."""
+
+    def stream_started(self, system: str, stream: str) -> None: ...
+
+    def rows_read(self, system: str, stream: str, rows: int) -> None: ...
+
+    def stream_finished(self, summary: StreamSummary) -> None: ...
+
+
+class _NoProgress:
+    def stream_started(self, system: str, stream: str) -> None:
+        pass
+
+    def rows_read(self, system: str, stream: str, rows: int) -> None:
+        pass
+
+    def stream_finished(self, summary: StreamSummary) -> None:
+        pass
+
+
+def load_workspace_systems(cfg: HubConfig) -> dict[str, SystemConfig]:
+    """Every ``connectors/*.yaml`` of the workspace, parsed."""
+    from hrss_hub.connectors.config import load_systems
+
+    assert cfg.connectors_dir is not None
+    return load_systems(cfg.connectors_dir, cfg.root)
+
+
+def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = "cli",
+        progress: Progress | None = None) -> RunSummary:
+    """Run every configured system (or the named ones) and return the summary."""
+    from hrss_hub.ledger import Ledger
+
+    progress = progress or _NoProgress()
+    standard = load_standard(cfg.standard_dir)
+    all_systems = load_workspace_systems(cfg)
+    names = list(systems) if systems else sorted(all_systems)
+    for name in names:
+        if name not in all_systems:
+            raise unknown_choice("system", name, all_systems, dir=str(cfg.connectors_dir))
+    ledger = Ledger.open(cfg.ledger_url)
+    try:
+        run_id = ledger.start_run(cfg.hub_id, trigger,
+                                  str(cfg.source_file) if cfg.source_file else None)
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        results = [
+            run_system(cfg, all_systems[name], standard, ledger, run_id, progress)
+            for name in names
+        ]
+        failed = [s for s in results if s.status == "failed"]
+        status = "succeeded" if not failed else ("failed" if len(failed) == len(results)
+                                                 else "partial")
+        summary = RunSummary(run_id, status, started.isoformat(),
+                             round(time.perf_counter() - t0, 3), results)
+        ledger.finish_run(run_id, status, summary.to_dict(),
+                          "; ".join(f"{s.system}: {s.error}" for s in failed) or None)
+        return summary
+    finally:
+        ledger.close()
+
+
+def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger: Any,
+               run_id: str, progress: Progress) -> SystemSummary:
+    """Run every stream of one system; errors are recorded, not raised."""
+    from hrss_hub.connectors.registry import create_connector
+
+    result = SystemSummary(system.system)
+    try:
+        connector = create_connector(system)
+    except HubError as exc:
+        result.status, result.error = "failed", str(exc)
+        return result
+    for stream in system.streams:
+        summary = StreamSummary(system.system, stream.name,
+                                (stream.mapping or {}).get("entity"))
+        progress.stream_started(system.system, stream.name)
+        t0 = time.perf_counter()
+        try:
+            if stream.mapping is None:
+                summary.status = "skipped"
+                summary.error = "no mapping"
+            else:
+                run_stream(cfg, system, stream, connector, standard, ledger, run_id, summary,
+                           progress)
+        except HubError as exc:
+            summary.status, summary.error = "failed", str(exc)
+        except Exception as exc:  # a bug in one system must not stop the others
+            summary.status = "failed"
+            summary.error = f"internal error {type(exc).__name__}: {exc}"
+            summary.error += "\n" + traceback.format_exc(limit=8)
+        summary.duration_seconds = round(time.perf_counter() - t0, 3)
+        progress.stream_finished(summary)
+        result.streams.append(summary)
+    failed = [s for s in result.streams if s.status == "failed"]
+    if failed:
+        result.status = "failed"
+        result.error = "; ".join(f"{s.stream}: {s.error}" for s in failed)
+    return result
+
+
+def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, connector: Any,
+               standard: Standard, ledger: Any, run_id: str, summary: StreamSummary,
+               progress: Progress) -> None:
+    """Extract, map, validate and publish one stream; commit its state last."""
+    from hrss_hub.connectors import drift
+
+    spec = parse_mapping(stream.mapping, str(system.source_file), f"streams.{stream.name}.mapping")
+    compiled = compile_mapping(spec, standard)
+    entity = compiled.entity
+    schema = connector.discover()[stream.name]
+    old = ledger.last_schema(system.system, stream.name)
+    change = drift.compare(old, schema)
+    drift.apply_policy(change, stream.drift, system.system, stream.name)
+
+    state_before = ledger.get_state(system.system, stream.name)
+    gate = RowGate(entity, standard, run_id, system.system, stream.name, datetime.now(UTC))
+    assert cfg.exchange_root is not None and cfg.quarantine_dir is not None
+    staging = cfg.exchange_root / ".staging" / run_id
+    stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"
+    out_schema = entity.arrow_schema(include_lineage=True)
+    sink = ParquetSink(staging / entity.name, stem, out_schema)
+    quarantine_tables: list[pa.Table] = []
+    by_rule: Counter[str] = Counter()
+    state = state_before
+    chunks = 0
+    try:
+        for chunk in connector.read(stream.name, state_before):
+            chunks += 1
+            gate.extracted_at = datetime.now(UTC)
+            batch = chunk.batch
+            summary.read += batch.num_rows + len(chunk.rejects)
+            progress.rows_read(system.system, stream.name, batch.num_rows + len(chunk.rejects))
+            if chunk.rejects:
+                by_rule["malformed_record"] += len(chunk.rejects)
+                quarantine_tables.append(rejects_table(
+                    [(r.location, r.reason, r.raw) for r in chunk.rejects],
+                    run_id, system.system, stream.name, entity.name))
+            if batch.num_rows:
+                mapped = compiled.apply(batch)
+                summary.mapped += batch.num_rows
+                verdict = gate.evaluate(mapped)
+                sink.write(verdict.published)
+                summary.filtered += verdict.filtered
+                by_rule.update(verdict.rule_counts)
+                if verdict.quarantined.num_rows:
+                    quarantine_tables.append(verdict.quarantined)
+            state = chunk.state
+        staged = sink.close()
+    except BaseException:
+        sink.close()
+        shutil.rmtree(staging / entity.name, ignore_errors=True)
+        raise
+    summary.published = sum(f.rows for f in staged)
+    summary.quarantined = sum(t.num_rows for t in quarantine_tables)
+    summary.quarantined_by_rule = dict(sorted(by_rule.items()))
+    if staged:
+        publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
+                      system=system.system, stream=stream.name,
+                      standard_version=standard.version,
+                      hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division})
+    if quarantine_tables:
+        qdir = cfg.quarantine_dir / run_id / system.system
+        qdir.mkdir(parents=True, exist_ok=True)
+        qpath = qdir / f"{stream.name}.parquet"
+        pq.write_table(pa.concat_tables(quarantine_tables).cast(QUARANTINE_SCHEMA), qpath,
+                       compression="zstd")
+        summary.quarantine_file = str(qpath)
+    if chunks:
+        ledger.commit_stream(system.system, stream.name, run_id, state,
+                             schema=(drift.schema_to_json(schema), drift.fingerprint(schema)))
+        ledger.record_batch(run_id=run_id, system=system.system, stream=stream.name, seq=0,
+                            rows_read=summary.read, rows_mapped=summary.mapped,
+                            rows_published=summary.published,
+                            rows_quarantined=summary.quarantined,
+                            rows_filtered=summary.filtered)
+    _cleanup(staging)
+
+
+def _state_tag(state: dict[str, Any] | None) -> str:
+    import hashlib
+    import json
+
+    text = json.dumps(state or {}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _cleanup(staging: Path) -> None:
+    # remove empty staging folders; leftovers of crashed runs stay for inspection
+    for path in sorted(staging.glob("**/*"), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if staging.exists() and not any(staging.iterdir()):
+        staging.rmdir()
