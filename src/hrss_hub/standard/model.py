@@ -9,7 +9,7 @@ a file changes.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -66,16 +66,29 @@ class Field:
         return pa.field(self.name, self.arrow_type, nullable=not self.required)
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A cross-field rule of an entity; ``params`` maps each parameter to a field name."""
+@dataclass(frozen=True, eq=False)
+class Rule(Mapping[str, str]):
+    """A cross-field rule of an entity; ``params`` maps each parameter to a field name.
+
+    A rule is also a read-only mapping of ``id`` plus its parameters, as written in the
+    YAML (``rule["id"]``, ``rule.get("start")``); ``description`` is an attribute only.
+    """
 
     id: str
     params: Mapping[str, str]
     description: str = ""
 
-    def __getitem__(self, param: str) -> str:
-        return self.params[param]
+    def _items(self) -> dict[str, str]:
+        return {"id": self.id, **self.params}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return 1 + len(self.params)
 
 
 @dataclass(frozen=True, eq=False)
