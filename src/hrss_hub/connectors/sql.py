@@ -1,0 +1,394 @@
+"""``kind: sql`` — tables or queries of any SQLAlchemy database, read incrementally.
+
+Incremental reads use the stream's ``cursor`` with an *inclusive* lower bound and
+primary-key de-duplication at the boundary. State::
+
+    {"cursor": <largest cursor value read, JSON form>,
+     "boundary_keys": [[pk values as Arrow strings], ...]}   # rows having exactly that value
+
+The next read selects ``cursor >= state.cursor`` and drops rows that are at that exact
+cursor value *and* whose key is in ``boundary_keys``. So rows sharing a timestamp across a
+batch or run boundary are neither lost nor duplicated, and a row updated later (new cursor
+value, same key) is read again. Rows are ordered by (cursor, primary key), so every chunk's
+state is a valid resume point.
+
+Out of scope of a pure cursor: a row committed late with a cursor value *older* than one
+already read (long transactions); such a source needs a full reload or a CDC feed.
+Rows whose cursor is NULL are read only by the initial (state-less) load.
+Streams without a cursor are full loads: every read returns every row, and ``split``
+reads key ranges in parallel threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from hrss_hub.connectors.base import (
+    LOCATION_COLUMN,
+    Chunk,
+    ConnectorKind,
+    State,
+    StreamConfig,
+    SystemConfig,
+)
+from hrss_hub.connectors.credentials import resolve_sql_url
+from hrss_hub.connectors.registry import register_kind
+from hrss_hub.connectors.sql_fetch import (
+    QuerySpec,
+    adbc_supported,
+    fetch_adbc,
+    fetch_sqlalchemy,
+    parallel,
+)
+from hrss_hub.connectors.sql_types import (
+    arrow_type,
+    from_json_value,
+    parse_type_name,
+    sql_type,
+    to_json_value,
+)
+from hrss_hub.errors import (
+    ConfigError,
+    FatalSourceError,
+    HubError,
+    RetriableSourceError,
+    SourceError,
+    redact,
+    unknown_choice,
+)
+
+FAST_PATHS = ("auto", "adbc", "off")
+#: separates primary-key parts when building boundary-key strings
+_KEY_SEP = "\x1f"
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [sa.exc.SQLAlchemyError, OSError]
+    try:
+        import adbc_driver_manager
+
+        errors.append(adbc_driver_manager.Error)
+    except ImportError:  # pragma: no cover - ADBC is a dependency
+        pass
+    return tuple(errors)
+
+
+@register_kind
+class SqlConnector(ConnectorKind):
+    """Reads tables/queries through ADBC (SQLite, PostgreSQL) or SQLAlchemy (anything)."""
+
+    kind: ClassVar[str] = "sql"
+    connection_keys: ClassVar[frozenset[str]] = frozenset(
+        {"url", "url_env", "conn_id", "fast_path", "db_schema"})
+    stream_keys: ClassVar[frozenset[str]] = frozenset(
+        {"table", "query", "columns", "split", "schema"})
+
+    def __init__(self, config: SystemConfig) -> None:
+        super().__init__(config)
+        self._engine: sa.Engine | None = None
+        self._url: sa.URL | None = None
+        self._secrets: tuple[str, ...] = ()
+        self._schemas: dict[str, pa.Schema] = {}
+        self._sql_types: dict[str, dict[str, sa.types.TypeEngine[Any]]] = {}
+
+    # ------------------------------------------------------------------ config
+    @classmethod
+    def validate_config(cls, cfg: SystemConfig) -> None:
+        """Kind-specific checks: table xor query, fast_path, split, declared schema."""
+        ctx = {"system": cfg.system, "file": str(cfg.source_file)}
+        fast = cfg.connection.get("fast_path", "auto")
+        if fast not in FAST_PATHS:
+            raise unknown_choice("fast_path", str(fast), FAST_PATHS, **ctx,
+                                 path="connection.fast_path")
+        for i, s in enumerate(cfg.streams):
+            where = f"streams[{i}]"
+            has_table, has_query = "table" in s.options, "query" in s.options
+            if has_table == has_query:
+                raise ConfigError("a sql stream needs exactly one of table or query",
+                                  {**ctx, "path": where}, "table: AC01  or  query: SELECT ...")
+            split = s.options.get("split")
+            if split is not None and (not isinstance(split, dict) or set(split) !=
+                                      {"column", "parts"} or not isinstance(split["parts"], int)
+                                      or split["parts"] < 1):
+                raise ConfigError("split must be {column: <integer key>, parts: <n ≥ 1>}",
+                                  {**ctx, "path": f"{where}.split"})
+            for col, type_name in (s.options.get("schema") or {}).items():
+                try:
+                    parse_type_name(str(type_name))
+                except ValueError as exc:
+                    raise ConfigError(str(exc), {**ctx, "path": f"{where}.schema.{col}"}
+                                      ) from None
+
+    def _ctx(self, stream: str | None = None) -> dict[str, Any]:
+        return {"system": self.config.system, "stream": stream}
+
+    def _source_error(self, exc: BaseException, stream: str | None, what: str) -> SourceError:
+        """Wrap a driver error: message redacted (URL passwords and known secrets)."""
+        detail = redact(f"{type(exc).__name__}: {exc}".splitlines()[0], self._secrets)
+        cls: type[SourceError] = RetriableSourceError
+        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchTableError | KeyError):
+            cls = FatalSourceError
+        return cls(f"{what}: {detail}", self._ctx(stream),
+                   "check the database is reachable and the connection settings "
+                   "(url_env / conn_id) are right")
+
+    @property
+    def url(self) -> sa.URL:
+        """The resolved SQLAlchemy URL (secrets resolved from env/Airflow)."""
+        if self._url is None:
+            resolved = resolve_sql_url(self.config.connection, system=self.config.system,
+                                       file=str(self.config.source_file))
+            self._secrets = resolved.secrets
+            try:
+                self._url = sa.make_url(resolved.value)
+            except sa.exc.ArgumentError:
+                raise ConfigError("connection URL is not a valid SQLAlchemy URL",
+                                  self._ctx(), "e.g. postgresql+psycopg://user@host/db"
+                                  ) from None
+        return self._url
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (created on first use, never at import or construction)."""
+        if self._engine is None:
+            self._engine = sa.create_engine(self.url)
+        return self._engine
+
+    def fast_path(self) -> str:
+        """``adbc`` or ``sqlalchemy``: the path ``read`` takes for this database."""
+        choice = self.config.connection.get("fast_path", "auto")
+        if choice == "off" or not adbc_supported(self.url):
+            if choice == "adbc":
+                raise ConfigError(f"fast_path: adbc is not available for "
+                                  f"{self.url.get_backend_name()}", self._ctx(),
+                                  "ADBC drivers are installed for sqlite and postgresql; "
+                                  "use fast_path: auto")
+            return "sqlalchemy"
+        return "adbc"
+
+    # ---------------------------------------------------------------- contract
+    def check(self) -> None:
+        """Connect and make sure every stream's table/query is readable."""
+        self.discover()
+
+    def discover(self) -> Mapping[str, pa.Schema]:
+        """Stream → Arrow schema (reflected for tables; declared or strings for queries)."""
+        return {s.name: self.schema(s.name) for s in self.config.streams}
+
+    def schema(self, stream: str) -> pa.Schema:
+        """The Arrow schema of ``stream``'s batches, including ``_location``."""
+        if stream not in self._schemas:
+            sc = self.config.stream(stream)
+            types = self._reflect(sc)
+            fields = [pa.field(n, arrow_type(t)) for n, t in types.items()]
+            declared = sc.options.get("schema") or {}
+            fields = [pa.field(f.name, parse_type_name(str(declared[f.name])))
+                      if f.name in declared else f for f in fields]
+            self._check_columns(sc, [f.name for f in fields])
+            self._schemas[stream] = pa.schema([*fields, pa.field(LOCATION_COLUMN, pa.string())])
+        return self._schemas[stream]
+
+    def _check_columns(self, sc: StreamConfig, names: list[str]) -> None:
+        needed = [*sc.primary_key, *([sc.cursor] if sc.cursor else [])]
+        split = sc.options.get("split")
+        if split:
+            needed.append(str(split["column"]))
+        for col in needed:
+            if col not in names:
+                raise unknown_choice("column", col, names, system=self.config.system,
+                                     stream=sc.name, file=str(self.config.source_file))
+
+    def _reflect(self, sc: StreamConfig) -> dict[str, sa.types.TypeEngine[Any]]:
+        """Column name → SQL type, in select order (reflection, or the query's columns)."""
+        if sc.name in self._sql_types:
+            return self._sql_types[sc.name]
+        db_schema = self.config.connection.get("db_schema")
+        try:
+            if "table" in sc.options:
+                cols = sa.inspect(self.engine).get_columns(str(sc.options["table"]),
+                                                           schema=db_schema)
+                types = {str(c["name"]): c["type"] for c in cols}
+            else:
+                types = self._query_columns(sc)
+        except sa.exc.NoSuchTableError as exc:
+            tables = self._table_names(db_schema)
+            raise unknown_choice("table", str(exc), tables, **self._ctx(sc.name)) from None
+        except HubError:
+            raise
+        except _driver_errors() as exc:
+            raise self._source_error(exc, sc.name, "cannot read the table definition") from None
+        wanted = sc.options.get("columns")
+        if wanted:
+            for col in wanted:
+                if col not in types:
+                    raise unknown_choice("column", str(col), types, **self._ctx(sc.name),
+                                         file=str(self.config.source_file))
+            keep = list(dict.fromkeys([*wanted, *sc.primary_key,
+                                       *([sc.cursor] if sc.cursor else [])]))
+            types = {c: types[c] for c in keep}
+        self._sql_types[sc.name] = types
+        return types
+
+    def _table_names(self, db_schema: str | None) -> list[str]:
+        try:
+            return sa.inspect(self.engine).get_table_names(schema=db_schema)
+        except _driver_errors():
+            return []
+
+    def _query_columns(self, sc: StreamConfig) -> dict[str, sa.types.TypeEngine[Any]]:
+        declared = {str(k): parse_type_name(str(v))
+                    for k, v in (sc.options.get("schema") or {}).items()}
+        sub = sa.text(str(sc.options["query"])).columns().subquery("q")
+        with self.engine.connect() as conn:
+            names = list(conn.execute(sa.select(sa.text("*")).select_from(sub).limit(0)).keys())
+        # undeclared query columns are read as strings: their SQL type is unknown
+        return {n: sql_type(declared[n]) if n in declared else sa.String() for n in names}
+
+    def _source(self, sc: StreamConfig) -> sa.FromClause:
+        types = self._reflect(sc)
+        cols = [sa.column(n, t) for n, t in types.items()]
+        if "table" in sc.options:
+            return sa.table(str(sc.options["table"]), *cols,
+                            schema=self.config.connection.get("db_schema"))
+        return sa.text(str(sc.options["query"])).columns(*cols).subquery("q")
+
+    # -------------------------------------------------------------------- read
+    def read(self, stream: str, state: State | None = None) -> Iterator[Chunk]:
+        """Yield chunks of rows newer than ``state`` (all rows for a full load)."""
+        sc = self.config.stream(stream)
+        schema = self.schema(stream)
+        data_schema = schema.remove(schema.get_field_index(LOCATION_COLUMN))
+        source = self._source(sc)
+        cursor = sc.cursor
+        state = state or {}
+        order = [*([cursor] if cursor else []), *[k for k in sc.primary_key if k != cursor]]
+        where: list[sa.ColumnElement[bool]] = []
+        last = None
+        boundary: set[str] = set()
+        if cursor and state.get("cursor") is not None:
+            ctype = data_schema.field(cursor).type
+            last = from_json_value(state["cursor"], ctype)
+            where.append(source.c[cursor] >= sa.bindparam("cursor_lo", last,
+                                                          type_=source.c[cursor].type))
+            boundary = {_KEY_SEP.join(map(str, k)) for k in state.get("boundary_keys", [])}
+        spec = QuerySpec(source, data_schema, where, order)
+        batches = self._batches(sc, spec)
+        rows_seen = 0
+        try:
+            for batch in batches:
+                if boundary:
+                    batch = self._drop_boundary(batch, sc, last, boundary)
+                    if batch.num_rows == 0:
+                        continue
+                if cursor:
+                    state, boundary_prev = self._next_state(batch, sc, state)
+                    boundary, last = boundary_prev, from_json_value(
+                        state["cursor"], data_schema.field(cursor).type)
+                else:
+                    state = {}
+                located = self._with_location(batch, sc, rows_seen, schema)
+                rows_seen += batch.num_rows
+                yield Chunk(located, dict(state))
+        except HubError:
+            raise
+        except _driver_errors() as exc:
+            raise self._source_error(exc, stream, "reading failed") from None
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    def _batches(self, sc: StreamConfig, spec: QuerySpec) -> Iterator[pa.RecordBatch]:
+        size = self.config.batch_size
+        split = sc.options.get("split")
+        if split and not sc.cursor and int(split["parts"]) > 1:
+            specs = self._split_specs(spec, str(split["column"]), int(split["parts"]))
+            return parallel([functools.partial(self._fetch, s, size) for s in specs])
+        return self._fetch(spec, size)
+
+    def _fetch(self, spec: QuerySpec, size: int) -> Iterator[pa.RecordBatch]:
+        try:
+            if self.fast_path() == "adbc":
+                yield from fetch_adbc(self.url, spec, size)
+            else:
+                yield from fetch_sqlalchemy(self.engine, spec, size)
+        except HubError:
+            raise
+        except _driver_errors() as exc:
+            raise self._source_error(exc, None, "reading failed") from None
+
+    def _split_specs(self, spec: QuerySpec, column: str, parts: int) -> list[QuerySpec]:
+        col = spec.source.c[column]
+        with self.engine.connect() as conn:
+            lo, hi = conn.execute(sa.select(sa.func.min(col), sa.func.max(col))).one()
+        if lo is None:
+            return [spec]
+        lo, hi = int(lo), int(hi)
+        step = max(1, (hi - lo + parts) // parts)
+        bounds = [*list(range(lo, hi + 1, step)), hi + 1]
+        specs = []
+        for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+            cond: sa.ColumnElement[bool] = sa.and_(col >= a, col < b)
+            if i == 0:  # rows with a NULL split key must not be lost
+                cond = sa.or_(cond, col.is_(None))
+            specs.append(QuerySpec(spec.source, spec.schema, [*spec.where, cond],
+                                   spec.order_by))
+        return specs
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _key_strings(batch: pa.RecordBatch, keys: list[str]) -> pa.Array:
+        parts = [pc.fill_null(batch.column(k).cast(pa.string()), "") for k in keys]
+        if len(parts) == 1:
+            return parts[0]
+        return pc.binary_join_element_wise(*parts, _KEY_SEP)
+
+    def _drop_boundary(self, batch: pa.RecordBatch, sc: StreamConfig, last: Any,
+                       boundary: set[str]) -> pa.RecordBatch:
+        assert sc.cursor is not None
+        at_last = pc.equal(batch.column(sc.cursor), pa.scalar(
+            last, type=batch.schema.field(sc.cursor).type))
+        seen = pc.is_in(self._key_strings(batch, sc.primary_key or [sc.cursor]),
+                        value_set=pa.array(sorted(boundary), pa.string()))
+        drop = pc.and_kleene(pc.fill_null(at_last, False), seen)
+        return batch.filter(pc.invert(drop))
+
+    def _next_state(self, batch: pa.RecordBatch, sc: StreamConfig,
+                    state: State) -> tuple[State, set[str]]:
+        assert sc.cursor is not None
+        values = batch.column(sc.cursor)
+        top = pc.max(values)
+        if not top.is_valid:  # only NULL cursors so far (initial load): nothing to record
+            previous = {_KEY_SEP.join(map(str, k)) for k in state.get("boundary_keys", [])}
+            return dict(state), previous
+        new_cursor = to_json_value(top.as_py())
+        at_top = batch.filter(pc.fill_null(pc.equal(values, top), False))
+        keys = self._key_strings(at_top, sc.primary_key or [sc.cursor]).to_pylist()
+        boundary = set(keys)
+        if state.get("cursor") == new_cursor:  # same value continues across batches
+            boundary |= {_KEY_SEP.join(map(str, k)) for k in state.get("boundary_keys", [])}
+        new_state = {"cursor": new_cursor,
+                     "boundary_keys": [k.split(_KEY_SEP) for k in sorted(boundary)]}
+        return new_state, boundary
+
+    @staticmethod
+    def _with_location(batch: pa.RecordBatch, sc: StreamConfig, offset: int,
+                       schema: pa.Schema) -> pa.RecordBatch:
+        if sc.primary_key:
+            pieces: list[Any] = [f"{sc.name}["]
+            for i, key in enumerate(sc.primary_key):
+                pieces.append(("," if i else "") + f"{key}=")
+                pieces.append(pc.fill_null(batch.column(key).cast(pa.string()), "null"))
+            pieces.append("]")
+            location = pc.binary_join_element_wise(*pieces, "")
+        else:
+            ordinal = pa.array(range(offset + 1, offset + batch.num_rows + 1)).cast(pa.string())
+            location = pc.binary_join_element_wise(f"{sc.name}#", ordinal, "")
+        return pa.RecordBatch.from_arrays([*batch.columns, location], schema=schema)

@@ -1,0 +1,208 @@
+"""Two ways to stream an ordered SELECT as Arrow batches of at most ``batch_size`` rows.
+
+* :func:`fetch_sqlalchemy` — any SQLAlchemy dialect: server-side cursor
+  (``stream_results``/``yield_per``), rows transposed to columns once per batch.
+* :func:`fetch_adbc` — SQLite and PostgreSQL through ADBC: the driver produces Arrow
+  directly (``cursor.fetch_record_batch()``), no Python object per value.
+
+Both yield batches conformed to the same data schema, so callers never see which path ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from hrss_hub.connectors.sql_types import conform
+
+#: helper column ordering the type-sentinel row first on SQLite (see _sqlite_statement)
+_SEQ = "__hrss_seq"
+
+
+@dataclass
+class QuerySpec:
+    """What to read: source, output columns (in schema order), filters and sort keys."""
+
+    source: sa.FromClause
+    schema: pa.Schema
+    where: list[sa.ColumnElement[bool]] = field(default_factory=list)
+    order_by: list[str] = field(default_factory=list)
+
+    def statement(self) -> sa.Select[Any]:
+        """The plain SELECT (used by the SQLAlchemy path and PostgreSQL ADBC)."""
+        cols = [self.source.c[f.name] for f in self.schema]
+        return (sa.select(*cols).where(*self.where)
+                .order_by(*[self.source.c[c] for c in self.order_by]))
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    # drivers pick their own batch sizes (ADBC PostgreSQL sizes them by bytes): slice down
+    for batch in batches:
+        for offset in range(0, batch.num_rows, size):
+            yield batch.slice(offset, size)
+
+
+def _to_array(values: tuple[Any, ...], target: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # e.g. Decimal → float64, str → timestamp: let Arrow infer, then cast
+        return pa.array(values).cast(target)
+
+
+def fetch_sqlalchemy(engine: sa.Engine, spec: QuerySpec,
+                     batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Stream ``spec`` through SQLAlchemy with a server-side cursor."""
+    schema = spec.schema
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+            spec.statement())
+        for rows in result.partitions(batch_size):
+            if not rows:
+                continue
+            # one transposition per batch (C-level zip), then one pa.array per column
+            columns = list(zip(*rows, strict=True))
+            arrays = [_to_array(col, f.type) for col, f in zip(columns, schema, strict=True)]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _sqlite_cast(arrow: pa.DataType) -> tuple[sa.types.TypeEngine[Any], Any]:
+    if pa.types.is_integer(arrow) or pa.types.is_boolean(arrow):
+        return sa.Integer(), 0
+    if pa.types.is_floating(arrow):
+        return sa.Float(), 0.0
+    if pa.types.is_binary(arrow):
+        return sa.LargeBinary(), b""
+    return sa.Text(), ""
+
+
+def _sqlite_statement(spec: QuerySpec) -> sa.CompoundSelect[Any]:
+    """SQLite is dynamically typed and ADBC infers each column's type from the first batch:
+    a leading NULL makes it guess INT64 and fail on the first string. So every column is
+    CAST to one storage class, and a typed sentinel row (dropped again) leads the result."""
+    casts = {f.name: _sqlite_cast(f.type) for f in spec.schema}
+    sentinel = sa.select(sa.literal(0).label(_SEQ), *[
+        sa.cast(sa.literal(dummy), t).label(name) for name, (t, dummy) in casts.items()])
+    body = sa.select(sa.literal(1).label(_SEQ), *[
+        sa.cast(spec.source.c[name], t).label(name) for name, (t, _) in casts.items()
+    ]).where(*spec.where)
+    union = sa.union_all(sentinel, body)
+    order = [_SEQ, *spec.order_by]
+    return union.order_by(*[union.selected_columns[c] for c in order])
+
+
+def _compile(stmt: sa.ClauseElement, dialect: sa.Dialect) -> tuple[str, tuple[Any, ...]]:
+    compiled = stmt.compile(dialect=dialect)
+    assert isinstance(compiled, sa.sql.compiler.SQLCompiler)
+    params = compiled.construct_params()
+    values = []
+    for name in compiled.positiontup or ():
+        value = params[name]
+        # apply the dialect's own conversion (SQLite stores DATETIME as text)
+        processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        values.append(processor(value) if processor else value)
+    return compiled.string, tuple(values)
+
+
+def adbc_supported(url: sa.URL) -> bool:
+    """True for the backends with an installed ADBC driver (SQLite, PostgreSQL)."""
+    return url.get_backend_name() in ("sqlite", "postgresql")
+
+
+def adbc_connect(url: sa.URL) -> Any:
+    """An ADBC DB-API connection for an SQLAlchemy URL."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        import adbc_driver_sqlite.dbapi as sqlite_dbapi
+
+        return sqlite_dbapi.connect(url.database or ":memory:")
+    import adbc_driver_postgresql.dbapi as pg_dbapi
+
+    # libpq wants postgresql://, not postgresql+psycopg://
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return pg_dbapi.connect(uri)
+
+
+def fetch_adbc(url: sa.URL, spec: QuerySpec, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Stream ``spec`` through ADBC (Arrow-native); batches conformed to ``spec.schema``."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        sql, params = _compile(_sqlite_statement(spec), sqlite.dialect())
+        skip_sentinel = True
+    else:
+        from sqlalchemy.dialects.postgresql import psycopg
+
+        sql, params = _compile(spec.statement(), psycopg.dialect(  # type: ignore[no-untyped-call]
+            paramstyle="numeric_dollar"))
+        skip_sentinel = False
+    conn = adbc_connect(url)
+    try:
+        cur = conn.cursor()
+        if backend == "sqlite":
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_size)})
+        cur.execute(sql, params or None)
+        reader = cur.fetch_record_batch()
+        for batch in _rebatch(iter(reader), batch_size):
+            if skip_sentinel:
+                skip_sentinel = False
+                batch = batch.slice(1)
+                if batch.num_rows == 0:
+                    continue
+            yield conform(batch, spec.schema)
+        cur.close()
+    finally:
+        conn.close()
+
+
+def parallel(producers: list[Callable[[], Iterator[pa.RecordBatch]]],
+             max_pending: int = 4) -> Iterator[pa.RecordBatch]:
+    """Run ``producers`` in threads and yield their batches as they come.
+
+    The queue is bounded so memory stays bounded; closing the generator stops the threads.
+    """
+    pending: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max_pending)
+    stop = threading.Event()
+
+    def pump(producer: Callable[[], Iterator[pa.RecordBatch]]) -> None:
+        try:
+            for batch in producer():
+                while not stop.is_set():
+                    try:
+                        pending.put(("batch", batch), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            pending.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
+            pending.put(("error", exc))
+
+    threads = [threading.Thread(target=pump, args=(p,), daemon=True) for p in producers]
+    for t in threads:
+        t.start()
+    running = len(threads)
+    try:
+        while running:
+            tag, item = pending.get()
+            if tag == "batch":
+                yield item
+            elif tag == "done":
+                running -= 1
+            else:
+                raise item
+    finally:
+        stop.set()
+        # drain so blocked producers can exit
+        while any(t.is_alive() for t in threads):
+            with contextlib.suppress(queue.Empty):
+                pending.get(timeout=0.05)

@@ -1,0 +1,121 @@
+"""SQL ↔ Arrow types, and the JSON form of cursor values kept in connector state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+#: precision Arrow's decimal128 can hold
+_MAX_DECIMAL_PRECISION = 38
+
+
+def arrow_type(sql_type: sa.types.TypeEngine[Any]) -> pa.DataType:
+    """The Arrow type a reflected SQL column is read as.
+
+    Integers → int64 (one width, so a source widening SMALLINT → INT is not drift);
+    NUMERIC(p, s) → decimal128(p, s) (exact money); FLOAT/REAL/unbounded NUMERIC → float64;
+    DATE → date32; DATETIME/TIMESTAMP → timestamp[us] (UTC-tagged when the column is
+    time-zone aware); BOOLEAN → bool; binary → binary; anything else → string.
+    """
+    if isinstance(sql_type, sa.Boolean):
+        return pa.bool_()
+    if isinstance(sql_type, sa.Integer):
+        return pa.int64()
+    if isinstance(sql_type, sa.Float | sa.Double):
+        return pa.float64()
+    if isinstance(sql_type, sa.Numeric):
+        precision, scale = sql_type.precision, sql_type.scale
+        if precision and precision <= _MAX_DECIMAL_PRECISION:
+            return pa.decimal128(precision, scale or 0)
+        return pa.float64()
+    if isinstance(sql_type, sa.DateTime):
+        return pa.timestamp("us", tz="UTC" if sql_type.timezone else None)
+    if isinstance(sql_type, sa.Date):
+        return pa.date32()
+    if isinstance(sql_type, sa.Time):
+        return pa.time64("us")
+    if isinstance(sql_type, sa.LargeBinary | sa.types._Binary):
+        return pa.binary()
+    return pa.string()
+
+
+def sql_type(arrow: pa.DataType) -> sa.types.TypeEngine[Any]:
+    """An SQL type for binding a parameter compared with a column of type ``arrow``."""
+    if pa.types.is_timestamp(arrow):
+        return sa.DateTime(timezone=arrow.tz is not None)
+    if pa.types.is_date(arrow):
+        return sa.Date()
+    if pa.types.is_integer(arrow):
+        return sa.BigInteger()
+    if pa.types.is_decimal(arrow):
+        return sa.Numeric(arrow.precision, arrow.scale)
+    if pa.types.is_floating(arrow):
+        return sa.Float()
+    if pa.types.is_boolean(arrow):
+        return sa.Boolean()
+    return sa.String()
+
+
+#: declared type names accepted in a stream's ``schema:`` (e.g. ``{AAE180: decimal128(12,2)}``)
+def parse_type_name(name: str) -> pa.DataType:
+    """Parse ``int64``, ``float64``, ``string``, ``date32``, ``bool``, ``timestamp[us]``,
+    ``timestamp[us, tz=UTC]`` or ``decimal128(p,s)``; ``ValueError`` otherwise."""
+    text = name.strip().replace(" ", "")
+    simple = {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(),
+              "double": pa.float64(), "string": pa.string(), "date32": pa.date32(),
+              "date": pa.date32(), "bool": pa.bool_(), "boolean": pa.bool_(),
+              "timestamp": pa.timestamp("us"), "timestamp[us]": pa.timestamp("us"),
+              "timestamp[us,tz=UTC]": pa.timestamp("us", tz="UTC"), "binary": pa.binary()}
+    if text in simple:
+        return simple[text]
+    if text.startswith("decimal128(") and text.endswith(")"):
+        precision, scale = text[len("decimal128("):-1].split(",")
+        return pa.decimal128(int(precision), int(scale))
+    raise ValueError(f"unknown type {name!r}; valid: {', '.join(sorted(simple))}, "
+                     "decimal128(p,s)")
+
+
+def to_json_value(value: Any) -> Any:
+    """A cursor value as stored in state (JSON-able, lossless for the types we read)."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def from_json_value(value: Any, arrow: pa.DataType) -> Any:
+    """Inverse of :func:`to_json_value` given the column's Arrow type."""
+    if value is None:
+        return None
+    if pa.types.is_timestamp(arrow):
+        parsed = dt.datetime.fromisoformat(str(value))
+        if arrow.tz is not None and parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed
+    if pa.types.is_date(arrow):
+        return dt.date.fromisoformat(str(value))
+    if pa.types.is_decimal(arrow):
+        return Decimal(str(value))
+    if pa.types.is_integer(arrow):
+        return int(value)
+    if pa.types.is_floating(arrow):
+        return float(value)
+    return value
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with exactly ``schema``: columns by name, cast where the type differs."""
+    arrays = []
+    for field in schema:
+        column = batch.column(field.name)
+        if column.type != field.type:
+            column = column.cast(field.type)
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
