@@ -120,6 +120,7 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
     for name in names:
         if name not in all_systems:
             raise unknown_choice("system", name, all_systems, dir=str(cfg.connectors_dir))
+    _validate_mappings(cfg, standard, [all_systems[n] for n in names])
     ledger = Ledger.open(cfg.ledger_url)
     try:
         run_id = ledger.start_run(cfg.hub_id, trigger,
@@ -140,6 +141,29 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
         return summary
     finally:
         ledger.close()
+
+
+def _validate_mappings(cfg: HubConfig, standard: Standard,
+                       systems: list[SystemConfig]) -> None:
+    """Refuse to start when any mapping is wrong: every problem, with file and YAML path."""
+    from hrss_hub.errors import ConfigError
+    from hrss_hub.mapping.check import check_spec
+
+    problems = []
+    for system in systems:
+        for stream in system.streams:
+            if stream.mapping is None:
+                continue
+            try:
+                spec = parse_mapping(stream.mapping, str(system.source_file),
+                                     f"streams.{stream.name}.mapping")
+            except HubError as exc:
+                problems.append(str(exc))
+                continue
+            problems.extend(str(p) for p in check_spec(spec, standard))
+    if problems:
+        raise ConfigError(f"{len(problems)} mapping problem(s):\n  " + "\n  ".join(problems),
+                          {}, "fix the connector files, then check with: hrss-hub standard check")
 
 
 def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger: Any,
@@ -167,7 +191,7 @@ def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger:
                            progress)
         except HubError as exc:
             summary.status, summary.error = "failed", str(exc)
-        except Exception as exc:  # a bug in one system must not stop the others
+        except Exception as exc:  # noqa: BLE001 - a bug in one system must not stop the others
             summary.status = "failed"
             summary.error = f"internal error {type(exc).__name__}: {exc}"
             summary.error += "\n" + traceback.format_exc(limit=8)

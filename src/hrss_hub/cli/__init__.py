@@ -17,10 +17,13 @@ from hrss_hub.errors import HubError
 
 # command name -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "normalize": ("hrss_hub.cli.normalize", "normalize", "Validate and normalize identifiers and dates."),
-    "standard": ("hrss_hub.cli.standard", "standard", "Check the unified data standard or render its dictionary."),
+    "normalize": ("hrss_hub.cli.normalize", "normalize",
+                  "Validate and normalize identifiers and dates."),
+    "standard": ("hrss_hub.cli.standard", "standard",
+                 "Check the unified data standard or render its dictionary."),
     "ledger": ("hrss_hub.cli.ledger", "ledger", "Create or upgrade the ledger database."),
-    "connectors": ("hrss_hub.cli.connectors", "connectors", "Check source systems and discover their streams."),
+    "connectors": ("hrss_hub.cli.connectors", "connectors",
+                   "Check source systems and discover their streams."),
     "run": ("hrss_hub.cli.run", "run", "Run extract → map → validate → publish."),
     "demo": ("hrss_hub.cli.demo", "demo", "Create the demo world and run the hub on it."),
 }

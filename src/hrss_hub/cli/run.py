@@ -40,7 +40,8 @@ class TerminalProgress:
         if not self.enabled:
             return
         if self._progress is not None:
-            self._tasks[(system, stream)] = self._progress.add_task(f"{system}/{stream}", total=None)
+            task = self._progress.add_task(f"{system}/{stream}", total=None)
+            self._tasks[(system, stream)] = task
         else:
             click.echo(f"[{system}/{stream}] started", err=True)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,7 +133,7 @@ def publish_files(exchange_root: Path, entity: str, schema: pa.Schema, staged: l
     published: list[ManifestFile] = []
     for f in staged:
         final = target / f.path.name
-        os.replace(f.path, final)
+        f.path.replace(final)
         published.append(ManifestFile(
             path=final.name, rows=f.rows, sha256=sha256_file(final), size=final.stat().st_size,
             system=system, stream=stream, run_id=run_id))
@@ -155,5 +154,5 @@ def publish_files(exchange_root: Path, entity: str, schema: pa.Schema, staged: l
     }
     tmp = manifest_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    tmp.replace(manifest_path)
     return published

@@ -76,11 +76,6 @@ def is_empty(arr: pa.Array) -> pa.Array:
     return pc.is_null(arr)
 
 
-def _false(n: int) -> pa.Array:
-    return pa.array([False] * n, pa.bool_()) if n < 64 else pc.cast(
-        pa.nulls(n, pa.bool_()).fill_null(False), pa.bool_())
-
-
 def _null_text(n: int) -> pa.Array:
     return pa.nulls(n, pa.string())
 
@@ -231,8 +226,8 @@ def _matches(source: pa.DataType, target: pa.DataType) -> bool:
         return True
     if pa.types.is_string(target):
         return False  # strings still get trimmed / code-mapped
-    return (pa.types.is_integer(source) and pa.types.is_integer(target)) or (
-        pa.types.is_date(source) and pa.types.is_date(target))
+    both_int = bool(pa.types.is_integer(source) and pa.types.is_integer(target))
+    return both_int or bool(pa.types.is_date(source) and pa.types.is_date(target))
 
 
 def load_transform(name: str, path: str) -> Callable[..., Any]:

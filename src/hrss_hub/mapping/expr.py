@@ -52,7 +52,9 @@ def evaluate(text: str, columns: Callable[[str], pa.Array]) -> pa.Array:
         if isinstance(node, ast.Name):
             return columns(node.id)
         if isinstance(node, ast.Constant):
-            return pa.scalar(float(node.value), pa.float64())
+            value = node.value
+            assert isinstance(value, (int, float))  # checked by _parse
+            return pa.scalar(float(value), pa.float64())
         if isinstance(node, ast.UnaryOp):
             value = ev(node.operand)
             return pc.negate(value) if isinstance(node.op, ast.USub) else value

@@ -109,8 +109,8 @@ def parse_field(target: str, raw: Any, file: str, path: str) -> FieldSpec:
         raise _err(f"field mapping must be a mapping or a column name, got {raw!r}", file, path)
     for key in raw:
         if key not in _FIELD_KEYS:
-            err = unknown_choice("mapping key", str(key), _FIELD_KEYS, file=file, path=f"{path}.{key}")
-            raise err
+            raise unknown_choice("mapping key", str(key), _FIELD_KEYS, file=file,
+                                 path=f"{path}.{key}")
     chosen = [k for k in EXPRESSION_KEYS if k in raw]
     if len(chosen) > 1:
         raise _err(f"use only one of {', '.join(chosen)}", file, path)

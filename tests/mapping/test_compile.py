@@ -1,0 +1,140 @@
+"""The mapping engine against the bundled standard: expressions, normalizers, rule firing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from hrss_hub.errors import ConfigError, MappingError
+from hrss_hub.mapping import compile_mapping, parse_mapping
+from hrss_hub.standard.model import load_standard
+
+STD = load_standard()
+
+PERSON_MAPPING = {
+    "entity": "person",
+    "source_key": ["AAC001"],
+    "fields": {
+        "citizen_id": {"from": "AAC002", "normalize": "citizen_id"},
+        "citizen_id_raw": {"from": "AAC002"},
+        "id_type": {"const": "01"},
+        "name": {"from": "AAC003", "normalize": "name"},
+        "name_raw": {"from": "AAC003"},
+        "gender": {"from": "AAC004", "map": {"1": "1", "2": "2", "男": "1", "女": "2"},
+                   "fallback": "quarantine"},
+        "ethnicity": {"from": "AAC005"},
+        "birth_date": {"from": "AAC006", "normalize": "date", "formats": ["%Y%m%d"]},
+    },
+}
+
+
+def person_batch(rows: list[tuple[str | None, ...]]) -> pa.RecordBatch:
+    cols = list(zip(*rows, strict=True))
+    names = ["AAC001", "AAC002", "AAC003", "AAC004", "AAC005", "AAC006"]
+    arrays = [pa.array(list(c), pa.string()) for c in cols]
+    arrays.append(pa.array([f"AC01[AAC001={r[0]}]" for r in rows], pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=[*names, "_location"])
+
+
+def rules_of(mapped, row: int) -> set[str]:
+    return {f.rule for f in mapped.failures if f.mask[row].as_py()}
+
+
+def compiled(mapping: dict = PERSON_MAPPING):
+    return compile_mapping(parse_mapping(mapping, "si_core.yaml", "streams.AC01.mapping"), STD)
+
+
+def test_clean_row_maps_every_field() -> None:
+    batch = person_batch([("1", "11010519491231002x", "阿依古丽•买买提", "2", "57", "19491231")])
+    mapped = compiled().apply(batch)
+    assert mapped.columns["citizen_id"].to_pylist() == ["11010519491231002X"]
+    assert mapped.columns["citizen_id_raw"].to_pylist() == ["11010519491231002x"]
+    assert mapped.columns["name"].to_pylist() == ["阿依古丽·买买提"]
+    assert mapped.columns["name_raw"].to_pylist() == ["阿依古丽•买买提"]
+    assert mapped.columns["gender"].to_pylist() == ["2"]
+    assert mapped.columns["ethnicity"].to_pylist() == ["97"]  # 57 is an input alias of 97
+    assert mapped.columns["birth_date"].to_pylist() == [dt.date(1949, 12, 31)]
+    assert rules_of(mapped, 0) == set()
+    assert mapped.source_key.to_pylist() == ["1"]
+    assert mapped.location.to_pylist() == ["AC01[AAC001=1]"]
+
+
+def test_legacy_15_digit_id_is_upgraded() -> None:
+    mapped = compiled().apply(person_batch([("7", "610104620927690", "张三", "1", "01",
+                                             "19620927")]))
+    assert mapped.columns["citizen_id"].to_pylist() == ["610104196209276908"]
+    assert rules_of(mapped, 0) == set()
+
+
+@pytest.mark.parametrize(("row", "rule"), [
+    (("2", "110105194912310021", "王五", "2", "01", "19491231"), "citizen_id_invalid"),
+    (("3", "11010519491231002X", "王五", "9x", "01", "19491231"), "code_unmapped"),
+    (("4", "11010519491231002X", "王五", "2", "99x", "19491231"), "code_unknown"),
+    (("5", "11010519491231002X", "王五", "2", "01", "19490231"), "date_invalid"),
+    (("6", "11010519491231002X", None, "2", "01", "19491231"), "required_missing"),
+    (("7", "11010519491231002X", "  ", "2", "01", "19491231"), "required_missing"),
+])
+def test_each_parse_rule_fires_alone(row: tuple[str | None, ...], rule: str) -> None:
+    mapped = compiled().apply(person_batch([row]))
+    assert rules_of(mapped, 0) == {rule}
+
+
+def test_unknown_target_field_names_path_and_suggestion() -> None:
+    bad = {**PERSON_MAPPING, "fields": {**PERSON_MAPPING["fields"], "birthdate": "AAC006"}}
+    with pytest.raises(ConfigError) as info:
+        compiled(bad)
+    text = str(info.value)
+    assert "birthdate" in text and "birth_date" in text and "si_core.yaml" in text
+
+
+def test_missing_required_mapping_is_an_error() -> None:
+    fields = dict(PERSON_MAPPING["fields"])
+    del fields["birth_date"]
+    with pytest.raises(MappingError, match="birth_date"):
+        compiled({**PERSON_MAPPING, "fields": fields})
+
+
+def test_unknown_normalizer_lists_the_valid_ones() -> None:
+    bad = {**PERSON_MAPPING, "fields": {**PERSON_MAPPING["fields"],
+                                        "name": {"from": "AAC003", "normalize": "nmae"}}}
+    with pytest.raises(ConfigError, match="did you mean 'name'"):
+        compiled(bad)
+
+
+def test_missing_source_column_is_reported() -> None:
+    batch = person_batch([("1", "11010519491231002X", "王", "2", "01", "19491231")])
+    batch = batch.drop_columns(["AAC006"])
+    with pytest.raises(MappingError, match="AAC006"):
+        compiled().apply(batch)
+
+
+def test_contribution_amounts_expr_concat_and_filters() -> None:
+    mapping = {
+        "entity": "contribution",
+        "source_key": ["id"],
+        "filter": [{"column": "status", "in": ["1"]}],
+        "fields": {
+            "citizen_id": "idno",
+            "employer_uscc": "uscc",
+            "insurance_type": "kind",
+            "period": {"from": "month", "normalize": "period"},
+            "base": {"from": "base", "normalize": "amount"},
+            "personal_amount": {"expr": "base * 0.08"},
+            "employer_amount": {"from": "fen", "normalize": "amount", "unit": "fen"},
+            "division": {"const": "510107"},
+        },
+    }
+    batch = pa.RecordBatch.from_pydict({
+        "id": ["a", "b"], "idno": ["11010519491231002X"] * 2,
+        "uscc": ["91350100M000100Y43"] * 2, "kind": ["110", "110"], "month": ["202301", "202302"],
+        "base": ["6,000.00", "5000"], "fen": ["96000", "80000"], "status": ["1", "2"],
+    })
+    mapped = compiled(mapping).apply(batch)
+    assert mapped.columns["base"].to_pylist() == [Decimal("6000.00"), Decimal("5000.00")]
+    assert mapped.columns["personal_amount"].to_pylist() == [Decimal("480.00"), Decimal("400.00")]
+    assert mapped.columns["employer_amount"].to_pylist() == [Decimal("960.00"), Decimal("800.00")]
+    assert mapped.filtered.to_pylist() == [False, True]
+    assert mapped.columns["division"].to_pylist() == ["510107", "510107"]
