@@ -96,7 +96,11 @@ class LineDict(dict[Any, Any]):
     start_line: int
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when available (several times faster); the constructor stays Python
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """Safe loader recording key lines and duplicate keys (PyYAML silently keeps the last)."""
 
     duplicates: list[tuple[str, int, int]]
