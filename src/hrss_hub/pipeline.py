@@ -131,16 +131,114 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
             run_system(cfg, all_systems[name], standard, ledger, run_id, progress)
             for name in names
         ]
-        failed = [s for s in results if s.status == "failed"]
-        status = "succeeded" if not failed else ("failed" if len(failed) == len(results)
-                                                 else "partial")
-        summary = RunSummary(run_id, status, started.isoformat(),
-                             round(time.perf_counter() - t0, 3), results)
-        ledger.finish_run(run_id, status, summary.to_dict(),
-                          "; ".join(f"{s.system}: {s.error}" for s in failed) or None)
+        summary = _summarize(run_id, started, time.perf_counter() - t0, results)
+        after_run(cfg, ledger, summary)
+        ledger.finish_run(run_id, summary.status, summary.to_dict(), _errors(summary))
         return summary
     finally:
         ledger.close()
+
+
+def _summarize(run_id: str, started: datetime, seconds: float,
+               results: list[SystemSummary]) -> RunSummary:
+    failed = [s for s in results if s.status == "failed"]
+    status = "succeeded" if not failed else ("failed" if len(failed) == len(results)
+                                             else "partial")
+    return RunSummary(run_id, status, started.isoformat(), round(seconds, 3), results)
+
+
+def _errors(summary: RunSummary) -> str | None:
+    return "; ".join(f"{s.system}: {s.error}" for s in summary.systems
+                     if s.status == "failed") or None
+
+
+def after_run(cfg: HubConfig, ledger: Any, summary: RunSummary) -> None:
+    """Steps that follow the streams of a run: cutting dataset versions and delivering them
+    (the exchange package), when it provides ``publish_pending``."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("hrss_hub.exchange.versions") is None:
+        return
+    versions = importlib.import_module("hrss_hub.exchange.versions")
+    publish = getattr(versions, "publish_pending", None)
+    if publish is not None:
+        publish(cfg, ledger, summary)
+
+
+# -- the same steps, one call each, for orchestrators (Airflow tasks pass ids, not data) --
+
+def start_run(cfg: HubConfig, trigger: str = "airflow") -> str:
+    """Open a run in the ledger and return its id."""
+    from hrss_hub.ledger import Ledger
+
+    ledger = Ledger.open(cfg.ledger_url)
+    try:
+        return ledger.start_run(cfg.hub_id, trigger,
+                                str(cfg.source_file) if cfg.source_file else None)
+    finally:
+        ledger.close()
+
+
+def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> StreamSummary:
+    """Extract → map → validate → stage one stream within an open run.
+
+    Raises ``HubError`` when the stream fails, so that an orchestrator retries it.
+    """
+    from hrss_hub.connectors.registry import create_connector
+    from hrss_hub.ledger import Ledger
+
+    standard = load_standard(cfg.standard_dir)
+    systems = load_workspace_systems(cfg)
+    if system not in systems:
+        raise unknown_choice("system", system, systems, dir=str(cfg.connectors_dir))
+    sys_cfg = systems[system]
+    stream_cfg = sys_cfg.stream(stream)
+    _validate_mappings(cfg, standard, [sys_cfg])
+    summary = StreamSummary(system, stream, (stream_cfg.mapping or {}).get("entity"))
+    if stream_cfg.mapping is None:
+        summary.status, summary.error = "skipped", "no mapping"
+        return summary
+    ledger = Ledger.open(cfg.ledger_url)
+    try:
+        t0 = time.perf_counter()
+        run_stream(cfg, sys_cfg, stream_cfg, create_connector(sys_cfg), standard, ledger,
+                   run_id, summary, _NoProgress())
+        summary.duration_seconds = round(time.perf_counter() - t0, 3)
+        return summary
+    finally:
+        ledger.close()
+
+
+def finish_run(cfg: HubConfig, run_id: str, streams: list[StreamSummary],
+               *, failed_systems: dict[str, str] | None = None) -> RunSummary:
+    """Close a run opened with :func:`start_run`: publish what was staged, record the summary."""
+    from hrss_hub.ledger import Ledger
+
+    by_system: dict[str, SystemSummary] = {}
+    for s in streams:
+        entry = by_system.setdefault(s.system, SystemSummary(s.system))
+        entry.streams.append(s)
+        if s.status == "failed":
+            entry.status, entry.error = "failed", s.error
+    for name, error in (failed_systems or {}).items():
+        entry = by_system.setdefault(name, SystemSummary(name))
+        entry.status, entry.error = "failed", error
+    ledger = Ledger.open(cfg.ledger_url)
+    try:
+        run = ledger.get_run(run_id)
+        started = getattr(run, "started_at", None) or datetime.now(UTC)
+        seconds = (datetime.now(UTC) - _aware(started)).total_seconds()
+        summary = _summarize(run_id, _aware(started), seconds, list(by_system.values()))
+        after_run(cfg, ledger, summary)
+        ledger.finish_run(run_id, summary.status, summary.to_dict(), _errors(summary))
+        return summary
+    finally:
+        ledger.close()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _validate_mappings(cfg: HubConfig, standard: Standard,
