@@ -1,0 +1,126 @@
+"""``hrss-hub demo``: the demo world of 武侯区 — four incompatible source systems with a known
+answer key.
+
+``demo init`` writes the workspace, ``demo serve`` runs its employment-services REST API,
+``demo append`` adds newer records for an incremental run. A bare ``hrss-hub demo`` runs
+the whole tour (see ``_run_demo``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+
+DEFAULT_DIR = Path("hrss-demo")
+
+
+def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int) -> None:  # noqa: A002
+    """The bare ``hrss-hub demo``: init (if needed), serve, run, compare with the key.
+
+    Placeholder owned by the pipeline lead; it replaces this body.
+    """
+    raise click.UsageError("not yet")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--dir", "dir_", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_DIR, show_default=True, help="Demo workspace directory.")
+@click.option("--persons", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Number of people in the demo district.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.pass_context
+def demo(ctx: click.Context, dir_: Path, persons: int, seed: int) -> None:
+    """Create the demo world and run the hub on it.
+
+    \b
+    hrss-hub demo init --dir D     write the workspace and its answer key
+    hrss-hub demo serve --dir D    run the demo employment-services API
+    hrss-hub demo append --dir D   add newer records (for an incremental run)
+    """
+    if ctx.invoked_subcommand is None:
+        _run_demo(ctx, dir_, persons, seed)
+
+
+def _summary(key: dict[str, object]) -> list[str]:
+    lines = []
+    systems = key["systems"]
+    assert isinstance(systems, dict)
+    for system, streams in systems.items():
+        for stream, s in streams.items():
+            lines.append(f"  {system}.{stream:<14} {s['entity']:<21} read {s['read']:>9,}  "
+                         f"published {s['published']:>9,}  quarantined {s['quarantined_rows']:>7,}"
+                         f"  filtered {s['filtered']:>5,}")
+    distinct = key["distinct"]
+    assert isinstance(distinct, dict)
+    lines.append(f"  distinct persons {distinct['persons']:,}, employers {distinct['employers']:,}")
+    return lines
+
+
+@demo.command("init")
+@click.option("--dir", "dir_", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_DIR, show_default=True, help="Demo workspace directory.")
+@click.option("--persons", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Number of people in the demo district.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--force", is_flag=True, help="Overwrite the demo files of a non-empty directory.")
+def init(dir_: Path, persons: int, seed: int, force: bool) -> None:
+    """Write the demo workspace: hub.yaml, connectors/, sources/ and answer_key.json."""
+    from hrss_hub.demo.generator import generate_world
+
+    started = time.perf_counter()
+    key = generate_world(dir_, persons=persons, seed=seed, force=force)
+    took = time.perf_counter() - started
+    click.echo(f"demo world of {persons:,} persons (seed {seed}) written to {dir_} "
+               f"in {took:.1f} s")
+    for line in _summary(key):
+        click.echo(line)
+    click.echo(f"answer key: {dir_ / 'answer_key.json'}")
+    click.echo(f"next: hrss-hub demo serve --dir {dir_}   (the employment-services API)")
+
+
+@demo.command("serve")
+@click.option("--dir", "dir_", type=click.Path(file_okay=False, path_type=Path, exists=True),
+              default=DEFAULT_DIR, show_default=True, help="Demo workspace directory.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to listen on (0 = any free port).")
+def serve(dir_: Path, port: int) -> None:
+    """Run the demo employment-services REST API until interrupted (Ctrl-C)."""
+    from hrss_hub.demo.generator import TOKEN_ENV, URL_ENV, demo_token
+    from hrss_hub.demo.server import start_server
+
+    token = demo_token(dir_)
+    os.environ[TOKEN_ENV] = token
+    server = start_server(dir_, port=port, token=token)
+    os.environ[URL_ENV] = server.url
+    click.echo(f"employment-services API at {server.url} (Ctrl-C to stop)")
+    click.echo("for the hub, in another shell:")
+    click.echo(f"  export {URL_ENV}={server.url}")
+    click.echo(f"  export {TOKEN_ENV}=$(grep {TOKEN_ENV} {dir_ / '.env'} | cut -d= -f2)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        server.stop()
+
+
+@demo.command("append")
+@click.option("--dir", "dir_", type=click.Path(file_okay=False, path_type=Path, exists=True),
+              default=DEFAULT_DIR, show_default=True, help="Demo workspace directory.")
+@click.option("--persons", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Number of new people to add.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the world's).")
+def append(dir_: Path, persons: int, seed: int | None) -> None:
+    """Append newer records to every source system and write answer_key_append_<n>.json."""
+    from hrss_hub.demo.generator import append_world
+
+    key = append_world(dir_, persons=persons, seed=seed)
+    n = key["append"]
+    click.echo(f"append {n}: {persons:,} new persons added to {dir_}")
+    for line in _summary(key):
+        click.echo(line)
+    click.echo(f"answer key: {dir_ / f'answer_key_append_{n}.json'}")
