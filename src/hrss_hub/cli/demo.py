@@ -17,7 +17,7 @@ import click
 DEFAULT_DIR = Path("hrss-demo")
 
 
-def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int) -> None:  # noqa: A002
+def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int) -> None:
     """The bare ``hrss-hub demo``: init (if needed), serve, run, compare with the key.
 
     Placeholder owned by the pipeline lead; it replaces this body.
@@ -50,7 +50,7 @@ def _summary(key: dict[str, object]) -> list[str]:
     assert isinstance(systems, dict)
     for system, streams in systems.items():
         for stream, s in streams.items():
-            lines.append(f"  {system}.{stream:<14} {s['entity']:<21} read {s['read']:>9,}  "
+            lines.append(f"  {system + '.' + stream:<26} {s['entity']:<21} read {s['read']:>9,}  "
                          f"published {s['published']:>9,}  quarantined {s['quarantined_rows']:>7,}"
                          f"  filtered {s['filtered']:>5,}")
     distinct = key["distinct"]

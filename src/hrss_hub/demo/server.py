@@ -72,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: the hub's own logs are what a demo user watches."""
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
