@@ -96,7 +96,8 @@ def test_duplicate_field_names(std_dir: Path) -> None:
 def test_duplicate_codes_and_unquoted_codes(std_dir: Path) -> None:
     gender = std_dir / "codelists" / "gender.yaml"
     _edit(gender, '  "9": {zh: 未说明的性别, en: Not stated}',
-          '  "9": {zh: 未说明的性别, en: Not stated}\n  "1": {zh: 男, en: M}\n  7: {zh: 七, en: seven}')
+          '  "9": {zh: 未说明的性别, en: Not stated}\n'
+          '  "1": {zh: 男, en: M}\n  7: {zh: 七, en: seven}')
     text = "\n".join(map(str, check_standard(std_dir)))
     assert "duplicate key '1' (first defined at line" in text
     assert "code 7 must be a string: quote it" in text

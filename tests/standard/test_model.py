@@ -68,7 +68,8 @@ def test_rules_are_mappings_of_field_names(std: Standard) -> None:
 def test_ethnicity_aliases_and_unknowns(std: Standard) -> None:
     ethnicity = std.code_list("ethnicity")
     codes, unknown = ethnicity.map_array(
-        pa.array(["57", "58", "崩龙族", "毛难族", "基洛族", "汉族", " 01 ", "1", "火星族", None, ""]))
+        pa.array(["57", "58", "崩龙族", "毛难族", "基洛族", "汉族", " 01 ", "1", "火星族", None,
+                  ""]))
     assert codes.to_pylist() == ["97", "98", "46", "36", "56", "01", "01", "01", None, None, None]
     assert unknown.to_pylist() == [False] * 8 + [True, False, False]
     assert ethnicity.code_system == "GB/T 3304-1991"
@@ -174,7 +175,8 @@ def test_bad_standard_raises_listing_every_problem(tmp_path: Path) -> None:
     with pytest.raises(StandardError) as err:
         load_standard(root)
     text = str(err.value)
-    assert "versoin" in text and "ethnicty" in text and "3 problem(s)" in text  # + the missing version
+    # 3: the unknown key 'versoin', the then missing 'version', the unknown code list
+    assert "versoin" in text and "ethnicty" in text and "3 problem(s)" in text
 
 
 def test_cache_notices_edits(tmp_path: Path) -> None:
