@@ -26,6 +26,7 @@ from hrss_hub.errors import HubError
 
 ArrayLike: TypeAlias = "pa.Array | pa.ChunkedArray | Sequence[Any]"
 IntVec: TypeAlias = npt.NDArray[np.int64]
+AnyInts: TypeAlias = npt.NDArray[np.integer[Any]]
 BoolVec: TypeAlias = npt.NDArray[np.bool_]
 
 # U+FF01..U+FF5E are ASCII shifted by 0xFEE0; U+3000 is the ideographic space. The three
@@ -35,6 +36,7 @@ _WIDTH_TABLE.update({0x3000: 0x20, 0xFFE5: 0xA5, 0xFFE0: 0xA2, 0xFFE1: 0xA3})
 
 # Separator dots seen in minority names (§5.6); U+00B7 is what 民委发〔2016〕33号 requires.
 MIDDLE_DOT = "\u00b7"
+_MONTH_LEN = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 _DOT_VARIANTS = "\u00b7\u2022\u2219\u30fb\u25cf\uff0e.\u3002\u2027\u22c5\uff65"
 
 # Day numbers (since 1970-01-01) of the Excel epochs and of the last representable date.
@@ -111,28 +113,28 @@ def _bool_array(values: BoolVec) -> pa.Array:
     return pa.array(values, type=pa.bool_())
 
 
-def ymd_to_days(year: IntVec, month: IntVec, day: IntVec) -> tuple[IntVec, BoolVec]:
+def ymd_to_days(year: AnyInts, month: AnyInts, day: AnyInts) -> tuple[IntVec, BoolVec]:
     """Days since 1970-01-01 for proleptic-Gregorian (year, month, day) vectors.
 
     Returns ``(days, ok)``; ``ok`` is false for impossible dates (month 13, Feb 30, year 0),
-    which are never rolled over. Uses Howard Hinnant's ``days_from_civil`` in integer numpy.
+    which are never rolled over (``days`` is 0 there). Howard Hinnant's ``days_from_civil``
+    in int32 numpy (years are limited to 1..9999, so nothing overflows).
     """
-    y = np.asarray(year, dtype=np.int64)
-    m = np.asarray(month, dtype=np.int64)
-    d = np.asarray(day, dtype=np.int64)
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    month_len = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-    m_safe = np.clip(m, 0, 12)
-    dim = month_len[m_safe] + ((m_safe == 2) & leap)
-    ok = (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= dim)
-    yy = y - (m <= 2)
-    era = np.floor_divide(yy, 400)
+    y = np.asarray(year).astype(np.int32)
+    m = np.asarray(month).astype(np.int32)
+    d = np.asarray(day).astype(np.int32)
+    ok = (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1)
+    y = np.where(ok, y, 2000)
+    m = np.where(ok, m, 1)
+    leap = ((y & 3) == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    dim = _MONTH_LEN[m] + ((m == 2) & leap)
+    ok &= d <= dim
+    yy = y - (m <= 2)  # years start in March, so Feb 29 is the last day of the year
+    era = yy // 400
     yoe = yy - era * 400
-    mp = np.where(m > 2, m - 3, m + 9)
-    doy = (153 * mp + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return np.where(ok, days, 0), ok
+    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return np.where(ok, days, 0).astype(np.int64), ok
 
 
 def days_to_date32(days: IntVec, ok: BoolVec) -> pa.Array:
@@ -170,15 +172,35 @@ def fullwidth_to_halfwidth(values: ArrayLike) -> pa.Array:
     return pc.replace_with_mask(arr, non_ascii, fixed)
 
 
-def normalize_id_chars(values: ArrayLike) -> pa.Array:
-    """Clean an identifier column (citizen ID, USCC, org code) before validation.
+def string_layout(arr: pa.Array) -> tuple[npt.NDArray[np.uint8], IntVec]:
+    """The UTF-8 data bytes and the (n+1) row offsets of a ``string`` array (slice-aware)."""
+    if len(arr) == 0:
+        return np.empty(0, np.uint8), np.zeros(1, np.int64)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
+    return data, offsets.astype(np.int64)
 
-    Full-width → half-width; check-char variants (x, Ｘ, ｘ, ×, Cyrillic х/Х) → ``X``;
-    inner and outer spaces, tabs, hyphens and dashes removed; a leading Excel apostrophe
-    removed; upper-cased. Nulls stay null. The result may still be invalid: this only undoes
-    the damage listed in domain-standards §5.2, it never guesses digits.
+
+def _rows_not_alphanumeric(arr: pa.Array) -> BoolVec:
+    """Per row: does it hold a byte other than 0-9 / A-Z? (null rows → False).
+
+    Such rows go through the cleaning pipeline; on typical exports they are a small minority,
+    which keeps cleaning cheap. uint8 arithmetic wraps, so ``b - 48 < 10`` tests '0'..'9'.
     """
-    arr = as_string_array(values)
+    data, offsets = string_layout(arr)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    chunk = data[start:stop]
+    ok = (chunk - np.uint8(48)) < 10
+    ok |= (chunk - np.uint8(65)) < 26
+    bad_pos = np.flatnonzero(~ok) + start
+    rows = np.zeros(len(arr), dtype=bool)
+    if len(bad_pos):
+        rows[np.searchsorted(offsets, bad_pos, side="right") - 1] = True
+    return rows & _not_null(arr)
+
+
+def _clean_id_pipeline(arr: pa.Array) -> pa.Array:
     if pc.all(pc.string_is_ascii(arr)).as_py() is False:
         arr = fullwidth_to_halfwidth(arr)
         arr = pc.utf8_upper(arr)
@@ -188,10 +210,27 @@ def normalize_id_chars(values: ArrayLike) -> pa.Array:
         arr = pc.replace_substring_regex(arr, r"[\p{Z}\x{2010}-\x{2015}\x{2212}\x{FE63}]", "")
     else:
         arr = pc.ascii_upper(arr)
-    # Literal replaces are memchr-fast; one regex over every row would cost more.
-    for junk in (" ", "\t", "-", "\r", "\n"):
-        arr = pc.replace_substring(arr, junk, "")
+    arr = pc.replace_substring_regex(arr, r"[ \t\r\n\-]+", "")
     return pc.utf8_ltrim(arr, characters="'")
+
+
+def normalize_id_chars(values: ArrayLike) -> pa.Array:
+    """Clean an identifier column (citizen ID, USCC, org code) before validation.
+
+    Full-width → half-width; check-char variants (x, Ｘ, ｘ, ×, Cyrillic х/Х) → ``X``;
+    inner and outer spaces, tabs, hyphens and dashes removed; a leading Excel apostrophe
+    removed; upper-cased. Nulls stay null. The result may still be invalid: this only undoes
+    the damage listed in domain-standards §5.2, it never guesses digits. Rows that are already
+    clean (only 0-9, A-Z) are found with numpy on the byte buffer and left untouched.
+    """
+    arr = as_string_array(values)
+    dirty = _rows_not_alphanumeric(arr)
+    if not dirty.any():
+        return arr
+    if dirty.all():
+        return _clean_id_pipeline(arr)
+    mask = pa.array(dirty)
+    return pc.replace_with_mask(arr, mask, _clean_id_pipeline(pc.filter(arr, mask)))
 
 
 def normalize_name(values: ArrayLike) -> pa.Array:
@@ -406,4 +445,31 @@ def _fen_to_decimal(fen: pa.Array) -> pa.Array:
         mask_buf = pa.array(validity.to_pylist()).buffers()[1]
     return pa.Array.from_buffers(
         pa.decimal128(18, 2), len(ints), [mask_buf, pa.py_buffer(words.tobytes())]
+    )
+
+
+def clean_id_chars(value: str) -> str:
+    """Scalar twin of :func:`normalize_id_chars` (same steps, same result for one string)."""
+    text = value
+    if not text.isascii():
+        text = text.translate(_WIDTH_TABLE)
+        # Arrow's utf8_upper is a per-character (simple) case mapping; str.upper is not (ß→SS).
+        text = "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+        text = text.replace("\u00d7", "X").replace("\u0425", "X")
+        text = "".join(c for c in text if not _is_unicode_junk(c))
+    else:
+        text = text.upper()
+    for junk in (" ", "\t", "-", "\r", "\n"):
+        text = text.replace(junk, "")
+    return text.lstrip("'")
+
+
+def _is_unicode_junk(char: str) -> bool:
+    import unicodedata
+
+    code = ord(char)
+    return (
+        unicodedata.category(char).startswith("Z")
+        or 0x2010 <= code <= 0x2015
+        or code in (0x2212, 0xFE63)
     )
