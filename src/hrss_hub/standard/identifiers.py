@@ -50,8 +50,8 @@ from hrss_hub.standard.normalize import (
 CITIZEN_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CITIZEN_CHECK_CHARS = "10X98765432"  # indexed by (Σ aᵢ·Wᵢ) mod 11
 PROVINCE_CODES = frozenset(
-    [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55)]
-    + [*range(61, 66), 71, 81, 82, 83]  # noqa: RUF005 (reads as the list in the standard)
+    {*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55)}
+    | {*range(61, 66), 71, 81, 82, 83}
 )
 HMT_PROVINCES = frozenset({81, 82, 83})  # 83 only occurs as 830000 (Taiwan residents' permits)
 HMT_ADDRESS_CODES = frozenset({"810000", "820000", "830000"})
