@@ -146,13 +146,13 @@ class CompiledField:
               failures: list[Failure], id_info: dict[str, pa.StructArray]) -> pa.Array:
         n = batch.num_rows
         raw = self.source(batch, column)
-        if pa.types.is_floating(raw.type) and self.base_type == "decimal":
-            scale = getattr(self.arrow_type, "scale", 2)
-            return pc.cast(pc.round(raw, scale), self.arrow_type)
         empty = is_empty(raw)
         if self.target.required:
             failures.append(Failure("required_missing", self.spec.target, empty,
                                     _null_text(n)))
+        if pa.types.is_floating(raw.type) and self.base_type == "decimal":
+            scale = getattr(self.arrow_type, "scale", 2)
+            return pc.cast(pc.round(raw, scale), self.arrow_type)
         if _matches(raw.type, self.arrow_type) and self.normalizer is None \
                 and self.codes is None and self.spec.value_map is None:
             return raw
