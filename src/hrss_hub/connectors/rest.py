@@ -325,6 +325,11 @@ class RestConnector(ConnectorKind):
     def __repr__(self) -> str:
         return f"RestConnector(system={self.config.system!r})"
 
+    @classmethod
+    def validate_config(cls, config: SystemConfig) -> None:
+        """Check the kind-specific keys when the YAML is loaded (building one does no I/O)."""
+        cls(config)
+
     # -- configuration --------------------------------------------------------------------
 
     def _error(self, message: str, where: str, hint: str | None = None) -> ConfigError:
@@ -660,8 +665,9 @@ class _Reader:
             except _BadValue as exc:
                 raise self._bad_state(f"cursor: {exc}") from None
 
-    def _key(self, row: Mapping[str, Any]) -> list[Any]:
-        return [_jsonable(row[k]) for k in self.spec.primary_key]
+    def _key(self, row: Mapping[str, Any]) -> list[str]:
+        # strings, like the SQL connector's boundary keys: one state shape for every kind
+        return [str(_jsonable(row[k])) for k in self.spec.primary_key]
 
     def run(self, base_url: str, client: HttpClient) -> Iterator[Chunk]:
         spec = self.spec
@@ -674,8 +680,8 @@ class _Reader:
         since_raw = window.get("since")
         since = self.cursor_fn(since_raw) if (self.cursor_fn and since_raw is not None) else None
         # records at exactly the watermark that the last run delivered (inclusive bound)
-        delivered = {json.dumps(k) for k in st.get("boundary_keys", [])} if since is not None \
-            else set()
+        delivered = {json.dumps([str(v) for v in (k if isinstance(k, list) else [k])])
+                     for k in st.get("boundary_keys", [])} if since is not None else set()
         max_raw = window.get("max_cursor")
         max_val = self.cursor_fn(max_raw) if (self.cursor_fn and max_raw is not None) else None
         max_keys: list[Any] = list(window.get("max_keys", []))
@@ -758,7 +764,7 @@ class _Reader:
             skip = 0
         final = base_state() if spec.cursor_field else {}
         if spec.cursor_field and max_raw is not None:
-            final = {"cursor": max_raw, "boundary_keys": max_keys}
+            final = {"cursor": max_raw, "boundary_keys": sorted(max_keys)}
         self._log_summary()
         if locations or rejects or final != (last_state if last_state is not None
                                              else self.state_in):
