@@ -1,0 +1,76 @@
+"""Contract sources for ``kind: rest``: the real local HTTP server of ``tests/connectors``.
+
+Two variants: page pagination and RFC 8288 ``Link`` pagination, both incremental by
+``updatedAt`` with bearer auth; batches (4 rows) deliberately straddle pages (3 records).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hrss_contract_factories import Source, source_factory  # type: ignore[import-not-found]
+
+from hrss_hub.connectors.config import parse_system
+from hrss_hub.connectors.registry import create_connector
+
+BATCH = 4
+TOKEN = "contract-rest-token-5150"
+
+
+def _http_server() -> ModuleType:
+    # the same module object tests/connectors loads (one name in sys.modules)
+    name = "hrss_test_http_server"
+    if name not in sys.modules:
+        path = Path(__file__).parents[1] / "connectors" / "http_server.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def rest_source(request: pytest.FixtureRequest, tmp_path: Path,
+                pagination: dict[str, Any], style: str) -> Iterator[Source]:
+    """17 records served 3 per page; ``append`` adds records with later ``updatedAt``."""
+    mod = _http_server()
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("CONTRACT_REST_TOKEN", TOKEN)
+    data: list[dict[str, Any]] = mod.records(17)
+    with mod.ApiServer(page_style=style, auth=("bearer", TOKEN), default_size=3) as server:
+        server.add_route("/jobseekers", data)
+
+        def append(n: int) -> None:
+            data.extend(mod.records(n, start=len(data) + 1))
+
+        raw = {
+            "kind": "rest", "batch_size": BATCH,
+            "connection": {"base_url": server.url, "max_retries": 2, "backoff_seconds": 0.01,
+                           "auth": {"type": "bearer", "token_env": "CONTRACT_REST_TOKEN"}},
+            "streams": [{
+                "name": "jobseekers", "path": "/jobseekers", "records_path": "data.items",
+                "pagination": pagination, "primary_key": ["id"],
+                "incremental": {"param": "updatedSince", "cursor_field": "updatedAt"},
+                "schema": {"id": "string", "name": "string", "age": "integer",
+                           "updatedAt": "timestamp"},
+            }],
+        }
+        cfg = parse_system(raw, tmp_path / "employment_api.yaml", tmp_path)
+        yield Source(create_connector(cfg), "jobseekers", ["id"], BATCH,
+                     lambda: [(r["id"],) for r in data], append)
+
+
+@source_factory("rest-page")
+def rest_page(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
+    yield from rest_source(request, tmp_path, {"type": "page", "size": 3}, "page")
+
+
+@source_factory("rest-link")
+def rest_link(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
+    yield from rest_source(request, tmp_path, {"type": "link"}, "link")
