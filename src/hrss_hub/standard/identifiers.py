@@ -304,9 +304,10 @@ def _strings_from_matrix(mat: U8Mat, valid: BoolVec | None = None) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), m, [bitmap, offsets, data])
 
 
-def _scatter_rows(n: int, groups: list[tuple[IntVec, U8Mat]], keep: BoolVec) -> pa.Array:
+def _scatter_rows(
+    n: int, width: int, groups: list[tuple[IntVec, U8Mat]], keep: BoolVec
+) -> pa.Array:
     """Assemble an n-row fixed-width string column from per-group row matrices."""
-    width = groups[0][1].shape[1]
     out = np.zeros((n, width), dtype=np.uint8)
     for rows, mat in groups:
         out[rows] = mat
@@ -452,6 +453,8 @@ def validate_citizen_ids(
     upgraded = np.zeros(n, dtype=bool)
     normalized = cleaned
     for width, (rows, mat) in groups.items():
+        if not len(rows):
+            continue
         legacy = width == 15
         full = _upgrade_matrix(mat) if legacy else mat
         res = _analyze_citizen(full, legacy, today_days)
@@ -470,7 +473,7 @@ def validate_citizen_ids(
                     normalized, pa.array(upgraded), _strings_from_matrix(full[good])
                 )
     valid = reason < 0
-    address = _scatter_rows(n, address_parts, has_address)
+    address = _scatter_rows(n, 6, address_parts, has_address)
     known: pa.Array = pa.nulls(n, pa.bool_())
     if known_divisions is not None:
         value_set = pa.array(sorted({*known_divisions, *HMT_ADDRESS_CODES}), type=pa.string())
@@ -547,7 +550,7 @@ def validate_usccs(values: ArrayLike) -> pa.StructArray:
     structural[rows[charset_ok]] = True
 
     def part(start: int, stop: int) -> pa.Array:
-        return _scatter_rows(len(cleaned), [(rows, mat[:, start:stop])], structural)
+        return _scatter_rows(len(cleaned), stop - start, [(rows, mat[:, start:stop])], structural)
 
     return pa.StructArray.from_arrays(
         [
