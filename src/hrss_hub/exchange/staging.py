@@ -1,10 +1,10 @@
 """Streaming Parquet writers for one stream of one run, and the publish step.
 
 Rows are written to ``<exchange>/.staging/<run_id>/`` while a stream runs; only when the
-stream finished do the files move into ``<exchange>/<entity>/`` and the entity manifest
-is replaced atomically. File names derive from (system, stream, the state the run started
-from, sequence): a rerun from the same state over the same source rewrites the same
-names instead of adding duplicates.
+stream finished do the files move to ``<exchange>/.staged/<entity>/``, from where the
+publisher (``exchange.versions``) merges them into the next dataset version. File names
+derive from (system, stream, the state the run started from, sequence): a rerun from the
+same state over the same source rewrites the same names instead of adding duplicates.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hrss_hub.errors import PublishError
+#: where staged files wait for the next dataset version (see ``publish_files``)
+PENDING_DIR = ".staged"
 
 #: rows buffered before a row group is written (bounded memory, readable row groups)
 ROW_GROUP_ROWS = 128_000
@@ -114,45 +114,31 @@ class ManifestFile:
     run_id: str
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise PublishError(f"manifest is not valid JSON: {exc}", {"file": str(path)}) from None
-    return data
-
-
 def publish_files(exchange_root: Path, entity: str, schema: pa.Schema, staged: list[StagedFile],
                   *, run_id: str, system: str, stream: str, standard_version: str,
                   hub: dict[str, str]) -> list[ManifestFile]:
-    """Move staged files into ``<exchange_root>/<entity>/`` and rewrite its manifest atomically."""
-    target = exchange_root / entity
+    """Hand a finished stream's files over to the publisher.
+
+    The files move to ``<exchange_root>/.staged/<entity>/``, each with a ``.json`` sidecar
+    (rows, SHA-256, system, stream, run, standard version, schema fingerprint). They
+    become visible to readers only when :func:`hrss_hub.exchange.versions.publish_pending`
+    merges them into the next immutable dataset version and swaps the pointer.
+    """
+    target = exchange_root / PENDING_DIR / entity
     target.mkdir(parents=True, exist_ok=True)
     published: list[ManifestFile] = []
     for f in staged:
         final = target / f.path.name
+        mf = ManifestFile(path=final.name, rows=f.rows, sha256=sha256_file(f.path),
+                          size=f.path.stat().st_size, system=system, stream=stream,
+                          run_id=run_id)
+        sidecar = {**asdict(mf), "entity": entity, "standard_version": standard_version,
+                   "schema_fingerprint": schema_fingerprint(schema), "publisher": hub,
+                   "staged_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        # the sidecar goes first: a data file without one is incomplete and ignored
+        tmp = final.with_name(final.name + ".json.tmp")
+        tmp.write_text(json.dumps(sidecar, ensure_ascii=False, indent=1), encoding="utf-8")
         f.path.replace(final)
-        published.append(ManifestFile(
-            path=final.name, rows=f.rows, sha256=sha256_file(final), size=final.stat().st_size,
-            system=system, stream=stream, run_id=run_id))
-    manifest_path = target / "_manifest.json"
-    manifest = _read_manifest(manifest_path)
-    files = {f["path"]: f for f in manifest.get("files", [])}
-    for mf in published:
-        files[mf.path] = asdict(mf)
-    manifest = {
-        "dataset": entity,
-        "standard_version": standard_version,
-        "schema_fingerprint": schema_fingerprint(schema),
-        "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
-        "rows": sum(f["rows"] for f in files.values()),
-        "files": sorted(files.values(), key=lambda f: f["path"]),
-        "publisher": hub,
-        "updated_at": datetime.now(UTC).isoformat(),
-    }
-    tmp = manifest_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(manifest_path)
+        tmp.replace(final.with_name(final.name + ".json"))
+        published.append(mf)
     return published

@@ -1,0 +1,119 @@
+"""Applying an agreement to a table: row scope, column allow-list, masking.
+
+Only the pseudonym needs per-value Python (HMAC); it runs once per *distinct* value
+(dictionary encoding), which for person-keyed data of one run is at most one call per
+person. Everything else is Arrow compute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hrss_hub.errors import ConfigError
+from hrss_hub.exchange.policy import DatasetGrant
+
+KEY_ENV_PREFIX = "HRSS_HUB_PSEUDONYM_KEY_"
+
+
+def partial_mask(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Display mask: ≥10 characters keep the first 6 and last 4 (``510107********123X``);
+    shorter values keep their first character (``王*``), one character becomes ``*``;
+    nulls stay null."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    arr = arr.cast(pa.string())
+    length = pc.utf8_length(arr)
+    long_ = pc.greater_equal(length, 10)
+    stars_long = pc.binary_repeat("*", pc.max_element_wise(pc.subtract(length, 10), 0))
+    head6 = pc.utf8_slice_codeunits(arr, 0, 6)
+    tail4 = pc.utf8_slice_codeunits(arr, -4)
+    masked_long = pc.binary_join_element_wise(head6, stars_long, tail4, "")
+    stars_short = pc.binary_repeat("*", pc.max_element_wise(pc.subtract(length, 1), 1))
+    masked_short = pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 1),
+                                               stars_short, "")
+    # a single character would be shown whole by the short form: hide it entirely
+    masked_short = pc.if_else(pc.less_equal(length, 1), "*", masked_short)
+    return pc.if_else(long_, masked_long, masked_short)
+
+
+def pseudonymize(values: pa.ChunkedArray | pa.Array, key: bytes) -> pa.Array:
+    """HMAC-SHA256 (hex) of each value's UTF-8 bytes under ``key``; nulls stay null."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    encoded = pc.dictionary_encode(arr.cast(pa.string()))
+    digest = hmac.digest
+    out = [None if v is None else digest(key, v.encode("utf-8"), "sha256").hex()
+           for v in encoded.dictionary.to_pylist()]
+    return pa.array(out, pa.string()).take(encoded.indices)
+
+
+def key_id(key: bytes) -> str:
+    """A public id of a pseudonym key (reveals nothing about the key)."""
+    return hmac.new(key, b"hrss-hub/pseudonym-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+def pseudonym_key(recipient: str, keys_dir: Path | None) -> bytes:
+    """The recipient's HMAC key: ``HRSS_HUB_PSEUDONYM_KEY_<RECIPIENT>`` (hex, ≥ 32 bytes),
+    else ``<keys_dir>/<recipient>.key`` (created once, mode 0600, kept apart from data)."""
+    env = KEY_ENV_PREFIX + recipient.upper().replace("-", "_")
+    value = os.environ.get(env)
+    if value:
+        try:
+            key = bytes.fromhex(value.strip())
+        except ValueError:
+            raise ConfigError("pseudonym key must be hex", {"env": env}) from None
+        if len(key) < 32:
+            raise ConfigError("pseudonym key must be at least 32 bytes (64 hex digits)",
+                              {"env": env})
+        return key
+    if keys_dir is None:
+        raise ConfigError("no pseudonym key for recipient", {"recipient": recipient},
+                          f"set {env}")
+    path = keys_dir / f"{recipient}.key"
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(os.urandom(32).hex())
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except ValueError:
+        raise ConfigError("pseudonym key file is not hex", {"file": str(path)}) from None
+
+
+def row_mask(table: pa.Table, column: str, prefixes: tuple[str, ...]) -> pa.Array:
+    """True for rows whose ``column`` starts with one of ``prefixes`` (null: never)."""
+    col = table[column]
+    mask = pc.fill_null(pc.starts_with(col, prefixes[0]), False)
+    for p in prefixes[1:]:
+        mask = pc.or_(mask, pc.fill_null(pc.starts_with(col, p), False))
+    return mask
+
+
+def apply_grant(table: pa.Table, grant: DatasetGrant, key: bytes | None) -> pa.Table:
+    """The recipient's extract: rows in scope, allowed columns only, masked."""
+    from hrss_hub.exchange.writer import division_column
+
+    if grant.division_prefixes is not None:
+        column = division_column(table.schema)
+        if column is None:
+            raise ConfigError("row scope on a dataset without a division column",
+                              {"dataset": grant.dataset})
+        table = table.filter(row_mask(table, column, grant.division_prefixes))
+    columns = [c for c in table.column_names if grant.columns.get(c, "drop") != "drop"]
+    out = table.select(columns)
+    for i, name in enumerate(columns):
+        action = grant.columns[name]
+        if action == "partial":
+            out = out.set_column(i, pa.field(name, pa.string(), out.schema.field(i).nullable),
+                                 partial_mask(out[name]))
+        elif action == "pseudonym":
+            if key is None:
+                raise ConfigError("pseudonym column without a key", {"column": name})
+            out = out.set_column(i, pa.field(name, pa.string(), out.schema.field(i).nullable),
+                                 pseudonymize(out[name], key))
+    return out
