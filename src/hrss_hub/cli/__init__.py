@@ -26,6 +26,14 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
                    "Check source systems and discover their streams."),
     "run": ("hrss_hub.cli.run", "run", "Run extract → map → validate → publish."),
     "demo": ("hrss_hub.cli.demo", "demo", "Create the demo world and run the hub on it."),
+    "catalog": ("hrss_hub.cli.catalog", "catalog",
+                "List published datasets, versions, schemas and recipients."),
+    "verify": ("hrss_hub.cli.verify", "verify",
+               "Verify a dataset or outbox: signature, checksums, schema."),
+    "sharing": ("hrss_hub.cli.sharing", "sharing", "Check and list sharing agreements."),
+    "audit": ("hrss_hub.cli.audit", "audit", "Verify and show the audit log."),
+    "publish": ("hrss_hub.cli.publish", "publish",
+                "Publish staged rows, deliver to recipients, manage signing keys."),
 }
 
 

@@ -1,0 +1,47 @@
+"""``hrss-hub catalog``: datasets, versions, schemas, row counts, quality, recipients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hrss_hub.config import load_config
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="hub.yaml of the workspace (default: ./hub.yaml).")
+@click.option("--root", default=None,
+              help="An exchange or outbox folder / s3:// URI instead of the workspace's.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path), default=None,
+              help="Also write a static HTML catalog page to this file.")
+def catalog(config_path: Path | None, root: str | None, as_json: bool,
+            html_out: Path | None) -> None:
+    """Show what the exchange holds."""
+    from hrss_hub.exchange.catalog import build_catalog, render_html
+    from hrss_hub.exchange.policy import load_agreements
+    from hrss_hub.exchange.storage import Store
+    from hrss_hub.exchange.versions import exchange_store
+
+    cfg = load_config(config_path)
+    store = Store.open(root) if root else exchange_store(cfg)
+    doc = build_catalog(store, load_agreements(cfg.sharing_dir) if not root else [])
+    if html_out is not None:
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        html_out.write_text(render_html(doc), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        return
+    if not doc["datasets"]:
+        click.echo(f"no dataset published in {doc['root']}")
+        return
+    click.echo(f"{'dataset':<22} {'version':>7} {'rows':>10}  {'created (UTC)':<26} recipients")
+    for d in doc["datasets"]:
+        recipients = ", ".join(r["recipient"] for r in d["recipients"]) or "-"
+        click.echo(f"{d['dataset']:<22} {'v' + str(d['current_version']):>7} {d['rows']:>10}  "
+                   f"{d['created_at']:<26} {recipients}")
+    if html_out is not None:
+        click.echo(f"HTML catalog: {html_out}")
