@@ -43,7 +43,7 @@ def test_versions_merge_by_key_and_time_travel(tmp_path: Path, signer: Signer) -
     assert len(rows) == 150  # no duplicate keys
     updated = [r for r in rows.values() if r["run_id"] == "r2"]
     assert len(updated) == 100 and all(r["name"].startswith("李四") for r in updated)
-    manifest = json.loads((root / "person" / "v2" / "manifest.json").read_text())
+    manifest = json.loads((root / "person" / "v2" / "_manifest.json").read_text())
     assert manifest["rows"] == 150 and manifest["previous"]["version"] == 1
     assert manifest["lineage"]["runs"] == ["r1", "r2"]
     assert manifest["lineage"]["merge"] == {"input_rows": 200, "output_rows": 150,

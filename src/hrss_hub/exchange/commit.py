@@ -5,7 +5,7 @@ swap last):
 
 1. remove debris of an earlier crash: version folders above the current pointer;
 2. write the Parquet parts of ``v<N>/`` (each hashed while written);
-3. write ``v<N>/manifest.json`` and its detached signature ``v<N>/manifest.sig``;
+3. write ``v<N>/_manifest.json`` and its detached signature ``v<N>/_manifest.sig``;
 4. replace ``CURRENT`` atomically with a pointer to ``v<N>`` and the manifest's SHA-256;
 5. prune versions older than the last ``keep`` ones.
 

@@ -1,6 +1,6 @@
 """Manifests and pointers: their JSON form, hashing and parsing.
 
-A dataset version is described by ``v<N>/manifest.json`` (signed by ``v<N>/manifest.sig``)
+A dataset version is described by ``v<N>/_manifest.json`` (signed by ``v<N>/_manifest.sig``)
 and made current by ``CURRENT``, a pointer naming the version and the SHA-256 of its
 manifest. Manifests are written as canonical JSON (sorted keys, UTF-8) so that their
 hash and signature do not depend on who serialised them.
@@ -19,8 +19,10 @@ from hrss_hub.errors import PublishError
 
 FORMAT = "hrss-hub/exchange-manifest/1"
 POINTER = "CURRENT"
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.sig"
+# leading "_": Parquet readers pointed at a version folder (pyarrow, pandas, Spark) skip
+# such files as metadata, so ``pd.read_parquet("person/v3")`` just works
+MANIFEST = "_manifest.json"
+SIGNATURE = "_manifest.sig"
 
 
 def canonical_bytes(doc: dict[str, Any]) -> bytes:

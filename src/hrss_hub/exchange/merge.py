@@ -44,7 +44,7 @@ def latest_by_key(tables: list[pa.Table], key: tuple[str, ...], schema: pa.Schem
     if order_column in table.column_names:
         sort_keys.append((order_column, "descending"))
     sort_keys.append((_SEQ, "descending"))
-    table = table.take(pc.sort_indices(table, sort_keys=sort_keys, null_placement="at_end"))
+    table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
     first = _first_of_each_key(table, key)
     out = table.filter(first).drop_columns([_SEQ])
     return out, MergeStats(n, out.num_rows)

@@ -1,4 +1,4 @@
-"""Ed25519 signatures of manifests (detached, next to the manifest as ``manifest.sig``).
+"""Ed25519 signatures of manifests (detached, next to the manifest as ``_manifest.sig``).
 
 Where the private key comes from, first match wins:
 

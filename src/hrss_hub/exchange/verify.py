@@ -69,12 +69,12 @@ def verify_version(store: Store, dataset: str, version: int, *,
     try:
         raw = store.read_bytes(f"{folder}/{MANIFEST}")
     except FileNotFoundError:
-        report.problems.append("manifest.json is missing")
+        report.problems.append("_manifest.json is missing")
         return report
     try:
         sig = store.read_bytes(f"{folder}/{SIGNATURE}")
     except FileNotFoundError:
-        report.problems.append("manifest.sig is missing (unsigned manifest)")
+        report.problems.append("_manifest.sig is missing (unsigned manifest)")
         sig = b""
     if sig:
         problems, report.key_id = verify_signature(raw, sig, trusted)
@@ -164,7 +164,7 @@ def verify_path(path: str | Path, *, trusted: list[Ed25519PublicKey] | None = No
                 if sub.exists(f"{inner}/{POINTER}"):
                     reports.extend(_verify_dataset(sub, inner, trusted, all_versions))
     if not reports:
-        return [VersionReport(text, problems=["no dataset found (no CURRENT or manifest.json)"])]
+        return [VersionReport(text, problems=["no dataset found (no CURRENT or _manifest.json)"])]
     return reports
 
 

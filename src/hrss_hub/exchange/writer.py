@@ -65,7 +65,7 @@ def sort_for_output(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
     keys = ([(div, "ascending")] if div else []) + [(k, "ascending") for k in key]
     if not keys:
         return table
-    return table.take(pc.sort_indices(table, sort_keys=keys, null_placement="at_end"))
+    return table.take(pc.sort_indices(table, sort_keys=keys))
 
 
 def write_parts(store: Store, folder: str, table: pa.Table) -> list[WrittenFile]:
