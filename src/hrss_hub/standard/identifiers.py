@@ -281,15 +281,18 @@ U8Mat = npt.NDArray[np.uint8]
 
 
 def _rows_matrix(data: U8Mat, starts: IntVec, width: int) -> U8Mat:
-    """Gather rows of exactly ``width`` bytes into an (m, width) matrix, one column at a time
-    (a single 2-D fancy index would allocate m·width int64 indices)."""
-    if len(starts) and np.array_equal(starts, starts[0] + width * np.arange(len(starts))):
+    """Gather rows of exactly ``width`` bytes starting at ``starts`` into an (m, width) matrix.
+
+    A sliding-window view makes this one row-wise fancy index (contiguous width-byte copies),
+    several times faster than gathering column by column.
+    """
+    if not len(starts):
+        return np.empty((0, width), dtype=np.uint8)
+    if np.array_equal(starts, starts[0] + width * np.arange(len(starts))):
         first = int(starts[0])  # the usual case: every row has this width, stored back to back
         return data[first : first + width * len(starts)].reshape(len(starts), width)
-    out = np.empty((len(starts), width), dtype=np.uint8)
-    for j in range(width):
-        out[:, j] = data[starts + j]
-    return out
+    rows: U8Mat = np.lib.stride_tricks.sliding_window_view(data, width)[starts]
+    return rows
 
 
 def _strings_from_matrix(mat: U8Mat, valid: BoolVec | None = None) -> pa.Array:
@@ -383,16 +386,16 @@ def _analyze_citizen(mat: U8Mat, legacy: bool, today_days: int) -> dict[str, Any
     charset_ok = (d.max(axis=1) < 10) & ((last - np.uint8(48) < 10) | (last == ord("X")))
     check_ok = np.ones(len(mat), dtype=bool) if legacy else _citizen_check_bytes(d) == last
 
-    def num(*cols: int) -> npt.NDArray[np.int32]:
-        out = np.zeros(len(mat), dtype=np.int32)
-        for c in cols:
-            out = out * 10 + np.minimum(d[:, c], 9)
-        return out
+    def num(start: int, stop: int) -> npt.NDArray[np.uint16]:
+        # decimal value of digit columns [start, stop); garbage (and maybe wrapped) for rows
+        # failing the charset check, which are rejected before the date or address matters
+        weights = (10 ** np.arange(stop - start - 1, -1, -1)).astype(np.uint16)
+        return _weighted_sum(d[:, start:stop], weights)
 
-    days, real = ymd_to_days(num(6, 7, 8, 9), num(10, 11), num(12, 13))
+    days, real = ymd_to_days(num(6, 10), num(10, 12), num(12, 14))
     earliest = EARLIEST_BIRTH.toordinal() - _UNIX_ORDINAL
     date_ok = real & (days >= earliest) & (days <= today_days)
-    province = num(0, 1)
+    province = num(0, 2) % 100
     foreign = (d[:, 0] == 9) & (not legacy)
     address_ok = foreign | _PROVINCE_TABLE[province]
     reason = np.select(

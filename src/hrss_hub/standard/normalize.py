@@ -120,15 +120,13 @@ def ymd_to_days(year: AnyInts, month: AnyInts, day: AnyInts) -> tuple[IntVec, Bo
     which are never rolled over (``days`` is 0 there). Howard Hinnant's ``days_from_civil``
     in int32 numpy (years are limited to 1..9999, so nothing overflows).
     """
-    y = np.asarray(year).astype(np.int32)
-    m = np.asarray(month).astype(np.int32)
-    d = np.asarray(day).astype(np.int32)
-    ok = (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1)
-    y = np.where(ok, y, 2000)
-    m = np.where(ok, m, 1)
+    # clipping keeps every out-of-range value out of range while making int32 arithmetic safe
+    y = np.clip(year, -1, 10_000).astype(np.int32)
+    m = np.clip(month, -1, 13).astype(np.int32)
+    d = np.clip(day, -1, 32).astype(np.int32)
     leap = ((y & 3) == 0) & ((y % 100 != 0) | (y % 400 == 0))
-    dim = _MONTH_LEN[m] + ((m == 2) & leap)
-    ok &= d <= dim
+    dim = _MONTH_LEN[np.clip(m, 0, 12)] + ((m == 2) & leap)
+    ok = (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= dim)
     yy = y - (m <= 2)  # years start in March, so Feb 29 is the last day of the year
     era = yy // 400
     yoe = yy - era * 400
