@@ -490,7 +490,7 @@ def validate_citizen_ids(
             days_to_date32(days, date_ok),
             _labels(gender, ("1", "2")),
             address,
-            _masked(cleaned, upgraded),
+            _masked(cleaned, upgraded) if upgraded.any() else pa.nulls(n, pa.string()),
             known,
         ],
         names=[
