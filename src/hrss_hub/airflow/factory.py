@@ -1,0 +1,225 @@
+"""Build the hub's Airflow DAGs from a workspace: one sync DAG per source system + publish.
+
+``hrss_sync_<system>`` (one per ``connectors/*.yaml``; schedule, retries, retry delay,
+owner and tags from that file)::
+
+    start_run ─► sync_stream × N ─► finish_run ─┬─► check_run
+                 (dynamic mapping,  (all_done;   └─► quality_report
+                  one per stream)    outlets: the entity assets)
+
+``hrss_publish`` is scheduled on the entity assets (``hrss://entity/<entity>``): whenever a
+sync DAG records a run, it cuts dataset versions and delivers them.
+
+Only local YAML is read here (see :mod:`hrss_hub.airflow.spec`); the task bodies
+(:mod:`hrss_hub.airflow.tasks`) import the engine when they run. XCom carries run ids and
+small summaries, never rows.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, AssetAny, TriggerRule, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from hrss_hub.airflow import tasks
+from hrss_hub.airflow.callbacks import TASK_FAILED, TASK_RETRY, TaskEventRecorder
+from hrss_hub.airflow.spec import (
+    PUBLISH_DAG_ID,
+    SystemSpec,
+    asset_uri,
+    read_system_specs,
+)
+
+#: Cron expressions in the YAML are read in Beijing time, where the bureaus are.
+TIMEZONE = "Asia/Shanghai"
+#: A fixed start date: with catchup off it only bounds the first data interval.
+START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
+
+
+def build_dags(config_path: str | Path) -> dict[str, DAG]:
+    """Every DAG of the workspace whose ``hub.yaml`` is ``config_path``, by DAG id.
+
+    A connector file that cannot be read (or whose DAG cannot be built, e.g. a bad cron
+    expression) yields a one-task DAG under the same id that fails with the reason, so the
+    problem is visible in the UI and the other systems' DAGs are unaffected.
+    """
+    config = str(Path(config_path).resolve())
+    specs = read_system_specs(config)
+    dags: dict[str, DAG] = {}
+    for spec in specs:
+        dags[spec.dag_id] = _build_or_error(spec, config)
+    entities = sorted({e for s in specs if s.error is None for e in s.entities})
+    if entities:
+        dags[PUBLISH_DAG_ID] = build_publish_dag(config, entities)
+    return dags
+
+
+def _build_or_error(spec: SystemSpec, config: str) -> DAG:
+    if spec.error is None:
+        try:
+            return build_system_dag(spec, config)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not hide the other DAGs
+            return build_error_dag(spec, f"{spec.file}: cannot build the DAG: {exc}")
+    return build_error_dag(spec, spec.error)
+
+
+def entity_asset(entity: str) -> Asset:
+    """The Airflow asset that stands for a standard entity's published dataset."""
+    return Asset(uri=asset_uri(entity), name=f"hrss_entity_{entity}", group="hrss-entity")
+
+
+def _default_args(spec: SystemSpec, config: str) -> dict[str, Any]:
+    names = spec.stream_names
+    return {
+        "owner": spec.owner,
+        "retries": spec.retries,
+        "retry_delay": timedelta(seconds=spec.retry_delay_seconds),
+        "on_retry_callback": TaskEventRecorder(config, spec.system, names, TASK_RETRY),
+        "on_failure_callback": TaskEventRecorder(config, spec.system, names, TASK_FAILED),
+    }
+
+
+def build_system_dag(spec: SystemSpec, config: str) -> DAG:
+    """The sync DAG of one source system (see the module docstring for its shape)."""
+    system = spec.system
+    expected = [(s.name, s.entity) for s in spec.streams]
+    assets = [entity_asset(e) for e in spec.entities]
+    dag = DAG(
+        dag_id=spec.dag_id,
+        description=f"sync {system}" + (f" — {spec.title}" if spec.title else ""),
+        schedule=spec.schedule,
+        start_date=START_DATE,
+        # the ledger's watermarks, not Airflow's intervals, say what is new: catching up
+        # on missed intervals would only produce empty runs
+        catchup=False,
+        # two runs of one system at once would race on its watermarks
+        max_active_runs=1,
+        default_args=_default_args(spec, config),
+        tags=sorted({"hrss-hub", *spec.tags}),
+        doc_md=f"Source system **{system}** from `{spec.file.name}`. "
+               "Tasks call `hrss_hub.pipeline`; see the README's Airflow section.",
+        auto_register=False,
+    )
+    # task parameters typed Any are XComArgs while the DAG is built and dicts when it runs
+    with dag:
+
+        @task(task_id="start_run", multiple_outputs=False)
+        def start_run() -> dict[str, Any]:
+            """Open the hub run in the ledger and link it to this Airflow run."""
+            ctx = get_current_context()
+            interval = (ctx.get("data_interval_start"), ctx.get("data_interval_end"))
+            return tasks.open_run(
+                config, system, dag_id=spec.dag_id, airflow_run_id=str(ctx["run_id"]),
+                data_interval=(_iso(interval[0]), _iso(interval[1])))
+
+        @task(task_id="sync_stream", multiple_outputs=False,
+              map_index_template="{{ hrss_stream }}")
+        def sync_stream(stream: str, link: dict[str, Any]) -> dict[str, Any]:
+            """Extract → map → validate → stage one stream."""
+            get_current_context()["hrss_stream"] = stream  # type: ignore[typeddict-unknown-key]
+            try:
+                return tasks.sync_stream(config, system, stream, str(link["run_id"]))
+            except tasks.FAIL_FAST_ERRORS as exc:
+                # a retry cannot fix this: fail now, with the hub's message
+                raise AirflowFailException(str(exc)) from exc
+
+        @task(task_id="finish_run", multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE,
+              outlets=assets)
+        def finish_run(link: Any, results: Any) -> dict[str, Any]:
+            """Record the run (also when streams failed) and announce updated entities."""
+            summary = tasks.close_run(config, system, str(link["run_id"]), expected,
+                                      list(results))
+            events = get_current_context()["outlet_events"]
+            for asset in assets:
+                entity = asset.name.removeprefix("hrss_entity_")
+                events[asset].extra = {"run_id": summary["run_id"], "system": system,
+                                       "published": summary["published"].get(entity, 0)}
+            return summary
+
+        @task(task_id="check_run", retries=0)
+        def check_run(summary: Any) -> None:
+            """Fail the DAG run when a stream failed (the ledger already has the details)."""
+            if summary["status"] != "succeeded":
+                raise AirflowFailException(
+                    f"hub run {summary['run_id']} is {summary['status']}: failed streams "
+                    f"{', '.join(summary['failed_streams'])}")
+
+        @task(task_id="quality_report", retries=0)
+        def quality_report(summary: Any) -> dict[str, Any]:
+            """The run's quality report, when the quality package provides one."""
+            result = tasks.quality_report(config, str(summary["run_id"]))
+            if result["status"] == "unavailable":
+                raise AirflowSkipException("hrss_hub.quality.report is not installed")
+            return result
+
+        link = start_run()
+        results = sync_stream.partial(link=link).expand(stream=spec.stream_names)
+        summary = finish_run(link, results)
+        check_run(summary)
+        quality_report(summary)
+    return dag
+
+
+def build_publish_dag(config: str, entities: list[str]) -> DAG:
+    """``hrss_publish``: cut dataset versions and deliver, whenever an entity is updated."""
+    assets = [entity_asset(e) for e in entities]
+    dag = DAG(
+        dag_id=PUBLISH_DAG_ID,
+        description="publish dataset versions and deliver them to recipients",
+        schedule=AssetAny(*assets),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # one publisher at a time: versions are numbered in order
+        default_args={"owner": "hrss-hub", "retries": 2, "retry_delay": timedelta(seconds=60)},
+        tags=["hrss-hub", "publish"],
+        auto_register=False,
+    )
+    with dag:
+
+        @task(task_id="publish", multiple_outputs=False)
+        def publish() -> dict[str, Any]:
+            """Publish and deliver for the hub runs that triggered this DAG run."""
+            events = get_current_context().get("triggering_asset_events") or {}
+            run_ids = sorted({str(e.extra["run_id"]) for evs in events.values() for e in evs
+                              if e.extra and e.extra.get("run_id")})
+            if not run_ids:
+                raise AirflowSkipException("no hub run in the triggering asset events")
+            result = tasks.publish_runs(config, run_ids)
+            if result["status"] == "unavailable":
+                raise AirflowSkipException("hrss_hub.exchange.versions.publish_pending is not "
+                                           "installed; finish_run already published the files")
+            return result
+
+        publish()
+    return dag
+
+
+def build_error_dag(spec: SystemSpec, message: str) -> DAG:
+    """A manual-only DAG whose single task fails with ``message`` (a broken connector file)."""
+    dag = DAG(
+        dag_id=spec.dag_id,
+        description=f"connector file error: {spec.file.name}",
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        tags=["hrss-hub", "config-error"],
+        doc_md=f"**This connector file cannot be used.**\n\n```\n{message}\n```",
+        auto_register=False,
+    )
+    with dag:
+
+        @task(task_id="config_error", retries=0)
+        def config_error() -> None:
+            """Fail with the reason the connector file cannot be used."""
+            raise AirflowFailException(message)
+
+        config_error()
+    return dag
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None and hasattr(value, "isoformat") else None
