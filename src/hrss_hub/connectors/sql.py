@@ -133,7 +133,8 @@ class SqlConnector(ConnectorKind):
         """Wrap a driver error: message redacted (URL passwords and known secrets)."""
         detail = redact(f"{type(exc).__name__}: {exc}".splitlines()[0], self._secrets)
         cls: type[SourceError] = RetriableSourceError
-        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchTableError | KeyError):
+        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchTableError | KeyError) or (
+                "no such table" in detail or "no such column" in detail):  # SQLite's wording
             cls = FatalSourceError
         return cls(f"{what}: {detail}", self._ctx(stream),
                    "check the database is reachable and the connection settings "
