@@ -163,6 +163,13 @@ def verify_signature(data: bytes, signature_doc: bytes,
     except (ValueError, KeyError, TypeError) as exc:
         return [f"signature file is malformed ({type(exc).__name__})"], ""
     problems: list[str] = []
+    # base64 leaves the low bits of the last character unused, and JSON allows any
+    # whitespace: demand the exact bytes the signer wrote, so every byte is covered
+    canonical = {"algorithm": algorithm, "key_id": kid,
+                 "public_key": base64.b64encode(raw).decode(),
+                 "signature": base64.b64encode(sig).decode()}
+    if json.dumps(canonical, indent=2).encode() != signature_doc:
+        problems.append("signature file is not in its canonical form (it was edited)")
     if algorithm != ALGORITHM:
         problems.append(f"unsupported signature algorithm {algorithm!r}")
     if key_id(public) != kid:

@@ -90,8 +90,17 @@ def verify_version(store: Store, dataset: str, version: int, *,
         report.problems.append(
             f"manifest names {manifest.get('dataset')} v{manifest.get('version')}, "
             f"found at {dataset} v{version}")
-    report.rows = int(manifest.get("rows", 0))
-    files = manifest.get("files", [])
+    try:
+        _check_files(store, folder, manifest, report, deep)
+    except (KeyError, TypeError, ValueError) as exc:
+        report.problems.append(f"manifest is malformed ({type(exc).__name__}: {exc})")
+    return report
+
+
+def _check_files(store: Store, folder: str, manifest: dict[str, Any], report: VersionReport,
+                 deep: bool) -> None:
+    report.rows = int(manifest["rows"])
+    files = manifest["files"]
     report.files = len(files)
     listed = {str(f["path"]) for f in files}
     extra = [n for n in store.listdir(folder)
@@ -102,7 +111,6 @@ def verify_version(store: Store, dataset: str, version: int, *,
         report.problems.append("manifest row count is not the sum of its files")
     for entry in files:
         _check_file(store, folder, entry, manifest, report, deep)
-    return report
 
 
 def _check_file(store: Store, folder: str, entry: dict[str, Any], manifest: dict[str, Any],
