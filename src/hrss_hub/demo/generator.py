@@ -57,8 +57,8 @@ URL_ENV = "HRSS_DEMO_API_URL"
 # append n lives in its own later 30-day window, so an incremental run sees only new rows.
 _BASE_WINDOW = (datetime(2024, 1, 1), datetime(2025, 7, 1))
 _APPEND_START = datetime(2025, 7, 1)
-_BASE_PERIODS = ("202501", "202502", "202503")
-_APPEND_PERIODS = ("202504", "202505", "202506")
+_BASE_PERIODS = ("202502", "202503")
+_APPEND_PERIODS = ("202505", "202506")
 _CONTRIB_TYPES = (("110", 0.16, 0.08), ("210", 0.006, 0.004))  # (AAE140, unit rate, personal rate)
 _ENROLL_TYPES = ("110", "210", "310", "410")
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -716,10 +716,15 @@ def _build_contracts(b: Batch, rng: random.Random, months: Sequence[str]) -> dic
     return {m: [header, *lines] for m, lines in files.items()}
 
 
+_CSV_BUF = io.StringIO()
+_CSV_WRITER = csv.writer(_CSV_BUF, lineterminator="\r\n")
+
+
 def _csv_line(fields: Sequence[str]) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(fields)
-    return buf.getvalue().encode("gbk")  # strict: every generated value is in GBK
+    _CSV_BUF.seek(0)
+    _CSV_BUF.truncate()
+    _CSV_WRITER.writerow(fields)
+    return _CSV_BUF.getvalue().encode("gbk")  # strict: every generated value is in GBK
 
 
 # --------------------------------------------------------------------------- personnel xlsx
