@@ -46,6 +46,9 @@ def generate(backend: str, rows: int, workdir: Path) -> str:
     engine = sa.create_engine(url)
     name = _table_name(rows)
     if sa.inspect(engine).has_table(name):
+        with engine.begin() as conn:  # the cursor column of a real source is indexed
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_{name}_cur "
+                                 f"ON {name} (updated_at, id)")
         return url
     ddl = (f"CREATE TABLE {name} (id BIGINT PRIMARY KEY, national_id VARCHAR(18), "
            "name VARCHAR(40), dept VARCHAR(20), age INTEGER, salary NUMERIC(12,2), "
@@ -59,6 +62,7 @@ def generate(backend: str, rows: int, workdir: Path) -> str:
                 "'dept' || (i % 50), 18 + i % 50, (i % 100000) / 10.0 + 0.25, 'city' || (i % 300), "
                 "strftime('%Y-%m-%d %H:%M:%f', 1700000000 + i / 3, 'unixepoch'), "
                 "(i % 1000) / 7.0, i % 2 FROM s")
+            conn.exec_driver_sql(f"CREATE INDEX ix_{name}_cur ON {name} (updated_at, id)")
     else:
         with engine.begin() as conn:
             conn.exec_driver_sql(ddl)
@@ -67,6 +71,8 @@ def generate(backend: str, rows: int, workdir: Path) -> str:
                 "'dept' || (i % 50), 18 + i % 50, (i % 100000) / 10.0 + 0.25, 'city' || (i % 300), "
                 "timestamp '2024-01-01' + (i / 3) * interval '1 second', (i % 1000) / 7.0, "
                 f"i % 2 FROM generate_series(1, {rows}) AS i"))
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE INDEX ix_{name}_cur ON {name} (updated_at, id)")
             conn.exec_driver_sql(f"ANALYZE {name}")
     engine.dispose()
     return url
@@ -109,7 +115,8 @@ def run_path(path: str, url: str, rows: int, out: Path) -> dict[str, float]:
         cur = conn.cursor()
         if url.startswith("sqlite"):
             cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH)})
-        cur.execute(f"SELECT * FROM {name} ORDER BY id")
+        # same order as the connector's incremental read: (cursor, primary key)
+        cur.execute(f"SELECT * FROM {name} ORDER BY updated_at, id")
         n = _writer_loop(cur.fetch_record_batch(), out)
         conn.close()
     else:

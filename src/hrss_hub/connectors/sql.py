@@ -289,6 +289,7 @@ class SqlConnector(ConnectorKind):
                     if batch.num_rows == 0:
                         continue
                 if cursor:
+                    self._check_order(batch, cursor, last, stream)
                     state, boundary_prev = self._next_state(batch, sc, state)
                     boundary, last = boundary_prev, from_json_value(
                         state["cursor"], data_schema.field(cursor).type)
@@ -344,6 +345,19 @@ class SqlConnector(ConnectorKind):
         return specs
 
     # ------------------------------------------------------------------ helpers
+    def _check_order(self, batch: pa.RecordBatch, cursor: str, last: Any,
+                     stream: str) -> None:
+        """States are resume points only if rows arrive in cursor order: verify it (cheap,
+        vectorized) rather than trust every driver and query plan."""
+        values = batch.column(cursor)
+        ordered = pc.all(pc.fill_null(pc.greater_equal(values.slice(1), values.slice(
+            0, max(batch.num_rows - 1, 0))), True)).as_py() is not False
+        first = values[0].as_py() if batch.num_rows else None
+        if not ordered or (last is not None and first is not None and first < last):
+            raise FatalSourceError("the source returned rows out of cursor order",
+                                   self._ctx(stream), "report this: the read would not be "
+                                   "resumable; set fast_path: off as a workaround")
+
     @staticmethod
     def _key_strings(batch: pa.RecordBatch, keys: list[str]) -> pa.Array:
         parts = [pc.fill_null(batch.column(k).cast(pa.string()), "") for k in keys]

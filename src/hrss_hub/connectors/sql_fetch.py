@@ -86,16 +86,20 @@ def _sqlite_cast(arrow: pa.DataType) -> tuple[sa.types.TypeEngine[Any], Any]:
 def _sqlite_statement(spec: QuerySpec) -> sa.CompoundSelect[Any]:
     """SQLite is dynamically typed and ADBC infers each column's type from the first batch:
     a leading NULL makes it guess INT64 and fail on the first string. So every column is
-    CAST to one storage class, and a typed sentinel row (dropped again) leads the result."""
+    CAST to one storage class, and a typed sentinel row (dropped again) leads the result.
+
+    The ordered body is a subquery arm of ``UNION ALL``: SQLite emits the arms in order and
+    keeps the subquery's index-driven order, which avoids re-sorting the whole result (an
+    outer ORDER BY over the union halved throughput). ``fetch_adbc`` verifies the sentinel
+    comes first and the caller's order check guards the rest.
+    """
     casts = {f.name: _sqlite_cast(f.type) for f in spec.schema}
     sentinel = sa.select(sa.literal(0).label(_SEQ), *[
         sa.cast(sa.literal(dummy), t).label(name) for name, (t, dummy) in casts.items()])
     body = sa.select(sa.literal(1).label(_SEQ), *[
         sa.cast(spec.source.c[name], t).label(name) for name, (t, _) in casts.items()
-    ]).where(*spec.where)
-    union = sa.union_all(sentinel, body)
-    order = [_SEQ, *spec.order_by]
-    return union.order_by(*[union.selected_columns[c] for c in order])
+    ]).where(*spec.where).order_by(*[spec.source.c[c] for c in spec.order_by]).subquery("b")
+    return sa.union_all(sentinel, sa.select(body))
 
 
 def _compile(stmt: sa.ClauseElement, dialect: sa.Dialect) -> tuple[str, tuple[Any, ...]]:
@@ -154,6 +158,8 @@ def fetch_adbc(url: sa.URL, spec: QuerySpec, batch_size: int) -> Iterator[pa.Rec
         for batch in _rebatch(iter(reader), batch_size):
             if skip_sentinel:
                 skip_sentinel = False
+                if batch.column(_SEQ)[0].as_py() != 0:
+                    raise RuntimeError("SQLite did not return the type sentinel first")
                 batch = batch.slice(1)
                 if batch.num_rows == 0:
                     continue
