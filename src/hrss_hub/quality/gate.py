@@ -41,6 +41,9 @@ class GateResult:
     quarantined: pa.Table
     filtered: int
     rule_counts: Counter[str]
+    #: every rule evaluated on the batch (masks restricted to kept rows), incl. duplicate_key:
+    #: the validation frame and per-expectation counts (quality.frame) are built from them
+    failures: list[Failure] = field(default_factory=list)
 
 
 @dataclass
@@ -80,7 +83,7 @@ class RowGate:
         published = self._published(mb, publish)
         quarantined = self._quarantined(mb, failing, [f for f in failures if f.rule in counts])
         filtered = pc.sum(mb.filtered).as_py() or 0
-        return GateResult(published, quarantined, filtered, counts)
+        return GateResult(published, quarantined, filtered, counts, failures)
 
     def _key(self, mb: MappedBatch) -> pa.Array | None:
         key_fields = [k for k in self.entity.key if k in mb.columns]

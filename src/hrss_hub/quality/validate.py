@@ -1,0 +1,246 @@
+"""Per-stream validation: per-expectation counts from the row gate (Arrow), GX on SUMMARY.
+
+The row gate decides every row's verdict with Arrow. :class:`StreamValidator` turns each
+batch's gate failures into per-expectation counts of the suites (an expectation counts the
+rows its rule flagged on its field), evaluates the expectations the gate does not own
+(report-only ``warning`` ones such as patterns and cross-entity references) with
+:mod:`.checks`, and — unless disabled — runs the suites in Great Expectations on the same
+validation frame with ``result_format=SUMMARY`` so Data Docs exist for every run and GX's
+counts sit next to the gate's (tests/expectations prove they are equal on the demo world).
+
+Memory: one batch's frame at a time; only counters survive a batch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from hrss_hub.mapping.compile import MappedBatch
+from hrss_hub.quality import checks
+from hrss_hub.quality.frame import PARSE_RULES, gate_counts, validation_frame
+from hrss_hub.quality.gate import GateResult
+from hrss_hub.quality.rules import RULES
+from hrss_hub.quality.suites import ExpectationSpec, Suite, default_dir, load_suites
+from hrss_hub.standard.model import Entity, Standard
+
+#: rules whose rows the gate itself flags (everything else is evaluated from the suites)
+GATE_RULES = frozenset(PARSE_RULES | {"required_missing", "duplicate_key"} | set(RULES))
+#: gate rules an expectation's rule also covers: a value outside the code list is
+#: ``code_unknown`` when mapped through the list, ``code_unmapped`` when a ``map:`` with
+#: ``fallback: quarantine`` had no entry for it — either way not a code of the list
+RULE_ALIASES: dict[str, tuple[str, ...]] = {"code_unknown": ("code_unknown", "code_unmapped")}
+
+
+def gate_count(by_gate: Mapping[tuple[str, str], int], rule: str, fld: str) -> int:
+    """Rows the gate flagged for an expectation's rule (and its aliases) on its field."""
+    return sum(by_gate.get((r, fld), 0) for r in RULE_ALIASES.get(rule, (rule,)))
+
+
+@dataclass
+class ExpectationResult:
+    """One expectation's outcome over a stream's run."""
+
+    suite: str
+    index: int
+    type: str
+    rule: str
+    field: str
+    severity: str
+    kwargs: dict[str, Any]
+    evaluated: int = 0
+    unexpected: int = 0
+    gx_unexpected: int | None = None
+    gx_error: str | None = None
+    source: str = "gate"  # gate | suite (evaluated with quality.checks)
+
+
+@dataclass
+class StreamValidation:
+    """A stream's validation in one run (written as JSON next to the report)."""
+
+    run_id: str
+    system: str
+    stream: str
+    entity: str
+    rows: int = 0
+    batches: int = 0
+    seconds_gate_counts: float = 0.0
+    seconds_gx: float = 0.0
+    expectations: list[ExpectationResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def validation_dir(reports_dir: Path, run_id: str) -> Path:
+    """Where a run's per-stream validation JSON files live."""
+    return reports_dir / run_id / "validation"
+
+
+def gx_root(reports_dir: Path, run_id: str) -> Path:
+    """The GX project folder of a run (its stores and Data Docs)."""
+    return reports_dir / run_id / "gx"
+
+
+def reference_values(exchange_root: Path | None, entity: str, fld: str) -> pa.Array | None:
+    """Distinct values of ``entity.fld`` in the published exchange (None: nothing published).
+
+    Reads one column, file by file, so memory holds only the distinct keys.
+    """
+    if exchange_root is None:
+        return None
+    root = exchange_root / entity
+    files = sorted(p for p in root.rglob("*.parquet") if ".staging" not in p.parts) \
+        if root.exists() else []
+    if not files:
+        return None
+    seen: list[pa.Array] = []
+    for path in files:
+        try:
+            col = ds.dataset(str(path), format="parquet").to_table(columns=[fld])[fld]
+        except (pa.ArrowInvalid, KeyError):
+            continue
+        seen.append(pc.unique(col.combine_chunks().cast(pa.string())))
+    if not seen:
+        return None
+    return pc.unique(pa.concat_arrays(seen))
+
+
+class StreamValidator:
+    """Accumulates one stream's validation, batch by batch."""
+
+    def __init__(self, standard: Standard, entity: Entity, suites: list[Suite], *,
+                 run_id: str, system: str, stream: str,
+                 gx_context: Any | None = None,
+                 references: Mapping[tuple[str, str], pa.Array | None] | None = None) -> None:
+        self.standard = standard
+        self.entity = entity
+        self.suites = suites
+        self.result = StreamValidation(run_id, system, stream, entity.name)
+        self.ctx = checks.CheckContext(standard, dict(references or {}))
+        self.specs: list[tuple[Suite, ExpectationSpec]] = [
+            (s, e) for s in suites for e in s.expectations]
+        self.result.expectations = [
+            ExpectationResult(s.name, e.index, e.type, e.rule, e.field, e.severity,
+                              dict(e.kwargs), source="gate" if e.rule in GATE_RULES else "suite")
+            for s, e in self.specs]
+        self.runner: Any = None
+        if gx_context is not None and suites:
+            from hrss_hub.quality import gx
+
+            gx.set_context(self.ctx)
+            self.runner = gx.SuiteRunner(gx_context, suites, f"{system}.{stream}", run_id)
+
+    def add(self, mb: MappedBatch, verdict: GateResult) -> pa.Table:
+        """Account for one gated batch; returns its validation frame."""
+        t0 = time.perf_counter()
+        frame = validation_frame(mb, verdict.failures, self.entity)
+        by_gate = gate_counts(verdict.failures)
+        rows = frame.num_rows
+        self.result.rows += rows
+        self.result.batches += 1
+        for res, (_, spec) in zip(self.result.expectations, self.specs, strict=True):
+            res.evaluated += rows
+            if res.source == "gate":
+                res.unexpected += gate_count(by_gate, spec.rule, spec.field)
+            else:
+                mask = checks.unexpected_mask(spec, frame, self.ctx)
+                res.unexpected += int(pc.sum(mask).as_py() or 0)
+        self.result.seconds_gate_counts += time.perf_counter() - t0
+        if self.runner is not None and rows:
+            t1 = time.perf_counter()
+            from hrss_hub.quality import gx
+
+            gx.set_context(self.ctx)
+            for res, count in zip(self.result.expectations, self.runner.validate(frame),
+                                  strict=True):
+                res.gx_unexpected = (res.gx_unexpected or 0) + count.unexpected_count
+                if count.error:
+                    res.gx_error = count.error
+            self.result.seconds_gx += time.perf_counter() - t1
+        return frame
+
+    def finish(self, out_dir: Path) -> Path:
+        """Write ``<out_dir>/<system>.<stream>.json``; returns its path."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{self.result.system}.{self.result.stream}.json"
+        r = self.result
+        r.seconds_gate_counts = round(r.seconds_gate_counts, 4)
+        r.seconds_gx = round(r.seconds_gx, 4)
+        path.write_text(json.dumps(r.to_dict(), ensure_ascii=False, indent=1, default=str),
+                        encoding="utf-8")
+        return path
+
+
+class RunValidation:
+    """The validation of a whole run: one GX file context, one validator per stream.
+
+    Use as a context manager around a run; :meth:`stream` gives each stream's validator,
+    closing it builds the Data Docs. ``gx=False`` skips Great Expectations (counts still
+    come from the gate and the suites).
+    """
+
+    def __init__(self, cfg: Any, standard: Standard, run_id: str, *, gx: bool = True) -> None:
+        self.cfg = cfg
+        self.standard = standard
+        self.run_id = run_id
+        self.use_gx = gx
+        self.suites = load_suites(default_dir(cfg.expectations_dir), standard)
+        self._stack = ExitStack()
+        self.context: Any = None
+        self.docs: Path | None = None
+        self._refs: dict[tuple[str, str], pa.Array | None] = {}
+
+    def __enter__(self) -> RunValidation:
+        if self.use_gx:
+            from hrss_hub.quality import gx
+
+            self.context = self._stack.enter_context(
+                gx.file_context(gx_root(self.cfg.reports_dir, self.run_id)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.context is not None:
+                from hrss_hub.quality import gx
+
+                self.docs = gx.build_docs(self.context)
+        finally:
+            self._stack.close()
+
+    def _references(self, entity: str) -> dict[tuple[str, str], pa.Array | None]:
+        for suite in self.suites.get(entity, []):
+            for e in suite.expectations:
+                if e.type == "expect_column_values_to_exist_in_entity":
+                    key = (str(e.kwargs["entity"]), str(e.kwargs["entity_field"]))
+                    if key not in self._refs:
+                        self._refs[key] = reference_values(self.cfg.exchange_root, *key)
+        return self._refs
+
+    def stream(self, entity: Entity, system: str, stream: str) -> StreamValidator:
+        """A validator for one stream of the run."""
+        return StreamValidator(self.standard, entity, self.suites.get(entity.name, []),
+                               run_id=self.run_id, system=system, stream=stream,
+                               gx_context=self.context,
+                               references=self._references(entity.name))
+
+    def out_dir(self) -> Path:
+        """Where stream validations are written."""
+        return validation_dir(self.cfg.reports_dir, self.run_id)
+
+
+def load_validations(reports_dir: Path, run_id: str) -> Iterator[dict[str, Any]]:
+    """The stream validations written for a run."""
+    for path in sorted(validation_dir(reports_dir, run_id).glob("*.json")):
+        yield json.loads(path.read_text(encoding="utf-8"))
