@@ -9,7 +9,7 @@ agreement lists are delivered, each with an action:
   their extracts on it (and nobody can reverse it by hashing all possible IDs);
 - ``drop``: listed for the record, never delivered (the same as not listing it).
 
-Identifier columns (citizen ID, USCC) may be kept raw only when the agreement says
+Personal identifier columns (citizen ID) may be kept raw only when the agreement says
 ``allow_raw_identifiers: true``: joining on raw IDs is a decision, not a default.
 Outside ``valid_from``..``valid_to`` an agreement delivers nothing.
 """
@@ -29,6 +29,10 @@ from hrss_hub.errors import ConfigError
 from hrss_hub.standard.model import Standard
 
 ACTIONS = ("keep", "partial", "pseudonym", "drop")
+#: identifier kinds that identify a person (an employer's USCC is public register data)
+PERSONAL_IDENTIFIERS = ("citizen_id",)
+#: fields holding an ID number as the source had it (not normalised, so no identifier tag)
+RAW_ID_FIELDS = ("citizen_id_raw",)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 _TOP_KEYS = {"recipient", "purpose", "legal_basis", "valid_from", "valid_to", "rows",
              "datasets", "allow_raw_identifiers", "description"}
@@ -211,8 +215,10 @@ def check_agreements(agreements: list[Agreement], standard: Standard,
                 if action in ("partial", "pseudonym") and f.type != "string":
                     problems.append(f"{gwhere}.columns.{column}: {action} needs a string "
                                     f"field, {column} is {f.type}")
-                if action == "keep" and f.identifier and not a.allow_raw_identifiers:
-                    problems.append(f"{gwhere}.columns.{column}: raw {f.identifier} shared; "
+                personal = f.identifier in PERSONAL_IDENTIFIERS or f.name in RAW_ID_FIELDS
+                if (action == "keep" and personal
+                        and not a.allow_raw_identifiers):
+                    problems.append(f"{gwhere}.columns.{column}: raw citizen ID shared; "
                                     "use pseudonym/partial, or set allow_raw_identifiers: true")
             if not grant.delivered_columns:
                 problems.append(f"{gwhere}: no column is delivered")
