@@ -61,9 +61,14 @@ def build_dags(config_path: str | Path) -> dict[str, DAG]:
 def _build_or_error(spec: SystemSpec, config: str) -> DAG:
     if spec.error is None:
         try:
-            return build_system_dag(spec, config)
+            dag = build_system_dag(spec, config)
+            # the DagBag validates after import (a bad cron expression fails there, and
+            # would fail the whole file): validate here, where it can be contained
+            dag.validate()
+            return dag
         except Exception as exc:  # noqa: BLE001 - one bad file must not hide the other DAGs
-            return build_error_dag(spec, f"{spec.file}: cannot build the DAG: {exc}")
+            return build_error_dag(spec, f"{spec.file}: cannot build the DAG (schedule "
+                                         f"{spec.schedule!r}): {exc}")
     return build_error_dag(spec, spec.error)
 
 
