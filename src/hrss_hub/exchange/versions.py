@@ -178,7 +178,29 @@ def _watermarks(ledger: Any, pending: Sequence[PendingFile]) -> dict[str, Any]:
 
 
 def publish_pending(cfg: HubConfig, ledger: Any, summary: Any = None) -> PublishReport:
-    """Publish every entity with staged files, then deliver current versions."""
+    """Publish every entity with staged files, then deliver current versions.
+
+    ``summary`` is the pipeline's RunSummary (its run owns the versions and deliveries);
+    without one (``hrss-hub publish pending``) a run of its own is opened in the ledger.
+    """
+    run_id = getattr(summary, "run_id", None)
+    own_run = ledger is not None and run_id is None
+    if own_run:
+        run_id = ledger.start_run(cfg.hub_id, "cli",
+                                  str(cfg.source_file) if cfg.source_file else None)
+    try:
+        report = _publish_and_deliver(cfg, ledger, summary, run_id)
+    except BaseException:
+        if own_run:
+            ledger.finish_run(run_id, "failed", {}, "publish failed")
+        raise
+    if own_run:
+        ledger.finish_run(run_id, "succeeded", report.to_dict())
+    return report
+
+
+def _publish_and_deliver(cfg: HubConfig, ledger: Any, summary: Any,
+                         run_id: str | None) -> PublishReport:
     assert cfg.exchange_root is not None
     report = PublishReport()
     entities = pending_entities(cfg.exchange_root)
@@ -202,8 +224,8 @@ def publish_pending(cfg: HubConfig, ledger: Any, summary: Any = None) -> Publish
         if version is None:
             continue
         if ledger is not None:
-            record_version(ledger, version, actor, getattr(summary, "run_id", None))
-        report.deliveries.extend(deliver_current(cfg, ledger, store, version, signer))
+            record_version(ledger, version, actor, run_id)
+        report.deliveries.extend(deliver_current(cfg, ledger, store, version, signer, run_id))
     return report
 
 
@@ -213,18 +235,15 @@ def record_version(ledger: Any, version: CommittedVersion, actor: str,
     latest = ledger.latest_exchange_version(version.dataset)
     if latest is not None and latest >= version.version:
         return
-    runs = version.manifest.get("lineage", {}).get("runs") or []
-    inputs = version.manifest.get("lineage", {}).get("inputs") or []
-    owner = run_id or (inputs[-1]["run_id"] if inputs else (runs[-1] if runs else None))
     ledger.record_exchange_version(version.dataset, version.version, version.manifest_path,
-                                   version.manifest_sha256, version.rows, owner)
+                                   version.manifest_sha256, version.rows, run_id)
     ledger.append_audit(actor, "publish", f"{version.dataset}@v{version.version}",
                         {"rows": version.rows, "manifest_sha256": version.manifest_sha256,
                          "location": version.manifest_path})
 
 
 def deliver_current(cfg: HubConfig, ledger: Any, store: Store, version: CommittedVersion,
-                    signer: Signer) -> list[DeliveryResult]:
+                    signer: Signer, run_id: str | None = None) -> list[DeliveryResult]:
     """Deliver ``version`` to every agreement that covers its dataset."""
     agreements = [a for a in load_agreements(cfg.sharing_dir)
                   if version.dataset in a.datasets]
@@ -240,12 +259,13 @@ def deliver_current(cfg: HubConfig, ledger: Any, store: Store, version: Committe
                          keep=cfg.keep_versions)
         out.append(result)
         if ledger is not None:
-            _record_delivery(ledger, actor, version, result, agreement.summary())
+            _record_delivery(ledger, actor, version, result, agreement.summary(), run_id)
     return out
 
 
 def _record_delivery(ledger: Any, actor: str, version: CommittedVersion,
-                     result: DeliveryResult, agreement: dict[str, Any]) -> None:
+                     result: DeliveryResult, agreement: dict[str, Any],
+                     run_id: str | None) -> None:
     subject = f"{result.recipient}:{version.dataset}@v{version.version}"
     if result.status == "refused":
         ledger.append_audit(actor, "delivery_refused", subject,
@@ -256,7 +276,6 @@ def _record_delivery(ledger: Any, actor: str, version: CommittedVersion,
     committed = result.committed
     if committed is None:  # cut before a crash: read what the outbox holds
         return
-    run_id = (version.manifest.get("quality") or {}).get("run_id") or _last_run(version)
     ledger.record_delivery(result.recipient, version.dataset, version.version,
                            committed.manifest_path, result.rows, committed.manifest_sha256,
                            run_id)
@@ -266,8 +285,3 @@ def _record_delivery(ledger: Any, actor: str, version: CommittedVersion,
         "columns": policy.get("columns"), "division_prefix": policy.get("division_prefix"),
         "pseudonym_key_id": policy.get("pseudonym_key_id"),
         "manifest_sha256": committed.manifest_sha256, **agreement})
-
-
-def _last_run(version: CommittedVersion) -> str | None:
-    runs = version.manifest.get("lineage", {}).get("runs") or []
-    return str(runs[-1]) if runs else None
