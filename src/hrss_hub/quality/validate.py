@@ -136,6 +136,7 @@ class StreamValidator:
                               dict(e.kwargs), source="gate" if e.rule in GATE_RULES else "suite")
             for s, e in self.specs]
         self.runner: Any = None
+        self.out_dir: Path | None = None
         if gx_context is not None and suites:
             from hrss_hub.quality import gx
 
@@ -171,8 +172,10 @@ class StreamValidator:
             self.result.seconds_gx += time.perf_counter() - t1
         return frame
 
-    def finish(self, out_dir: Path) -> Path:
+    def finish(self, out_dir: Path | None = None) -> Path:
         """Write ``<out_dir>/<system>.<stream>.json``; returns its path."""
+        out_dir = out_dir or self.out_dir
+        assert out_dir is not None, "no output folder"
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"{self.result.system}.{self.result.stream}.json"
         r = self.result
@@ -244,3 +247,38 @@ def load_validations(reports_dir: Path, run_id: str) -> Iterator[dict[str, Any]]
     """The stream validations written for a run."""
     for path in sorted(validation_dir(reports_dir, run_id).glob("*.json")):
         yield json.loads(path.read_text(encoding="utf-8"))
+
+
+# -- the calls pipeline.py makes (one RunValidation per open run, kept by run id) ---------
+
+_OPEN: dict[str, RunValidation] = {}
+
+
+def stream_validator(cfg: Any, standard: Standard, run_id: str, entity: Entity, system: str,
+                     stream: str, *, gx: bool | None = None) -> StreamValidator:
+    """The validator of one stream of run ``run_id`` (opens the run's validation on first
+    use). ``gx=None``: on unless ``HRSS_HUB_GX=0``."""
+    import os
+
+    run = _OPEN.get(run_id)
+    if run is None:
+        use_gx = gx if gx is not None else os.environ.get("HRSS_HUB_GX", "1") != "0"
+        run = RunValidation(cfg, standard, run_id, gx=use_gx).__enter__()
+        _OPEN[run_id] = run
+    validator = run.stream(entity, system, stream)
+    validator.out_dir = run.out_dir()
+    return validator
+
+
+def finish_stream(validator: StreamValidator) -> Path:
+    """Write one stream's validation (after its last batch)."""
+    return validator.finish()
+
+
+def close_run(run_id: str) -> Path | None:
+    """Build the run's Data Docs and forget its validation; returns the Data Docs index."""
+    run = _OPEN.pop(run_id, None)
+    if run is None:
+        return None
+    run.__exit__(None, None, None)
+    return run.docs
