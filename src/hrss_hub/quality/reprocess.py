@@ -1,0 +1,156 @@
+"""Quarantine review and re-processing.
+
+Quarantine files are ``<quarantine_dir>/<run_id>/<system>/<stream>.parquet``. A row is
+identified by ``(system, entity, row_key)`` with ``row_key`` = its source key (or its source
+location for records the connector could not parse). Its status:
+
+* ``released`` / ``rejected`` — a steward's latest decision in the ledger (who, why, when);
+* ``resolved`` — a later run quarantined nothing under that key for the same stream, and the
+  key was re-extracted (the source system fixed the record; incremental cursors pick up
+  the changed row, and the gate re-evaluates it like any other);
+* ``open`` — otherwise.
+
+:func:`released_records` gives the released rows of a stream in the entity's schema so
+the pipeline can publish them (fields a rule nulled stay null); :func:`decide` records a
+decision in the ledger and the audit chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hrss_hub.errors import HubError
+
+
+@dataclass
+class QuarantinedRow:
+    """One quarantined row with its current status."""
+
+    run_id: str
+    system: str
+    stream: str
+    entity: str
+    row_key: str
+    location: str
+    rules: list[str]
+    status: str = "open"
+    file: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def quarantine_files(qdir: Path, run_id: str | None = None) -> list[Path]:
+    """Quarantine files, oldest run first (run ids sort by time)."""
+    pattern = f"{run_id}/*/*.parquet" if run_id else "*/*/*.parquet"
+    return sorted(qdir.glob(pattern))
+
+
+def _rows(path: Path) -> Iterator[QuarantinedRow]:
+    pf = pq.ParquetFile(path)
+    cols = ["run_id", "system", "stream", "entity", "source_key", "location", "rules"]
+    for i in range(pf.num_row_groups):
+        for r in pf.read_row_group(i, columns=cols).to_pylist():
+            key = r["source_key"] or r["location"] or ""
+            yield QuarantinedRow(r["run_id"], r["system"], r["stream"], r["entity"], key,
+                                 r["location"] or "", list(r["rules"] or []), file=str(path))
+
+
+def list_rows(cfg: Any, ledger: Any, run_id: str | None = None) -> list[QuarantinedRow]:
+    """Quarantined rows (of one run, or all) with their status."""
+    files = quarantine_files(cfg.quarantine_dir)
+    rows: list[QuarantinedRow] = []
+    latest: dict[tuple[str, str, str], str] = {}  # (system, stream, key) -> last run seen
+    runs_by_stream: dict[tuple[str, str], list[str]] = {}
+    for path in files:
+        for row in _rows(path):
+            latest[(row.system, row.stream, row.row_key)] = row.run_id
+            runs_by_stream.setdefault((row.system, row.stream), [])
+            if row.run_id not in runs_by_stream[(row.system, row.stream)]:
+                runs_by_stream[(row.system, row.stream)].append(row.run_id)
+            if run_id is None or row.run_id == run_id:
+                rows.append(row)
+    extracted = _extracted_keys(cfg)
+    decisions: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        d = decisions.setdefault((row.system, row.entity),
+                                 ledger.quarantine_decisions(row.system, row.entity))
+        if row.row_key in d:
+            row.status = {"release": "released", "reject": "rejected"}[d[row.row_key]]
+        elif latest[(row.system, row.stream, row.row_key)] == row.run_id and \
+                row.row_key in extracted.get((row.system, row.stream, row.run_id), set()):
+            row.status = "resolved"
+    return rows
+
+
+def _extracted_keys(cfg: Any) -> dict[tuple[str, str, str], set[str]]:
+    """Keys published by *later* runs, per (system, stream, earlier run): read from the
+    published files' lineage columns (``source_system``, ``source_key``, ``run_id``)."""
+    out: dict[tuple[str, str, str], set[str]] = {}
+    root: Path | None = cfg.exchange_root
+    if root is None or not root.exists():
+        return out
+    published: dict[str, list[tuple[str, str]]] = {}  # run -> [(system, key)]
+    for path in root.rglob("*.parquet"):
+        if ".staging" in path.parts:
+            continue
+        try:
+            t = pq.read_table(path, columns=["source_system", "source_key", "run_id"])
+        except (pa.ArrowInvalid, KeyError):
+            continue
+        for s, k, r in zip(t["source_system"].to_pylist(), t["source_key"].to_pylist(),
+                           t["run_id"].to_pylist(), strict=True):
+            published.setdefault(r, []).append((s, k))
+    runs = sorted(published)
+    for path in quarantine_files(cfg.quarantine_dir):
+        q_run, system, stream = path.parent.parent.name, path.parent.name, path.stem
+        later = {k for r in runs if r > q_run for s, k in published[r] if s == system}
+        out[(system, stream, q_run)] = later
+    return out
+
+
+def decide(ledger: Any, row: QuarantinedRow, action: str, actor: str, reason: str) -> None:
+    """Record a steward's ``release`` / ``reject`` (ledger + audit chain)."""
+    if not actor or not reason:
+        raise HubError("a decision needs who (--by) and why (--reason)",
+                       {"row": row.row_key}, "e.g. --by zhang.wei --reason '已核实'")
+    ledger.record_quarantine_action(row.run_id, row.system, row.entity, row.row_key, action,
+                                    actor, reason)
+    ledger.append_audit(actor, f"quarantine.{action}", f"{row.system}/{row.entity}/{row.row_key}",
+                        {"run_id": row.run_id, "stream": row.stream, "rules": row.rules,
+                         "reason": reason})
+
+
+def released_records(cfg: Any, ledger: Any, system: str, stream: str,
+                     entity: Any) -> pa.Table | None:
+    """The released, not yet re-published rows of a stream as a table of the entity's
+    fields (from the quarantine files' ``record`` column); None when there are none."""
+    keys = {k for k, a in ledger.quarantine_decisions(system, entity.name).items()
+            if a == "release"}
+    if not keys:
+        return None
+    records: dict[str, dict[str, Any]] = {}
+    for path in quarantine_files(cfg.quarantine_dir):
+        if path.parent.name != system or path.stem != stream:
+            continue
+        t = pq.read_table(path, columns=["source_key", "location", "record"])
+        for key, loc, rec in zip(t["source_key"].to_pylist(), t["location"].to_pylist(),
+                                 t["record"].to_pylist(), strict=True):
+            k = key or loc
+            if k in keys:
+                records[k] = json.loads(rec)  # the newest quarantine of a key wins
+    if not records:
+        return None
+    schema = entity.arrow_schema(include_lineage=False)
+    cols = {f.name: [r.get(f.name) for r in records.values()] for f in schema}
+    strings = pa.table({k: pa.array([None if v is None else str(v) for v in vals], pa.string())
+                        for k, vals in cols.items()})
+    return strings.cast(pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema]))
