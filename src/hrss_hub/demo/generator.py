@@ -60,7 +60,9 @@ _APPEND_START = datetime(2025, 7, 1)
 _BASE_PERIODS = ("202502", "202503")
 _APPEND_PERIODS = ("202505", "202506")
 _CONTRIB_TYPES = (("110", 0.16, 0.08), ("210", 0.006, 0.004))  # (AAE140, unit rate, personal rate)
-_ENROLL_TYPES = ("110", "210", "310", "410")
+# 310 (medical) moved to the NHSA (医保局) in 2018: the 人社 core keeps pension, unemployment,
+# work injury.
+_ENROLL_TYPES = ("110", "210", "410")
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 CONTRACT_TYPES = (("固定期限", 0.65), ("无固定期限", 0.20), ("以完成一定工作任务为期限", 0.05),
@@ -383,10 +385,10 @@ def _build_si(b: Batch, rng: random.Random,
     enr: list[list[Any]] = []
     status_of: dict[int, str] = {}
     for p in people:
+        aac001, pid, hired = _aac001(p), raw_id[p.seq], _ymd(p.hire)
         if p.employer < 0:  # flexible worker: pension only, no employer
             status_of[p.seq] = "2"
-            enr.append([None, _aac001(p), raw_id[p.seq], None, None, "110", "2", _ymd(p.hire),
-                        None, p.hire])
+            enr.append([None, aac001, pid, None, None, "110", "2", hired, None, p.hire])
             continue
         e = b.employers[p.employer]
         u = rng.random()
@@ -395,20 +397,17 @@ def _build_si(b: Batch, rng: random.Random,
         end = None
         if status == "3":
             end = _ymd(min(p.hire + timedelta(days=rng.randint(30, 300)), date(2024, 12, 31)))
-            if end <= _ymd(p.hire):
+            if end <= hired:
                 end = _ymd(p.hire + timedelta(days=1))
         for ins in _ENROLL_TYPES:
-            enr.append([None, _aac001(p), raw_id[p.seq], e.aab001, e.uscc, ins, status,
-                        _ymd(p.hire), end, p.hire])
+            enr.append([None, aac001, pid, e.aab001, e.uscc, ins, status, hired, end, p.hire])
     rules = ("code_unknown", "date_invalid", "required_missing", "end_before_start")
     plan = plan_defects(rng, len(enr), rules)
     dups = _clean_sample(rng, len(enr), plan, _count(len(enr), DEFECT_RATE))
     stamps = _stamps(nrng, len(enr) + len(dups), w0, w1)
-    for i, row in enumerate(enr):
-        row[0] = b.c.ac02_id + i
+    for i, rule in sorted(plan.items()):
+        row = enr[i] = list(enr[i])  # copy: duplicates must come from untouched rows
         start = row[9]  # the start date rides in the AAE036 slot until the stamp replaces it
-        row[9] = stamps[i]
-        rule = plan.get(i)
         if rule == "code_unknown":
             row[5] = "999"
         elif rule == "date_invalid":
@@ -418,16 +417,12 @@ def _build_si(b: Batch, rng: random.Random,
             row[7] = None
         elif rule == "end_before_start":
             row[8] = _ymd(start - timedelta(days=rng.randint(10, 200)))
-        if rule:
-            t.quarantine(rule)
-        else:
-            t.publish()
-    ac02 = [tuple(r) for r in enr]
+        t.quarantine(rule)
+    t.published += len(enr) - len(plan)
+    first = b.c.ac02_id
+    ac02 = [(first + i, *r[1:9], stamps[i]) for i, r in enumerate(enr)]
     for k, i in enumerate(dups):
-        row = list(enr[i])
-        row[0] = b.c.ac02_id + len(enr) + k
-        row[9] = stamps[len(enr) + k]
-        ac02.append(tuple(row))
+        ac02.append((first + len(enr) + k, *enr[i][1:9], stamps[len(enr) + k]))
         t.quarantine("duplicate_key")
     b.c.ac02_id += len(enr) + len(dups)
 
@@ -436,19 +431,22 @@ def _build_si(b: Batch, rng: random.Random,
     con: list[list[Any]] = []
     payers = [p for p in people if p.employer >= 0 and status_of[p.seq] == "1"]
     bases = nrng.integers(5000, 15001, size=len(payers))
+    first = b.c.ac43_id
     for p, base in zip(payers, bases.tolist(), strict=True):
         e = b.employers[p.employer]
+        aac001, pid = _aac001(p), raw_id[p.seq]
         for ins, unit_rate, own_rate in _CONTRIB_TYPES:
+            unit, own = round(base * unit_rate, 2), round(base * own_rate, 2)
             for period in b.periods:
-                con.append([None, _aac001(p), raw_id[p.seq], e.aab001, e.uscc, ins, period,
-                            float(base), round(base * unit_rate, 2), round(base * own_rate, 2),
-                            period])
+                con.append([first + len(con), aac001, pid, e.aab001, e.uscc, ins, period,
+                            float(base), unit, own, period])
     rules = ("contribution_base_out_of_bounds", "period_invalid", "code_unknown",
              "required_missing")
     plan = plan_defects(rng, len(con), rules)
-    for i, row in enumerate(con):
-        row[0] = b.c.ac43_id + i
-        rule = plan.get(i)
+    dups = _clean_sample(rng, len(con), plan, _count(len(con), DEFECT_RATE))
+    clean_copies = [list(con[i]) for i in dups]
+    for i, rule in sorted(plan.items()):
+        row = con[i]
         if rule == "contribution_base_out_of_bounds":
             row[7] = 3000.0 if i % 2 else 30000.0  # Sichuan 2025 bounds: 4311 … 21555
         elif rule == "period_invalid":
@@ -457,18 +455,15 @@ def _build_si(b: Batch, rng: random.Random,
             row[5] = "999"
         elif rule == "required_missing":
             row[7] = None
-        if rule:
-            t.quarantine(rule)
-        else:
-            t.publish()
-    dups = _clean_sample(rng, len(con), plan, _count(len(con), DEFECT_RATE))
+        t.quarantine(rule)
+    t.published += len(con) - len(plan)
+    n_con = len(con)
     ac43 = con
-    for k, i in enumerate(dups):  # the same contribution posted twice (exact copy, new id)
-        row = list(con[i])
-        row[0] = b.c.ac43_id + len(con) + k
+    for k, row in enumerate(clean_copies):  # the same contribution posted twice (new id)
+        row[0] = first + n_con + k
         ac43.append(row)
         t.quarantine("duplicate_key")
-    b.c.ac43_id += len(con) + len(dups)
+    b.c.ac43_id += n_con + len(dups)
     # AAE036: posted in the month after the period (base world) or in the append window.
     # row[10] still holds the original period (a planted period_invalid changed row[6]).
     if b.n == 0:
@@ -477,8 +472,8 @@ def _build_si(b: Batch, rng: random.Random,
             by_period.setdefault(str(row[10]), []).append(i)
         for period, idx in sorted(by_period.items()):
             y, m = int(period[:4]), int(period[4:])
-            first = datetime(y + m // 12, m % 12 + 1, 1)
-            for i, s in zip(idx, _stamps(nrng, len(idx), first, first + timedelta(days=28)),
+            month1 = datetime(y + m // 12, m % 12 + 1, 1)
+            for i, s in zip(idx, _stamps(nrng, len(idx), month1, month1 + timedelta(days=28)),
                             strict=True):
                 ac43[i][10] = s
     else:
