@@ -82,6 +82,8 @@ _STREETS = ("浆洗街", "玉林", "火车南站", "簇桥", "红牌楼", "机�
             "晋阳", "簇锦", "华兴", "芳草", "石羊")
 _DIVISIONS_EMPLOYER = ("510107",) * 8 + ("510104", "510105")
 
+_HUKOU = ("10", "20", "31", "32")  # local AAC009 codes
+
 #: Reference day of the demo world (no wall clock): hire dates end before it.
 WORLD_DAY = date(2025, 6, 30)
 
@@ -235,42 +237,52 @@ def build_persons(seed: int, count: int, start_seq: int, employers: list[Employe
     u = nrng.random((n, 6))
     ids = _citizen_ids(nrng, births, genders)
     public_idx = [i for i, e in enumerate(employers) if e.public]
-    all_idx = list(range(len(employers)))
+    m = max(1, len(employers))
+    # every per-person draw is made up front, vectorized; Python lists index fast
+    pick_public = nrng.integers(0, max(1, len(public_idx)), n).tolist()
+    pick_any = nrng.integers(0, m, n).tolist()
+    pick_prev = nrng.integers(0, m, n).tolist()
+    hire_u = nrng.random(n).tolist()
+    prev_gap = nrng.integers(400, 1501, n).tolist()
+    hukou = nrng.integers(0, 4, n).tolist()
+    phone_prefix = nrng.integers(0, 4, n).tolist()
+    phone_no = nrng.integers(0, 10**9, n).tolist()
+    births_l, genders_l, employed_l, u_l = births.tolist(), genders.tolist(), employed.tolist(), \
+        u.tolist()
+    latest = date(2024, 12, 31).toordinal()
+    floor_2008 = date(2008, 1, 1)
     out: list[Person] = []
     for i in range(n):
-        birth = date.fromordinal(int(births[i]))
-        gender = "1" if genders[i] == 1 else "2"
+        birth = date.fromordinal(births_l[i])
+        gender = "1" if genders_l[i] == 1 else "2"
         id18 = ids[i]
         while id18 in taken:  # rare: redraw the sequence number
             seq3 = rng.randrange(0, 500) * 2 + (1 if gender == "1" else 0)
             body = id18[:14] + f"{seq3:03d}"
             id18 = body + citizen_id_check_char(body)
         taken.add(id18)
+        ui = u_l[i]
         emp = -1
-        if employed[i] and employers:
+        if employed_l[i] and employers:
             # public institutions employ ~15 % of the workforce
-            pool = public_idx if public_idx and u[i, 0] < 0.15 else all_idx
-            emp = rng.choice(pool)
-        earliest = max(date(birth.year + 18, birth.month, 1), date(2008, 1, 1)).toordinal()
-        latest = date(2024, 12, 31).toordinal()
-        hire = date.fromordinal(rng.randint(min(earliest, latest), latest))
+            emp = public_idx[pick_public[i]] if public_idx and ui[0] < 0.15 else pick_any[i]
+        earliest = min(max(date(birth.year + 18, birth.month, 1), floor_2008).toordinal(), latest)
+        hire = date.fromordinal(earliest + int(hire_u[i] * (latest - earliest + 1)))
         prev_emp, prev_start = -1, hire
-        if emp >= 0 and u[i, 1] < 0.1 and hire.year >= 2012 and len(employers) > 1:
-            prev_emp = rng.choice(all_idx)
-            while prev_emp == emp:
-                prev_emp = rng.choice(all_idx)
-            prev_start = hire - timedelta(days=rng.randint(400, 1500))
+        if emp >= 0 and ui[1] < 0.1 and hire.year >= 2012 and len(employers) > 1:
+            prev_emp = pick_prev[i] if pick_prev[i] != emp else (emp + 1) % m
+            prev_start = hire - timedelta(days=prev_gap[i])
         is_emp = emp >= 0
         out.append(Person(
             seq=start_seq + i, id18=id18, name=_name(rng, ethnicities[i]), gender=gender,
             birth=birth, ethnicity=ethnicities[i], education=educations[i],
-            hukou=rng.choice(("10", "20", "31", "32")), employer=emp, hire=hire,
+            hukou=_HUKOU[hukou[i]], employer=emp, hire=hire,
             prev_employer=prev_emp, prev_start=prev_start,
-            phone=f"1{rng.choice('3578')}{rng.randrange(10**9):09d}",
-            si=bool(u[i, 2] < (0.97 if is_emp else 0.3)),
-            api=bool(not is_emp or u[i, 3] < 0.5),
-            contract=bool(is_emp and u[i, 4] < 0.85),
-            personnel=bool(is_emp and employers[emp].public and u[i, 5] < 0.95),
-            legacy15=bool(birth.year < 1985 and u[i, 5] > 0.85),
+            phone=f"1{'3578'[phone_prefix[i]]}{phone_no[i]:09d}",
+            si=ui[2] < (0.97 if is_emp else 0.3),
+            api=not is_emp or ui[3] < 0.5,
+            contract=is_emp and ui[4] < 0.85,
+            personnel=is_emp and employers[emp].public and ui[5] < 0.95,
+            legacy15=birth.year < 1985 and ui[5] > 0.85,
         ))
     return out
