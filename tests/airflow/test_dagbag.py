@@ -142,3 +142,11 @@ def test_demo_templates_parse_to_dags(tmp_path: Path, config_env: Any) -> None:
     si = yaml.safe_load((ws / "connectors" / "si_core.yaml").read_text(encoding="utf-8"))
     task = bag.dags["hrss_sync_si_core"].get_task("sync_stream")
     assert task.op_kwargs_expand_input.value["stream"] == [s["name"] for s in si["streams"]]
+
+
+def test_queue_per_system_or_level(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HRSS_HUB_AIRFLOW_QUEUE", "hrss_{system}_{level}")
+    bag = dagbag()
+    assert bag.import_errors == {}
+    assert {t.queue for t in bag.dags["hrss_sync_hr_db"].tasks} == {"hrss_hr_db_district"}
+    assert {t.queue for t in bag.dags["hrss_publish"].tasks} == {"hrss_publish_district"}
