@@ -62,6 +62,10 @@ def stage(exchange_root: Path, table: pa.Table, *, run_id: str = "run-1",
 
 
 def content_hash(table: pa.Table) -> str:
-    """Order-independent hash of a table's rows."""
-    rows = sorted(repr(sorted(r.items())) for r in table.to_pylist())
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    """Order-independent hash of a table's rows (sorted by every column, then the Arrow
+    IPC bytes hashed: cheap enough to poll)."""
+    table = table.sort_by([(c, "ascending") for c in table.column_names])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from hrss_hub.errors import PublishError
 from hrss_hub.exchange.commit import committed_versions, read_pointer
-from hrss_hub.exchange.manifest import MANIFEST, parse_manifest, version_dir
+from hrss_hub.exchange.manifest import MANIFEST, parse_manifest, schema_from_json, version_dir
 from hrss_hub.exchange.storage import Store
 from hrss_hub.exchange.verify import verify_version
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 
 def resolve(root: str | Path | Store, entity: str, version: int | None = None,
@@ -50,22 +53,22 @@ def dataset(root: str | Path | Store, entity: str, version: int | None = None, *
             divisions: Sequence[str] | None = None, verify: bool = True) -> ds.Dataset:
     """A ``pyarrow.dataset.Dataset`` over one version (``divisions``: only the files of
     those division prefixes, chosen from the manifest; rows are not filtered here)."""
-    return _open(root, entity, version, divisions, verify)[0]
+    import pyarrow.dataset as ds  # imports pandas: only for callers who want a Dataset
+
+    store, manifest, paths = _files(root, entity, version, divisions, verify)
+    return ds.dataset(paths, schema=schema_from_json(manifest["schema"]), format="parquet",
+                      filesystem=store.fs)
 
 
-def _open(root: str | Path | Store, entity: str, version: int | None,
-          divisions: Sequence[str] | None, verify: bool) -> tuple[ds.Dataset, dict[str, Any]]:
+def _files(root: str | Path | Store, entity: str, version: int | None,
+           divisions: Sequence[str] | None,
+           verify: bool) -> tuple[Store, dict[str, Any], list[str]]:
     store, manifest = resolve(root, entity, version, verify=verify)
     folder = f"{entity}/{version_dir(int(manifest['version']))}"
     files = manifest["files"]
     if divisions is not None:
         files = [f for f in files if _division_matches(f, divisions)]
-    paths = [store.path(f"{folder}/{f['path']}") for f in files]
-    from hrss_hub.exchange.manifest import schema_from_json
-
-    schema = schema_from_json(manifest["schema"])
-    data = ds.dataset(paths, schema=schema, format="parquet", filesystem=store.fs)
-    return data, manifest
+    return store, manifest, [store.path(f"{folder}/{f['path']}") for f in files]
 
 
 def read_version(root: str | Path | Store, entity: str, version: int | None = None, *,
@@ -76,12 +79,19 @@ def read_version(root: str | Path | Store, entity: str, version: int | None = No
 
     With a ``ledger`` the read is appended to the audit chain (who read what).
     """
-    data, manifest = _open(root, entity, version, divisions, verify)
-    table = data.to_table(columns=list(columns) if columns else None)
+    store, manifest, paths = _files(root, entity, version, divisions, verify)
+    schema = schema_from_json(manifest["schema"])
+    if columns:
+        schema = pa.schema([schema.field(c) for c in columns])
+    parts = []
+    for path in paths:
+        with store.fs.open_input_file(path) as fh:
+            parts.append(pq.ParquetFile(fh).read(columns=schema.names).cast(schema))
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
     if divisions is not None:
         from hrss_hub.exchange.writer import division_column
 
-        col = division_column(data.schema)
+        col = division_column(table.schema)
         if col is not None and col in table.column_names:
             table = table.filter(_prefix_mask(table[col], divisions))
     if ledger is not None:
