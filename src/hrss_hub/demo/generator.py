@@ -937,7 +937,8 @@ def generate_world(workspace: str | Path, persons: int = 2000, seed: int = 42,
                    *, force: bool = False) -> dict[str, Any]:
     """Write the demo workspace into ``workspace`` and return the answer key.
 
-    Refuses a non-empty directory unless ``force`` (then the demo's own files are replaced).
+    Refuses a non-empty directory unless ``force``: then the demo's files and the hub's
+    outputs in it (``.hrss-hub/``, ``exchange/``, ``quarantine/``, ``reports/``) are replaced.
     """
     root = Path(workspace)
     if persons < 1:
@@ -946,7 +947,9 @@ def generate_world(workspace: str | Path, persons: int = 2000, seed: int = 42,
         if not force:
             raise ConfigError("directory is not empty", {"dir": str(root)},
                               "choose a new directory, or pass --force to overwrite the demo files")
-        for sub in ("sources", "connectors"):
+        # the hub's own outputs go too: a ledger or exchange of an older world would make
+        # the next run incremental against data that no longer exists
+        for sub in ("sources", "connectors", ".hrss-hub", "exchange", "quarantine", "reports"):
             shutil.rmtree(root / sub, ignore_errors=True)
         for f in root.glob("answer_key*.json"):
             f.unlink()
