@@ -12,6 +12,7 @@ import yaml
 from hrss_hub.cli import main
 from hrss_hub.config import load_config
 from hrss_hub.errors import ConfigError
+from hrss_hub.exchange.reading import read_version
 from hrss_hub.pipeline import run
 
 CONNECTOR = {
@@ -66,7 +67,7 @@ def test_run_publishes_quarantines_and_is_incremental(tmp_path: Path) -> None:
     assert stream.status == "succeeded", stream.error
     assert (stream.read, stream.published, stream.quarantined) == (5, 3, 2)
     assert stream.quarantined_by_rule == {"citizen_id_invalid": 1, "duplicate_key": 1}
-    published = pq.read_table(ws / "exchange" / "person").to_pylist()
+    published = read_version(ws / "exchange", "person").to_pylist()
     by_key = {r["source_key"]: r for r in published}
     assert by_key["2"]["name"] == "阿依古丽·买买提"
     assert by_key["4"]["citizen_id"] == "610104196209276908"
@@ -83,7 +84,9 @@ def test_run_publishes_quarantines_and_is_incremental(tmp_path: Path) -> None:
     third = run(cfg).systems[0].streams[0]
     # the key was published by an earlier run: an update, not a duplicate within this run
     assert (third.read, third.published, third.quarantined) == (1, 1, 0)
-    assert pq.read_table(ws / "exchange" / "person").num_rows == 4
+    # version 3 holds the latest record per key: the update replaced person 1's row
+    assert read_version(ws / "exchange", "person").num_rows == 3
+    assert read_version(ws / "exchange", "person", 1).num_rows == 3
 
 
 def test_bad_mapping_stops_before_running(tmp_path: Path) -> None:

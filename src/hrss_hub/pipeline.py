@@ -26,6 +26,7 @@ from hrss_hub.connectors.base import StreamConfig, SystemConfig
 from hrss_hub.errors import HubError, unknown_choice
 from hrss_hub.exchange.staging import ParquetSink, publish_files
 from hrss_hub.mapping import compile_mapping, parse_mapping
+from hrss_hub.quality import report, results, thresholds, validate
 from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
 from hrss_hub.standard.model import Standard, load_standard
 
@@ -47,6 +48,7 @@ class StreamSummary:
     status: str = "succeeded"
     error: str | None = None
     quarantine_file: str | None = None
+    quality_warning: str | None = None
 
 
 @dataclass
@@ -68,6 +70,8 @@ class RunSummary:
     started_at: str
     duration_seconds: float
     systems: list[SystemSummary]
+    data_docs: str | None = None
+    report: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (``hrss-hub run --json``)."""
@@ -132,8 +136,7 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
             for name in names
         ]
         summary = _summarize(run_id, started, time.perf_counter() - t0, results)
-        after_run(cfg, ledger, summary)
-        ledger.finish_run(run_id, summary.status, summary.to_dict(), _errors(summary))
+        _close_run(cfg, ledger, summary)
         return summary
     finally:
         ledger.close()
@@ -150,6 +153,16 @@ def _summarize(run_id: str, started: datetime, seconds: float,
 def _errors(summary: RunSummary) -> str | None:
     return "; ".join(f"{s.system}: {s.error}" for s in summary.systems
                      if s.status == "failed") or None
+
+
+def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary) -> None:
+    """Data Docs and quality results, publishing, the ledger record, the auditor report."""
+    docs = validate.close_run(summary.run_id)
+    summary.data_docs = str(docs) if docs else None
+    results.record(ledger, summary, cfg.reports_dir)
+    after_run(cfg, ledger, summary)
+    ledger.finish_run(summary.run_id, summary.status, summary.to_dict(), _errors(summary))
+    summary.report = str(report.write_report(cfg, summary.run_id))
 
 
 def after_run(cfg: HubConfig, ledger: Any, summary: RunSummary) -> None:
@@ -230,8 +243,7 @@ def finish_run(cfg: HubConfig, run_id: str, streams: list[StreamSummary],
         started = getattr(run, "started_at", None) or datetime.now(UTC)
         seconds = (datetime.now(UTC) - _aware(started)).total_seconds()
         summary = _summarize(run_id, _aware(started), seconds, list(by_system.values()))
-        after_run(cfg, ledger, summary)
-        ledger.finish_run(run_id, summary.status, summary.to_dict(), _errors(summary))
+        _close_run(cfg, ledger, summary)
         return summary
     finally:
         ledger.close()
@@ -319,6 +331,8 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
 
     state_before = ledger.get_state(system.system, stream.name)
     gate = RowGate(entity, standard, run_id, system.system, stream.name, datetime.now(UTC))
+    validator = validate.stream_validator(cfg, standard, run_id, entity, system.system,
+                                          stream.name)
     assert cfg.exchange_root is not None and cfg.quarantine_dir is not None
     staging = cfg.exchange_root / ".staging" / run_id
     stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"
@@ -344,6 +358,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                 mapped = compiled.apply(batch)
                 summary.mapped += batch.num_rows
                 verdict = gate.evaluate(mapped)
+                validator.add(mapped, verdict)
                 sink.write(verdict.published)
                 summary.filtered += verdict.filtered
                 by_rule.update(verdict.rule_counts)
@@ -351,13 +366,17 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                     quarantine_tables.append(verdict.quarantined)
             state = chunk.state
         staged = sink.close()
+        summary.published = sum(f.rows for f in staged)
+        summary.quarantined = sum(t.num_rows for t in quarantine_tables)
+        summary.quarantined_by_rule = dict(sorted(by_rule.items()))
+        validate.finish_stream(validator)
+        # a stream over its critical-failure threshold fails before anything is published
+        summary.quality_warning = thresholds.enforce(
+            stream.threshold, summary, thresholds.critical_rules(cfg, standard, entity.name))
     except BaseException:
         sink.close()
         shutil.rmtree(staging / entity.name, ignore_errors=True)
         raise
-    summary.published = sum(f.rows for f in staged)
-    summary.quarantined = sum(t.num_rows for t in quarantine_tables)
-    summary.quarantined_by_rule = dict(sorted(by_rule.items()))
     if staged:
         publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
                       system=system.system, stream=stream.name,

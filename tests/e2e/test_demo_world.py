@@ -14,6 +14,7 @@ import pytest
 from hrss_hub.config import load_config
 from hrss_hub.demo.generator import append_world, generate_world
 from hrss_hub.demo_tour import run_demo
+from hrss_hub.exchange.reading import read_version
 from hrss_hub.standard.model import load_standard
 
 PERSONS = 400
@@ -49,23 +50,25 @@ def test_published_data_conforms_and_is_readable(world: Path) -> None:
     key = json.loads((world / "answer_key.json").read_text(encoding="utf-8"))
     exchange = world / "exchange"
     for entity in ("person", "employer", "employment", "insurance_enrollment", "contribution"):
-        files = sorted((exchange / entity).glob("*.parquet"))
+        pointer = json.loads((exchange / entity / "CURRENT").read_text(encoding="utf-8"))
+        version_dir = exchange / entity / f"v{pointer['version']}"
+        files = sorted(version_dir.rglob("*.parquet"))
         assert files, entity
         schema = pq.read_schema(files[0])
-        assert schema.remove_metadata() == std.entity(entity).arrow_schema().remove_metadata()
-        glob = str(exchange / entity / "*.parquet")
+        expected_schema = std.entity(entity).arrow_schema()
+        assert schema.names == expected_schema.names, entity
+        assert [f.type for f in schema] == [f.type for f in expected_schema], entity
+        glob = str(version_dir / "**" / "*.parquet")
         n_duck = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
-        n_pandas = len(pd.read_parquet(exchange / entity))
+        n_pandas = len(pd.concat([pd.read_parquet(f) for f in files]))
         n_polars = pl.scan_parquet(glob).select(pl.len()).collect().item()
-        expected = sum(s["published"] for streams in key["systems"].values()
-                       for s in streams.values() if s["entity"] == entity)
-        assert n_duck == n_pandas == n_polars == expected, entity
-    persons = duckdb.sql(
-        f"SELECT count(DISTINCT citizen_id) FROM read_parquet('{exchange}/person/*.parquet')"
-    ).fetchall()[0][0]
-    employers = duckdb.sql(
-        f"SELECT count(DISTINCT uscc) FROM read_parquet('{exchange}/employer/*.parquet')"
-    ).fetchall()[0][0]
+        n_api = read_version(exchange, entity).num_rows
+        published = sum(s["published"] for streams in key["systems"].values()
+                        for s in streams.values() if s["entity"] == entity)
+        # a version holds the latest record per entity key across every system
+        assert 0 < n_duck == n_pandas == n_polars == n_api <= published, entity
+    persons = read_version(exchange, "person").num_rows
+    employers = read_version(exchange, "employer").num_rows
     assert (persons, employers) == (key["distinct"]["persons"], key["distinct"]["employers"])
 
 
