@@ -17,12 +17,12 @@ import click
 DEFAULT_DIR = Path("hrss-demo")
 
 
-def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int) -> None:
-    """The bare ``hrss-hub demo``: init (if needed), serve, run, compare with the key.
+def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int, as_json: bool = False,
+              quiet: bool = False) -> None:
+    """The bare ``hrss-hub demo``: init (if needed), serve, run, compare with the key."""
+    from hrss_hub.demo_tour import run_demo
 
-    Placeholder owned by the pipeline lead; it replaces this body.
-    """
-    raise click.UsageError("not yet")
+    ctx.exit(run_demo(dir, persons, seed, as_json=as_json, quiet=quiet))
 
 
 @click.group(invoke_without_command=True)
@@ -31,9 +31,13 @@ def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int) -> None:
 @click.option("--persons", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Number of people in the demo district.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.pass_context
-def demo(ctx: click.Context, dir_: Path, persons: int, seed: int) -> None:
-    """Create the demo world and run the hub on it.
+def demo(ctx: click.Context, dir_: Path, persons: int, seed: int, as_json: bool,
+         quiet: bool) -> None:
+    """Create the demo world (if DIR has none), serve its REST API, run the hub on it and
+    compare every count with the answer key. Exit code 0 when everything matches.
 
     \b
     hrss-hub demo init --dir D     write the workspace and its answer key
@@ -41,7 +45,7 @@ def demo(ctx: click.Context, dir_: Path, persons: int, seed: int) -> None:
     hrss-hub demo append --dir D   add newer records (for an incremental run)
     """
     if ctx.invoked_subcommand is None:
-        _run_demo(ctx, dir_, persons, seed)
+        _run_demo(ctx, dir_, persons, seed, as_json, quiet)
 
 
 def _summary(key: dict[str, object]) -> list[str]:

@@ -74,24 +74,37 @@ def print_summary(summary: RunSummary) -> None:
 
     table = Table(title=f"run {summary.run_id}: {summary.status} "
                         f"({summary.duration_seconds:.1f}s)")
-    for col in ("system", "stream", "entity", "read", "mapped", "published", "quarantined",
-                "by rule", "filtered", "seconds", "status"):
-        table.add_column(col, justify="right" if col in (
-            "read", "mapped", "published", "quarantined", "filtered", "seconds") else "left")
+    numeric = ("read", "mapped", "published", "quarantined", "filtered", "seconds")
+    for col in ("system", "stream", "entity", *numeric, "status"):
+        table.add_column(col, justify="right" if col in numeric else "left")
+    rules = Table(title="quarantined by rule", show_lines=False)
+    for col in ("system", "stream", "rule", "rows"):
+        rules.add_column(col, justify="right" if col == "rows" else "left")
     for system in summary.systems:
         if not system.streams:
-            table.add_row(system.system, "-", "-", "", "", "", "", "", "", "", "failed")
+            table.add_row(system.system, "-", "-", "", "", "", "", "", "", "failed")
         for s in system.streams:
-            rules = ", ".join(f"{r} {n}" for r, n in s.quarantined_by_rule.items())
             table.add_row(s.system, s.stream, s.entity or "-", f"{s.read:,}", f"{s.mapped:,}",
-                          f"{s.published:,}", f"{s.quarantined:,}", rules, f"{s.filtered:,}",
+                          f"{s.published:,}", f"{s.quarantined:,}", f"{s.filtered:,}",
                           f"{s.duration_seconds:.1f}", s.status)
-    console = Console(width=max(160, Console().width))
+            for rule, n in s.quarantined_by_rule.items():
+                rules.add_row(s.system, s.stream, rule, f"{n:,}")
+    console = Console(width=max(140, Console().width))
     console.print(table)
+    if rules.row_count:
+        console.print(rules)
     for system in summary.systems:
         if system.status == "failed":
             console.print(f"[red]{system.system} failed:[/red] {system.error}", markup=True,
                           highlight=False)
+        for s in system.streams:
+            if s.quality_warning:
+                console.print(f"[yellow]{s.system}/{s.stream}:[/yellow] {s.quality_warning}",
+                              markup=True, highlight=False)
+    if summary.report:
+        console.print(f"quality report: {summary.report}", highlight=False)
+    if summary.data_docs:
+        console.print(f"Great Expectations Data Docs: {summary.data_docs}", highlight=False)
 
 
 def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: bool,
