@@ -91,8 +91,10 @@ def deliver(outbox: Store, source: CommittedVersion, table: pa.Table, agreement:
                        "pseudonym_key_id": None if key is None else key_id(key)},
             "source": {"dataset": dataset, "version": source.version,
                        "manifest_sha256": source.manifest_sha256, "rows": source.rows},
+            # no watermarks: a cursor value may be a raw identifier, and recipients
+            # only need to know where the data came from
             "lineage": {k: v for k, v in source.manifest.get("lineage", {}).items()
-                        if k in ("systems", "runs", "watermarks", "upstream")},
+                        if k in ("systems", "runs", "upstream")},
         }
         committed = commit_version(box, dataset, extract, meta, signer, keep=keep)
     return DeliveryResult(rid, dataset, "delivered", extract.num_rows, committed.version,
