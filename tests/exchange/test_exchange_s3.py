@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from exchange_helpers import content_hash, person_entity, persons, stage
 
+from hrss_hub.exchange.deliver import deliver
 from hrss_hub.exchange.pending import list_pending
+from hrss_hub.exchange.policy import Agreement, DatasetGrant
 from hrss_hub.exchange.reading import read_version
 from hrss_hub.exchange.signing import Signer
 from hrss_hub.exchange.storage import Store
@@ -78,6 +81,20 @@ def test_publish_read_verify_and_tamper_on_s3(tmp_path: Path, signer: Signer,
     publish_entity(Store.open(local_root), person_entity(), list_pending(local, "person"),
                    signer=signer, standard_version="1.0.0", publisher=publisher)
     assert content_hash(read_version(local_root, "person")) == content_hash(current)
+
+    # a recipient outbox on the same object store
+    outbox = _uri(s3_endpoint, bucket, "hub/outbox")
+    grant = DatasetGrant("person", {"citizen_id": "pseudonym", "gender": "keep",
+                                    "address_division": "keep"}, ("510104",))
+    agreement = Agreement("mib", "医保局", "核验", "PIPL 13", date(2026, 1, 1),
+                          date(2099, 1, 1), {"person": grant}, Path("mib.yaml"))
+    assert v2 is not None
+    done = deliver(Store.open(outbox), v2, current, agreement, signer,
+                   keys_dir=tmp_path / "keys", publisher=publisher)
+    assert (done.status, done.rows) == ("delivered", 20)
+    extract = read_version(Store.open(outbox).sub("mib"), "person")
+    assert extract.column_names == ["citizen_id", "gender", "address_division"]
+    assert all(r.ok for r in verify_path(outbox))
 
     client = boto3.client("s3", endpoint_url=f"http://{s3_endpoint}", region_name="us-east-1")
     key = "hub/exchange/person/v2/part-510104-0000.parquet"
