@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -113,10 +114,11 @@ class RowGate:
     def _published(self, mb: MappedBatch, mask: pa.Array) -> pa.Table:
         n = mb.num_rows
         lineage = {
-            "source_system": pa.array([self.system] * n, pa.string()),
+            "source_system": _repeat(self.system, n),
             "source_key": mb.source_key,
-            "run_id": pa.array([self.run_id] * n, pa.string()),
-            "extracted_at": pa.array([self.extracted_at] * n, pa.timestamp("us", tz="UTC")),
+            "run_id": _repeat(self.run_id, n),
+            "extracted_at": pa.repeat(pa.scalar(self.extracted_at,
+                                                pa.timestamp("us", tz="UTC")), n),
         }
         arrays = []
         for f in self.schema:
@@ -129,45 +131,72 @@ class RowGate:
 
     def _quarantined(self, mb: MappedBatch, failing: pa.Array,
                      failures: list[Failure]) -> pa.Table:
-        idx = pc.indices_nonzero(failing).to_pylist()
-        if not idx:
+        taken = pc.indices_nonzero(failing)
+        m = len(taken)
+        if not m:
             return QUARANTINE_SCHEMA.empty_table()
-        taken = pa.array(idx, pa.int64())
-        rows_rules: list[list[str]] = [[] for _ in idx]
-        rows_fields: list[list[str]] = [[] for _ in idx]
-        rows_values: list[list[str]] = [[] for _ in idx]
-        for f in failures:
-            mask = pc.take(f.mask, taken).to_pylist()
-            values = pc.take(as_text(f.offending), taken).to_pylist()
-            for i, (m, v) in enumerate(zip(mask, values, strict=True)):
-                if m:
-                    rows_rules[i].append(f.rule)
-                    rows_fields[i].append(f.field)
-                    rows_values[i].append("" if v is None else str(v))
-        record_cols = {k: pc.take(v, taken).to_pylist() for k, v in mb.columns.items()}
-        records = [
-            json.dumps({k: _jsonable(v[i]) for k, v in record_cols.items()}, ensure_ascii=False)
-            for i in range(len(idx))
-        ]
-        m = len(idx)
-        return pa.Table.from_pydict({
-            "run_id": [self.run_id] * m,
-            "system": [self.system] * m,
-            "stream": [self.stream] * m,
-            "entity": [self.entity.name] * m,
+        # one long table of (row, rule, field, value) for every failure, grouped into
+        # per-row lists with offsets: no Python loop over rows
+        position = _positions(mb.num_rows, taken)
+        parts = []
+        for order, f in enumerate(failures):
+            rows = pc.indices_nonzero(f.mask)
+            if not len(rows):
+                continue
+            k = len(rows)
+            parts.append(pa.table({
+                "pos": pc.take(position, rows),
+                "order": pa.array(np.full(k, order, dtype=np.int64)),
+                "rule": pa.array(np.full(k, f.rule, dtype=object), pa.string()),
+                "field": pa.array(np.full(k, f.field, dtype=object), pa.string()),
+                "value": pc.fill_null(pc.take(as_text(f.offending), rows), ""),
+            }))
+        long = pa.concat_tables(parts).sort_by([("pos", "ascending"), ("order", "ascending")])
+        counts = np.bincount(long.column("pos").to_numpy(), minlength=m)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+
+        def lists(name: str) -> pa.Array:
+            return pa.ListArray.from_arrays(offsets, long.column(name).combine_chunks())
+
+        return pa.table({
+            "run_id": _repeat(self.run_id, m),
+            "system": _repeat(self.system, m),
+            "stream": _repeat(self.stream, m),
+            "entity": _repeat(self.entity.name, m),
             "source_key": pc.take(mb.source_key, taken),
             "location": pc.take(as_text(mb.location), taken),
-            "rules": rows_rules,
-            "fields": rows_fields,
-            "offending_values": rows_values,
-            "record": records,
-        }, schema=QUARANTINE_SCHEMA)
+            "rules": lists("rule"),
+            "fields": lists("field"),
+            "offending_values": lists("value"),
+            "record": _json_records({k: pc.take(v, taken) for k, v in mb.columns.items()}),
+        }).cast(QUARANTINE_SCHEMA)
 
 
-def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
+def _positions(n: int, taken: pa.Array) -> pa.Array:
+    out = np.full(n, -1, dtype=np.int64)
+    out[taken.to_numpy()] = np.arange(len(taken), dtype=np.int64)
+    return pa.array(out)
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.string()), n)
+
+
+def _json_records(columns: dict[str, pa.Array]) -> pa.Array:
+    """Each row as a JSON object of its mapped values (as strings), built with Arrow
+    string kernels rather than ``json.dumps`` per row."""
+    pieces = []
+    for name, arr in columns.items():
+        text = pc.cast(arr, pa.string()) if not pa.types.is_string(arr.type) else arr
+        for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"),
+                         ("\t", "\\t")):
+            text = pc.replace_substring(text, old, new)
+        quoted = pc.binary_join_element_wise('"', text, '"', "")
+        value = pc.fill_null(quoted, "null")
+        pieces.append(pc.binary_join_element_wise(json.dumps(name, ensure_ascii=False) + ":",
+                                                  value, ""))
+    body = pc.binary_join_element_wise(*pieces, ",") if len(pieces) > 1 else pieces[0]
+    return pc.binary_join_element_wise("{", body, "}", "")
 
 
 def rejects_table(rejects: list[tuple[str, str, str]], run_id: str, system: str, stream: str,

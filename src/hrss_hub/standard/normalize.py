@@ -417,6 +417,10 @@ def parse_amount(values: ArrayLike, unit: Literal["yuan", "fen"] = "yuan") -> Pa
         arr = pc.round(arr, 2 if unit == "yuan" else 0)
     text = fullwidth_to_halfwidth(as_string_array(arr))
     present = _not_null(text)
+    if unit == "yuan":
+        fast = _plain_yuan(text)
+        if fast is not None:
+            return fast
     text = pc.replace_substring_regex(text, _AMOUNT_JUNK, "")
     pattern = _YUAN_PATTERN if unit == "yuan" else _FEN_PATTERN
     good = pc.match_substring_regex(text, pattern).fill_null(False)
@@ -429,6 +433,21 @@ def parse_amount(values: ArrayLike, unit: Literal["yuan", "fen"] = "yuan") -> Pa
     else:
         out = _fen_to_decimal(pc.cast(clean, pa.int64()))
     return ParseResult(out, _bool_array(present & ~ok))
+
+
+def _plain_yuan(text: pa.Array) -> ParseResult | None:
+    """Fast path: a column of plain decimal numbers (the usual database export) casts
+    directly; anything else (separators, units, >2 decimals, blanks) returns None so that
+    the full parser runs."""
+    if not len(text) or pc.any(pc.invert(pc.string_is_ascii(text))).as_py():
+        return None
+    if pc.any(pc.match_substring_regex(text, r"[^0-9.+\-]")).as_py():
+        return None
+    try:
+        out = pc.cast(text, pa.decimal128(18, 2))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return ParseResult(out, pa.repeat(pa.scalar(False), len(text)))
 
 
 def _fen_to_decimal(fen: pa.Array) -> pa.Array:
