@@ -155,12 +155,18 @@ def _errors(summary: RunSummary) -> str | None:
                      if s.status == "failed") or None
 
 
-def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary) -> None:
+def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary, *,
+               publish: bool = True) -> None:
     """Data Docs and quality results, publishing, the ledger record, the auditor report."""
+    assert cfg.exchange_root is not None
+    # staging folders of the run are removed when the whole run ends, never while a
+    # parallel stream (an Airflow mapped task) of the same run may still write into them
+    _cleanup(cfg.exchange_root / ".staging" / summary.run_id)
     docs = validate.close_run(summary.run_id)
     summary.data_docs = str(docs) if docs else None
     results.record(ledger, summary, cfg.reports_dir)
-    after_run(cfg, ledger, summary)
+    if publish:
+        after_run(cfg, ledger, summary)
     ledger.finish_run(summary.run_id, summary.status, summary.to_dict(), _errors(summary))
     summary.report = str(report.write_report(cfg, summary.run_id))
 
@@ -202,10 +208,7 @@ def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> Str
     from hrss_hub.ledger import Ledger
 
     standard = load_standard(cfg.standard_dir)
-    systems = load_workspace_systems(cfg)
-    if system not in systems:
-        raise unknown_choice("system", system, systems, dir=str(cfg.connectors_dir))
-    sys_cfg = systems[system]
+    sys_cfg = _load_one_system(cfg, system)
     stream_cfg = sys_cfg.stream(stream)
     _validate_mappings(cfg, standard, [sys_cfg])
     summary = StreamSummary(system, stream, (stream_cfg.mapping or {}).get("entity"))
@@ -223,9 +226,28 @@ def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> Str
         ledger.close()
 
 
+def _load_one_system(cfg: HubConfig, system: str) -> SystemConfig:
+    """One system's config; a broken YAML of *another* system does not matter here."""
+    from hrss_hub.connectors.config import load_system
+
+    assert cfg.connectors_dir is not None
+    for suffix in (".yaml", ".yml"):
+        path = cfg.connectors_dir / f"{system}{suffix}"
+        if path.exists():
+            loaded = load_system(path, cfg.root)
+            if loaded.system == system:
+                return loaded
+    systems = load_workspace_systems(cfg)  # the file name differs from the system name
+    if system not in systems:
+        raise unknown_choice("system", system, systems, dir=str(cfg.connectors_dir))
+    return systems[system]
+
+
 def finish_run(cfg: HubConfig, run_id: str, streams: list[StreamSummary],
-               *, failed_systems: dict[str, str] | None = None) -> RunSummary:
-    """Close a run opened with :func:`start_run`: publish what was staged, record the summary."""
+               *, failed_systems: dict[str, str] | None = None,
+               publish: bool = True) -> RunSummary:
+    """Close a run opened with :func:`start_run`: publish what was staged (unless an
+    orchestrator publishes separately: ``publish=False``), record the summary."""
     from hrss_hub.ledger import Ledger
 
     by_system: dict[str, SystemSummary] = {}
@@ -243,7 +265,7 @@ def finish_run(cfg: HubConfig, run_id: str, streams: list[StreamSummary],
         started = getattr(run, "started_at", None) or datetime.now(UTC)
         seconds = (datetime.now(UTC) - _aware(started)).total_seconds()
         summary = _summarize(run_id, _aware(started), seconds, list(by_system.values()))
-        _close_run(cfg, ledger, summary)
+        _close_run(cfg, ledger, summary, publish=publish)
         return summary
     finally:
         ledger.close()
@@ -397,7 +419,6 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                             rows_published=summary.published,
                             rows_quarantined=summary.quarantined,
                             rows_filtered=summary.filtered)
-    _cleanup(staging)
 
 
 def _state_tag(state: dict[str, Any] | None) -> str:
