@@ -913,6 +913,12 @@ def _copy_templates(root: Path, token: str) -> None:
             (tpl / f"{name}.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     (root / "hub.yaml").write_text((tpl / "hub.yaml").read_text(encoding="utf-8"),
                                    encoding="utf-8")
+    # the district shares with its peer departments and reports up to the city
+    (root / "sharing").mkdir(parents=True, exist_ok=True)
+    for agreement in (tpl / "sharing").iterdir():
+        if agreement.name.endswith(".yaml"):
+            (root / "sharing" / agreement.name).write_text(
+                agreement.read_text(encoding="utf-8"), encoding="utf-8")
     (root / ".env").write_text(
         "# The demo employment-services API (hrss-hub demo serve / demo run set these themselves)\n"
         f"{TOKEN_ENV}={token}\n{URL_ENV}=http://127.0.0.1:8765/api\n", encoding="utf-8")
