@@ -1,15 +1,47 @@
-"""The README's commands are the ones CI runs."""
+"""The README's commands are the ones CI runs, and its tour runs as written."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_ci_runs_the_readme_test_command() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     command = ci.strip().splitlines()[-1]
-    assert command in readme, f"README lacks the CI test command: {command}"
-    assert "hrss-hub demo" in readme
+    assert command in README, f"README lacks the CI test command: {command}"
+    assert "hrss-hub demo --dir demo" in README
+
+
+def tour() -> list[tuple[str, int]]:
+    block = README.split("```console\n", 1)[1].split("```", 1)[0]
+    steps = []
+    for line in block.splitlines():
+        command, _, comment = line.removeprefix("$ ").partition("  # ")
+        match = re.search(r"exits (\d+)", comment)
+        steps.append((command.strip(), int(match.group(1)) if match else 0))
+    return steps
+
+
+@pytest.mark.slow
+def test_the_tour_runs_as_written(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("HRSS_HUB_LEDGER_URL", None)
+    steps = tour()
+    assert len(steps) >= 15
+    for command, expected in steps:
+        result = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=600)
+        output = result.stdout + result.stderr
+        assert result.returncode == expected, f"{command}\n{output[-2000:]}"
+        assert "Traceback" not in output, f"{command}\n{output[-2000:]}"
+    assert (tmp_path / "demo" / "catalog.html").exists()
+    assert (tmp_path / "dictionary" / "data-dictionary.html").exists()
