@@ -110,3 +110,11 @@ class ConnectorKind:
 
     def __init__(self, config: SystemConfig) -> None:
         self.config = config
+
+    def schema(self, stream: str) -> pa.Schema:
+        """The Arrow schema of one stream's batches (kinds override this or ``discover``)."""
+        raise NotImplementedError
+
+    def discover(self) -> Mapping[str, pa.Schema]:
+        """Stream name → Arrow schema, from :meth:`schema` for every configured stream."""
+        return {s.name: self.schema(s.name) for s in self.config.streams}

@@ -14,7 +14,7 @@ that do not decode and rows with the wrong field count become ``Reject``s.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -133,10 +133,6 @@ class FilesConnector(ConnectorKind):
             raise SourceError("drop folder not found", self._ctx(file=self.folder),
                               "create it or fix connection.path")
         self.discover()
-
-    def discover(self) -> Mapping[str, pa.Schema]:
-        """Stream → schema: the newest file's header as strings (+ declared types)."""
-        return {s.name: self.schema(s.name) for s in self.config.streams}
 
     def schema(self, stream: str) -> pa.Schema:
         """Columns of the newest matching file (or only the declared ones if none yet)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -178,10 +178,6 @@ class SqlConnector(ConnectorKind):
     def check(self) -> None:
         """Connect and make sure every stream's table/query is readable."""
         self.discover()
-
-    def discover(self) -> Mapping[str, pa.Schema]:
-        """Stream → Arrow schema (reflected for tables; declared or strings for queries)."""
-        return {s.name: self.schema(s.name) for s in self.config.streams}
 
     def schema(self, stream: str) -> pa.Schema:
         """The Arrow schema of ``stream``'s batches, including ``_location``."""
