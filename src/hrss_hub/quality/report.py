@@ -121,6 +121,7 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
                 "quarantine_file": _rel(Path(qfile), out_dir) if qfile else None,
                 "quarantine_rows_checked": sum(counts.values()),
                 "gx_rows": (v or {}).get("gx_rows"),
+                "validated_rows": (v or {}).get("rows"),
             })
     worst = sorted(({"system": s["system"], "stream": s["stream"], "entity": s["entity"], **r}
                     for s in streams for r in s["rules"]), key=lambda r: -int(r["failed"]))[:10]
@@ -242,7 +243,7 @@ def render_html(data: dict[str, Any]) -> str:
                      f"<th>{_bi('级别', 'Severity')}</th><th>{_bi('校验行数', 'Rows')}</th>"
                      f"<th>{_bi('不符合', 'Failed')}</th><th>GX</th>"
                      f"<th>{_bi('通过率', 'Pass rate')}</th></tr>")
-        if s.get("gx_rows") is not None and s["gx_rows"] < s["read"] - s["filtered"]:
+        if s.get("gx_rows") is not None and s["gx_rows"] < (s.get("validated_rows") or 0):
             parts.append(f'<p class="note">{_bi("GX 列为前", "GX column: the first")} '
                          f'{s["gx_rows"]:,} {_bi("行抽样", "rows (sample)")}</p>')
         shown = [e for e in s["expectations"] if e["unexpected"] or e["gx_unexpected"]]
