@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -109,3 +110,31 @@ def test_cli_run_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["run", "--config", str(ws / "hub.yaml"), "--quiet"]) == 1
     text = capsys.readouterr()
     assert "Traceback" not in text.out + text.err
+
+
+def test_released_rows_are_published_once_and_fixed_rows_resolve(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = make_workspace(tmp_path)
+    cfg = load_config(ws / "hub.yaml")
+    first = run(cfg).systems[0].streams[0]
+    assert first.quarantined_by_rule == {"citizen_id_invalid": 1, "duplicate_key": 1}
+    # a steward vouches for row 3 as written (its ID fails the checksum)
+    assert main(["quarantine", "release", "3", "--system", "hr_db", "--by", "auditor-li",
+                 "--reason", "checked the paper file", "--config", str(ws / "hub.yaml")]) == 0
+    second = run(cfg).systems[0].streams[0]
+    assert (second.read, second.published, second.published_released) == (0, 1, 1)
+    row = read_version(ws / "exchange", "person").to_pandas().set_index("source_key").loc["3"]
+    assert row["citizen_id"] == "340524198001010011"  # restored from the offending value
+    third = run(cfg).systems[0].streams[0]
+    assert (third.published, third.published_released) == (0, 0)
+
+    # the source fixes row 5's duplicate by giving it its own person: re-evaluated, published
+    with sqlite3.connect(ws / "src.db") as db:
+        db.execute("UPDATE staff SET idno = '110105194912310046', name = '王芬', "
+                   "updated = '2026-03-01T00:00:00' WHERE id = 5")
+    fourth = run(cfg).systems[0].streams[0]
+    assert (fourth.read, fourth.published, fourth.quarantined) == (1, 1, 0)
+    capsys.readouterr()
+    assert main(["quarantine", "list", "--config", str(ws / "hub.yaml"), "--json"]) == 0
+    listed = {r["row_key"]: r["status"] for r in json.loads(capsys.readouterr().out)}
+    assert listed == {"3": "released", "5": "resolved"}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hrss_hub.config import HubConfig
@@ -26,7 +27,7 @@ from hrss_hub.connectors.base import StreamConfig, SystemConfig
 from hrss_hub.errors import HubError, unknown_choice
 from hrss_hub.exchange.staging import ParquetSink, publish_files
 from hrss_hub.mapping import compile_mapping, parse_mapping
-from hrss_hub.quality import report, results, thresholds, validate
+from hrss_hub.quality import report, reprocess, results, thresholds, validate
 from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
 from hrss_hub.standard.model import Standard, load_standard
 
@@ -49,6 +50,7 @@ class StreamSummary:
     error: str | None = None
     quarantine_file: str | None = None
     quality_warning: str | None = None
+    published_released: int = 0  # of ``published``: rows a steward released from quarantine
 
 
 @dataclass
@@ -387,6 +389,10 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                 if verdict.quarantined.num_rows:
                     quarantine_tables.append(verdict.quarantined)
             state = chunk.state
+        released = _released_rows(cfg, ledger, system.system, stream.name, entity, out_schema,
+                                   run_id, summary)
+        if released is not None:
+            sink.write(released.table)
         staged = sink.close()
         summary.published = sum(f.rows for f in staged)
         summary.quarantined = sum(t.num_rows for t in quarantine_tables)
@@ -414,11 +420,61 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     if chunks:
         ledger.commit_stream(system.system, stream.name, run_id, state,
                              schema=(drift.schema_to_json(schema), drift.fingerprint(schema)))
+    if released is not None:
+        for key in released.keys:
+            ledger.append_audit("hrss-hub", "quarantine.republished",
+                                reprocess.republished_prefix(system.system, entity.name) + key,
+                                {"run_id": run_id, "stream": stream.name})
+    if chunks or released is not None:
         ledger.record_batch(run_id=run_id, system=system.system, stream=stream.name, seq=0,
                             rows_read=summary.read, rows_mapped=summary.mapped,
                             rows_published=summary.published,
                             rows_quarantined=summary.quarantined,
                             rows_filtered=summary.filtered)
+
+
+@dataclass
+class _Released:
+    keys: list[str]
+    table: pa.Table
+
+
+def _released_rows(cfg: HubConfig, ledger: Any, system: str, stream: str, entity: Any,
+                   out_schema: pa.Schema, run_id: str,
+                   summary: StreamSummary) -> _Released | None:
+    """Rows a steward released from quarantine since the last run, with lineage, ready to
+    publish. Rows still lacking a required value cannot enter the standard's schema: they
+    stay quarantined and the summary says so."""
+    done = {s.rsplit("/", 1)[-1] for s in ledger.audit_subjects(
+        "quarantine.republished", reprocess.republished_prefix(system, entity.name))}
+    found = reprocess.released_with_keys(cfg, ledger, system, stream, entity, skip=done)
+    if found is None:
+        return None
+    keys, table = found
+    n = table.num_rows
+    lineage = {
+        "source_system": pa.repeat(pa.scalar(system), n),
+        "source_key": pa.array(keys, pa.string()),
+        "run_id": pa.repeat(pa.scalar(run_id), n),
+        "extracted_at": pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), n),
+    }
+    columns = [table.column(f.name) if f.name in table.column_names else lineage[f.name]
+               for f in out_schema]
+    full = pa.Table.from_arrays(columns, names=out_schema.names)
+    ok = pa.array([True] * n)
+    for f in out_schema:
+        if not f.nullable:
+            ok = pc.and_(ok, pc.is_valid(full.column(f.name)))
+    blocked = n - (pc.sum(ok).as_py() or 0)
+    if blocked:
+        summary.quality_warning = (f"{blocked} released row(s) still lack a required value "
+                                   "and stay quarantined")
+    publishable = full.filter(ok).cast(out_schema)
+    if not publishable.num_rows:
+        return None
+    kept = [k for k, good in zip(keys, ok.to_pylist(), strict=True) if good]
+    summary.published_released = len(kept)
+    return _Released(kept, publishable)
 
 
 def _state_tag(state: dict[str, Any] | None) -> str:

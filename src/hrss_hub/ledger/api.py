@@ -332,6 +332,13 @@ class Ledger:
             s.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
         return digest
 
+    def audit_subjects(self, action: str, prefix: str = "") -> set[str]:
+        """Subjects of the audit events with ``action`` whose subject starts with ``prefix``."""
+        with self._tx() as s:
+            return set(s.scalars(select(AuditEvent.subject).where(
+                AuditEvent.action == action, AuditEvent.subject.startswith(prefix,
+                                                                          autoescape=True))))
+
     def verify_audit(self, expected_head: str | None = None) -> list[str]:
         """Check the audit chain; return the problems found (empty: intact).
 

@@ -133,24 +133,71 @@ def released_records(cfg: Any, ledger: Any, system: str, stream: str,
                      entity: Any) -> pa.Table | None:
     """The released, not yet re-published rows of a stream as a table of the entity's
     fields (from the quarantine files' ``record`` column); None when there are none."""
+    found = released_with_keys(cfg, ledger, system, stream, entity)
+    return None if found is None else found[1]
+
+
+def republished_prefix(system: str, entity: str) -> str:
+    """Audit subject prefix of the ``quarantine.republished`` events of a system's entity."""
+    return f"{system}/{entity}/"
+
+
+def released_with_keys(cfg: Any, ledger: Any, system: str, stream: str, entity: Any,
+                       skip: set[str] | frozenset[str] = frozenset()
+                       ) -> tuple[list[str], pa.Table] | None:
+    """Like :func:`released_records`, with each row's key, leaving out the keys in ``skip``
+    (those already re-published). A value a rule had nulled is restored from the row's
+    offending source value: the steward vouched for the record as written."""
     keys = {k for k, a in ledger.quarantine_decisions(system, entity.name).items()
-            if a == "release"}
+            if a == "release" and k not in skip}
     if not keys:
         return None
     records: dict[str, dict[str, Any]] = {}
     for path in quarantine_files(cfg.quarantine_dir):
         if path.parent.name != system or path.stem != stream:
             continue
-        t = pq.read_table(path, columns=["source_key", "location", "record"])
-        for key, loc, rec in zip(t["source_key"].to_pylist(), t["location"].to_pylist(),
-                                 t["record"].to_pylist(), strict=True):
+        t = pq.read_table(path, columns=["source_key", "location", "record", "fields",
+                                         "offending_values"])
+        for key, loc, rec, fields, values in zip(
+                t["source_key"].to_pylist(), t["location"].to_pylist(), t["record"].to_pylist(),
+                t["fields"].to_pylist(), t["offending_values"].to_pylist(), strict=True):
             k = key or loc
             if k in keys:
-                records[k] = json.loads(rec)  # the newest quarantine of a key wins
+                record = json.loads(rec)  # the newest quarantine of a key wins
+                for name, value in zip(fields or [], values or [], strict=True):
+                    if name in record and record[name] is None and value:
+                        record[name] = value
+                records[k] = record
     if not records:
         return None
     schema = entity.arrow_schema(include_lineage=False)
     cols = {f.name: [r.get(f.name) for r in records.values()] for f in schema}
     strings = pa.table({k: pa.array([None if v is None else str(v) for v in vals], pa.string())
                         for k, vals in cols.items()})
-    return strings.cast(pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema]))
+    typed = pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema])
+    return list(records), _cast_lenient(strings, typed)
+
+
+def _cast_lenient(strings: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Cast column by column; a value that does not fit its type (an impossible date a
+    steward released) becomes null rather than failing the whole table."""
+    import pyarrow.compute as pc
+
+    columns = []
+    for f in schema:
+        col = strings.column(f.name)
+        try:
+            columns.append(pc.cast(col, f.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            columns.append(pa.chunked_array(
+                [pa.array([_try_cast(v, f.type) for v in col.to_pylist()], f.type)]))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _try_cast(value: Any, type_: pa.DataType) -> Any:
+    if value is None:
+        return None
+    try:
+        return pa.scalar(value, pa.string()).cast(type_).as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
