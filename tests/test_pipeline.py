@@ -138,3 +138,27 @@ def test_released_rows_are_published_once_and_fixed_rows_resolve(
     assert main(["quarantine", "list", "--config", str(ws / "hub.yaml"), "--json"]) == 0
     listed = {r["row_key"]: r["status"] for r in json.loads(capsys.readouterr().out)}
     assert listed == {"3": "released", "5": "resolved"}
+
+
+def test_schema_drift_policies(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path)
+    cfg = load_config(ws / "hub.yaml")
+    run(cfg)
+    with sqlite3.connect(ws / "src.db") as db:
+        db.execute("ALTER TABLE staff ADD COLUMN dept TEXT")
+        db.execute("INSERT INTO staff VALUES (7, '110105194912310046', '王芬', '女', "
+                   "'1949-12-31', '2026-03-01T00:00:00', '人事科')")
+    failed = run(cfg).systems[0]
+    assert failed.status == "failed"
+    assert "dept" in (failed.error or "") and "drift: evolve" in (failed.error or "")
+    assert failed.streams[0].published == 0  # nothing published, the watermark stays
+
+    doc = yaml.safe_load((ws / "connectors" / "hr_db.yaml").read_text(encoding="utf-8"))
+    doc["streams"][0]["drift"] = "evolve"
+    (ws / "connectors" / "hr_db.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True),
+                                                  encoding="utf-8")
+    evolved = run(cfg).systems[0].streams[0]
+    assert evolved.status == "succeeded" and (evolved.read, evolved.published) == (1, 1)
+    assert evolved.schema_drift is not None and "dept" in evolved.schema_drift
+    # the new schema is the reference now: no drift on the next run
+    assert run(cfg).systems[0].streams[0].schema_drift is None

@@ -51,6 +51,7 @@ class StreamSummary:
     quarantine_file: str | None = None
     quality_warning: str | None = None
     published_released: int = 0  # of ``published``: rows a steward released from quarantine
+    schema_drift: str | None = None  # the accepted (evolve) or ignored schema change
 
 
 @dataclass
@@ -351,7 +352,9 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     schema = connector.discover()[stream.name]
     old = ledger.last_schema(system.system, stream.name)
     change = drift.compare(old, schema)
-    drift.apply_policy(change, stream.drift, system.system, stream.name)
+    drift_report = drift.apply_policy(change, stream.drift, system.system, stream.name)
+    if drift_report["changed"]:
+        summary.schema_drift = f"{stream.drift}: {drift_report['description']}"
 
     state_before = ledger.get_state(system.system, stream.name)
     gate = RowGate(entity, standard, run_id, system.system, stream.name, datetime.now(UTC))
@@ -420,6 +423,9 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     if chunks:
         ledger.commit_stream(system.system, stream.name, run_id, state,
                              schema=(drift.schema_to_json(schema), drift.fingerprint(schema)))
+    elif summary.schema_drift:  # an accepted change is the reference even before new rows
+        ledger.save_schema(system.system, stream.name, drift.schema_to_json(schema),
+                           drift.fingerprint(schema), run_id)
     if released is not None:
         for key in released.keys:
             ledger.append_audit("hrss-hub", "quarantine.republished",

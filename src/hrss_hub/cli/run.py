@@ -98,6 +98,9 @@ def print_summary(summary: RunSummary) -> None:
             console.print(f"[red]{system.system} failed:[/red] {system.error}", markup=True,
                           highlight=False)
         for s in system.streams:
+            if s.schema_drift:
+                console.print(f"[yellow]{s.system}/{s.stream} schema drift[/yellow] "
+                              f"{s.schema_drift}", markup=True, highlight=False)
             if s.quality_warning:
                 console.print(f"[yellow]{s.system}/{s.stream}:[/yellow] {s.quality_warning}",
                               markup=True, highlight=False)
