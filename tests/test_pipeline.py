@@ -162,3 +162,13 @@ def test_schema_drift_policies(tmp_path: Path) -> None:
     assert evolved.schema_drift is not None and "dept" in evolved.schema_drift
     # the new schema is the reference now: no drift on the next run
     assert run(cfg).systems[0].streams[0].schema_drift is None
+
+
+def test_plain_progress_lines_when_not_a_terminal(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    ws = make_workspace(tmp_path)
+    assert main(["run", "--config", str(ws / "hub.yaml")]) == 0
+    captured = capsys.readouterr()
+    assert "[hr_db/staff] started" in captured.err
+    assert "[hr_db/staff] succeeded: read 5, published 3, quarantined 2" in captured.err
+    assert "quarantined by rule" in captured.out and "citizen_id_invalid" in captured.out
