@@ -172,3 +172,20 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path: Path,
     assert "[hr_db/staff] started" in captured.err
     assert "[hr_db/staff] succeeded: read 5, published 3, quarantined 2" in captured.err
     assert "quarantined by rule" in captured.out and "citizen_id_invalid" in captured.out
+
+
+def test_a_publish_failure_fails_the_run_and_loses_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = make_workspace(tmp_path)
+    cfg = load_config(ws / "hub.yaml")
+    monkeypatch.setenv("HRSS_HUB_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\nbroken\n")
+    broken = run(cfg)
+    assert broken.failed and broken.status == "failed"
+    assert broken.publish_error and "staged data is kept" in broken.publish_error
+    assert "broken" not in broken.publish_error  # key material never echoed
+    assert not (ws / "exchange" / "person" / "CURRENT").exists()
+    monkeypatch.delenv("HRSS_HUB_SIGNING_KEY")
+    fixed = run(cfg)
+    assert not fixed.failed
+    assert fixed.systems[0].streams[0].read == 0  # the watermark had moved: rows were staged
+    assert read_version(ws / "exchange", "person").num_rows == 3

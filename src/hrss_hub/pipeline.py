@@ -75,6 +75,8 @@ class RunSummary:
     systems: list[SystemSummary]
     data_docs: str | None = None
     report: str | None = None
+    publish_error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (``hrss-hub run --json``)."""
@@ -82,8 +84,8 @@ class RunSummary:
 
     @property
     def failed(self) -> bool:
-        """True when at least one system failed."""
-        return any(s.status == "failed" for s in self.systems)
+        """True when at least one system, or publishing, failed."""
+        return bool(self.publish_error) or any(s.status == "failed" for s in self.systems)
 
 
 class Progress(Protocol):
@@ -154,8 +156,10 @@ def _summarize(run_id: str, started: datetime, seconds: float,
 
 
 def _errors(summary: RunSummary) -> str | None:
-    return "; ".join(f"{s.system}: {s.error}" for s in summary.systems
-                     if s.status == "failed") or None
+    errors = [f"{s.system}: {s.error}" for s in summary.systems if s.status == "failed"]
+    if summary.publish_error:
+        errors.append(f"publish: {summary.publish_error}")
+    return "; ".join(errors) or None
 
 
 def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary, *,
@@ -165,11 +169,19 @@ def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary, *,
     # staging folders of the run are removed when the whole run ends, never while a
     # parallel stream (an Airflow mapped task) of the same run may still write into them
     _cleanup(cfg.exchange_root / ".staging" / summary.run_id)
-    docs = validate.close_run(summary.run_id)
-    summary.data_docs = str(docs) if docs else None
+    try:
+        docs = validate.close_run(summary.run_id)
+        summary.data_docs = str(docs) if docs else None
+    except Exception as exc:  # noqa: BLE001 - Data Docs are a view: they degrade, never fail a run
+        summary.notes.append(f"Data Docs not built: {type(exc).__name__}: {exc}")
     results.record(ledger, summary, cfg.reports_dir)
     if publish:
-        after_run(cfg, ledger, summary)
+        try:
+            after_run(cfg, ledger, summary)
+        except HubError as exc:
+            # the staged rows stay in <exchange>/.staged and are published by the next run
+            summary.status = "failed"
+            summary.publish_error = f"{exc} (staged data is kept and published by the next run)"
     ledger.finish_run(summary.run_id, summary.status, summary.to_dict(), _errors(summary))
     summary.report = str(report.write_report(cfg, summary.run_id))
 

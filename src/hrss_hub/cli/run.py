@@ -104,6 +104,11 @@ def print_summary(summary: RunSummary) -> None:
             if s.quality_warning:
                 console.print(f"[yellow]{s.system}/{s.stream}:[/yellow] {s.quality_warning}",
                               markup=True, highlight=False)
+    if summary.publish_error:
+        console.print(f"[red]publishing failed:[/red] {summary.publish_error}", markup=True,
+                      highlight=False)
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", markup=True, highlight=False)
     if summary.report:
         console.print(f"quality report: {summary.report}", highlight=False)
     if summary.data_docs:
