@@ -33,47 +33,40 @@ def _id_field(entity: Entity, params: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _compared_id_kinds(info: pa.StructArray) -> pa.Array:
-    # permits and foreigner IDs follow other numbering rules; only citizen IDs are compared
-    kind = info.field("kind")
-    return _fill(pc.is_in(kind, value_set=pa.array(["citizen", "legacy15"])))
+def _against_id(mb: MappedBatch, params: Mapping[str, Any], entity: Entity, rule: str,
+                field_param: str, derived: str, only: list[str] | None = None) -> Failure | None:
+    """Compare a mapped field with the value derived from a valid citizen ID.
+
+    Permits and foreigner IDs follow other numbering rules: only citizen IDs (18-digit or
+    upgraded 15-digit) are compared, and only where both sides are present.
+    """
+    id_field = _id_field(entity, params)
+    value_field = str(params.get(field_param, field_param))
+    if id_field not in mb.id_info or value_field not in mb.columns:
+        return None
+    info = mb.id_info[id_field]
+    value = mb.columns[value_field]
+    comparable = pc.and_(_fill(pc.is_in(info.field("kind"), pa.array(["citizen", "legacy15"]))),
+                         pc.is_valid(mb.columns[id_field]))
+    if only is not None:  # e.g. gender codes 0/9 (unknown) are not compared
+        comparable = pc.and_(comparable, _fill(pc.is_in(value, pa.array(only))))
+    mask = _fill(pc.and_(comparable, pc.not_equal(value, info.field(derived))))
+    offending = pc.binary_join_element_wise(
+        pc.fill_null(mb.columns[id_field], ""), pc.fill_null(pc.cast(value, pa.string()), ""),
+        f" {value_field}=")
+    return Failure(rule, value_field, mask, offending)
 
 
 def gender_id_mismatch(mb: MappedBatch, params: Mapping[str, Any], entity: Entity,
                        standard: Standard) -> Failure | None:
     """Gender ('1'/'2') contradicts the parity of the ID's sequence code."""
-    id_field = _id_field(entity, params)
-    gender_field = str(params.get("gender", "gender"))
-    if id_field not in mb.id_info or gender_field not in mb.columns:
-        return None
-    info = mb.id_info[id_field]
-    gender = mb.columns[gender_field]
-    comparable = pc.and_(
-        pc.and_(_compared_id_kinds(info), pc.is_valid(mb.columns[id_field])),
-        _fill(pc.is_in(gender, pa.array(["1", "2"]))))
-    differs = pc.not_equal(gender, info.field("gender"))
-    mask = _fill(pc.and_(comparable, differs))
-    offending = pc.binary_join_element_wise(
-        pc.fill_null(mb.columns[id_field], ""), pc.fill_null(gender, ""), " gender=")
-    return Failure("gender_id_mismatch", gender_field, mask, offending)
+    return _against_id(mb, params, entity, "gender_id_mismatch", "gender", "gender", ["1", "2"])
 
 
 def birth_date_id_mismatch(mb: MappedBatch, params: Mapping[str, Any], entity: Entity,
                            standard: Standard) -> Failure | None:
     """Birth date differs from the ID's digits 7–14."""
-    id_field = _id_field(entity, params)
-    birth_field = str(params.get("birth_date", "birth_date"))
-    if id_field not in mb.id_info or birth_field not in mb.columns:
-        return None
-    info = mb.id_info[id_field]
-    birth = mb.columns[birth_field]
-    differs = pc.not_equal(birth, info.field("birth_date"))
-    comparable = pc.and_(_compared_id_kinds(info), pc.is_valid(mb.columns[id_field]))
-    mask = _fill(pc.and_(comparable, differs))
-    offending = pc.binary_join_element_wise(
-        pc.fill_null(mb.columns[id_field], ""), pc.fill_null(pc.cast(birth, pa.string()), ""),
-        " birth_date=")
-    return Failure("birth_date_id_mismatch", birth_field, mask, offending)
+    return _against_id(mb, params, entity, "birth_date_id_mismatch", "birth_date", "birth_date")
 
 
 def end_before_start(mb: MappedBatch, params: Mapping[str, Any], entity: Entity,
