@@ -64,3 +64,19 @@ def test_unmapped_code_values_seen_in_data(tmp_path: Path) -> None:
     problems = check_mappings(load_config(ws / "hub.yaml"), STD, sample_rows=100)
     assert len(problems) == 1
     assert "'X'" in problems[0].message and "fallback" in problems[0].message
+
+
+def test_cli_reports_unmapped_values_with_sample(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hrss_hub.cli import cli
+
+    ws = workspace(tmp_path, {**GOOD, "gender": {"from": "sex", "map": {"F": "2"},
+                                                 "fallback": "quarantine"}})
+    runner = CliRunner()
+    quick = runner.invoke(cli, ["standard", "check", "--config", str(ws / "hub.yaml")])
+    assert quick.exit_code == 0, quick.output  # the mapping is well formed
+    deep = runner.invoke(cli, ["standard", "check", "--config", str(ws / "hub.yaml"),
+                               "--sample", "100"])
+    assert deep.exit_code == 1
+    assert "'X'" in deep.output and "s.yaml" in deep.output

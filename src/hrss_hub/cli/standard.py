@@ -40,8 +40,12 @@ def _config_problem(exc: HubError) -> str:
 @standard.command()
 @_STANDARD
 @_CONFIG
+@click.option("--sample", "sample_rows", type=click.IntRange(min=0), default=0,
+              help="Also read up to N rows of every stream and report source values that no "
+                   "code mapping accepts (connects to the source systems).")
 @click.pass_context
-def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | None) -> None:
+def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | None,
+          sample_rows: int) -> None:
     """Check every file of the standard, then (with a workspace) every connector mapping.
 
     Prints each problem as "file: path: message" and exits 1 if there is any.
@@ -73,7 +77,7 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
     if cfg is None or importlib.util.find_spec("hrss_hub.mapping.check") is None:
         return
     mapping_check = importlib.import_module("hrss_hub.mapping.check")
-    mapping_problems = mapping_check.check_mappings(cfg, std)
+    mapping_problems = mapping_check.check_mappings(cfg, std, sample_rows=sample_rows)
     if mapping_problems:
         _echo_problems(mapping_problems)
         click.echo(f"mappings: {len(mapping_problems)} problem(s)", err=True)
