@@ -77,6 +77,7 @@ class RunSummary:
     report: str | None = None
     publish_error: str | None = None
     notes: list[str] = field(default_factory=list)
+    publishing: dict[str, Any] | None = None  # dataset versions cut and deliveries made
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (``hrss-hub run --json``)."""
@@ -197,7 +198,9 @@ def after_run(cfg: HubConfig, ledger: Any, summary: RunSummary) -> None:
     versions = importlib.import_module("hrss_hub.exchange.versions")
     publish = getattr(versions, "publish_pending", None)
     if publish is not None:
-        publish(cfg, ledger, summary)
+        report = publish(cfg, ledger, summary)
+        if hasattr(report, "to_dict"):
+            summary.publishing = report.to_dict()
 
 
 # -- the same steps, one call each, for orchestrators (Airflow tasks pass ids, not data) --

@@ -43,6 +43,13 @@ def test_first_run_matches_the_answer_key(world: Path, capsys: pytest.CaptureFix
     out = json.loads(capsys.readouterr().out)
     assert out["answer_key"] == {"file": "answer_key.json", "matches": True, "differences": []}
     assert out["status"] == "succeeded"
+    versions = {v["dataset"]: v["version"] for v in out["publishing"]["versions"]}
+    assert versions == dict.fromkeys(("person", "employer", "employment",
+                                      "insurance_enrollment", "contribution"), 1)
+    delivered = {(d["recipient"], d["dataset"]) for d in out["publishing"]["deliveries"]
+                 if d["status"] == "delivered" and d["rows"] > 0}
+    assert {("medical-insurance", "person"), ("civil-affairs", "employment"),
+            ("city-510100", "person")} <= delivered
 
 
 def test_published_data_conforms_and_is_readable(world: Path) -> None:

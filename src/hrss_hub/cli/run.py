@@ -104,6 +104,7 @@ def print_summary(summary: RunSummary) -> None:
             if s.quality_warning:
                 console.print(f"[yellow]{s.system}/{s.stream}:[/yellow] {s.quality_warning}",
                               markup=True, highlight=False)
+    _print_publishing(console, summary.publishing or {})
     if summary.publish_error:
         console.print(f"[red]publishing failed:[/red] {summary.publish_error}", markup=True,
                       highlight=False)
@@ -113,6 +114,26 @@ def print_summary(summary: RunSummary) -> None:
         console.print(f"quality report: {summary.report}", highlight=False)
     if summary.data_docs:
         console.print(f"Great Expectations Data Docs: {summary.data_docs}", highlight=False)
+
+
+def _print_publishing(console: Any, publishing: dict[str, Any]) -> None:
+    """The dataset versions this run published and what each recipient received."""
+    from rich.table import Table
+
+    versions = publishing.get("versions") or []
+    if versions:
+        console.print("published: " + ", ".join(
+            f"{v['dataset']} v{v['version']} ({v['rows']:,} rows)" for v in versions),
+            highlight=False)
+    deliveries = [d for d in publishing.get("deliveries") or [] if d["status"] != "unchanged"]
+    if deliveries:
+        table = Table(title="deliveries (sharing agreements)")
+        for col in ("recipient", "dataset", "status", "rows", "note"):
+            table.add_column(col, justify="right" if col == "rows" else "left")
+        for d in deliveries:
+            table.add_row(d["recipient"], d["dataset"], d["status"], f"{d['rows']:,}",
+                          d.get("reason") or "")
+        console.print(table)
 
 
 def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: bool,
