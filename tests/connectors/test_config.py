@@ -57,6 +57,8 @@ INVALID: list[tuple[str, list[str]]] = [
     ("kind: sql\nconnection: {url: 'sqlite:///x.db'}\n"
      "streams: [{name: a, query: 'select 1', schema: {x: integer}}]\n",
      ["unknown type 'integer'", "streams[0].schema.x"]),
+    ("kind: files\nconnection: {path: drop}\nstreams: [{name: a, schema: {x: integr}}]\n",
+     ["unknown type 'integr'", "streams[0].schema.x"]),
     ("kind: [unclosed\n", ["not valid YAML", "line="]),
 ]
 

@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from hrss_test_http_server import ApiServer, records
 
 from hrss_hub.connectors.base import Chunk, Connector
 from hrss_hub.connectors.config import parse_system
 from hrss_hub.connectors.registry import create_connector, kinds
 from hrss_hub.connectors.rest import RestConnector
 from hrss_hub.errors import ConfigError, FatalSourceError
-
-
-def _load_http_server() -> ModuleType:
-    # pytest runs with --import-mode=importlib (tests are not packages): load the shared
-    # server module by path, once, under one name the contract suite can reuse
-    name = "hrss_test_http_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("http_server.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_server_module = _load_http_server()
-ApiServer, records = _server_module.ApiServer, _server_module.records
-
 
 TOKEN = "tok-8f3a9c1e-secret"
 SCHEMA = {"id": "string", "name": "string", "age": "integer", "updatedAt": "string"}

@@ -6,42 +6,21 @@ number of attempts; the token never appears in ``str`` or ``repr`` of the error.
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from hrss_test_http_server import ApiServer, Fault, records
 
 from hrss_hub.connectors.config import parse_system
 from hrss_hub.connectors.http import RetryPolicy, retry_after_seconds, safe_url
 from hrss_hub.connectors.rest import RestConnector
 from hrss_hub.errors import FatalSourceError, RetriableSourceError, SourceError
-
-
-def _load_http_server() -> ModuleType:
-    # pytest runs with --import-mode=importlib (tests are not packages): load the shared
-    # server module by path, once, under one name the contract suite can reuse
-    name = "hrss_test_http_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("http_server.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_server_module = _load_http_server()
-ApiServer, Fault, records = _server_module.ApiServer, _server_module.Fault, _server_module.records
-
 
 TOKEN = "tok-FAULTS-0042-secret"
 

@@ -6,13 +6,11 @@ Two variants: page pagination and RFC 8288 ``Link`` pagination, both incremental
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import hrss_test_http_server
 import pytest
 from hrss_contract_factories import Source, source_factory  # type: ignore[import-not-found]
 
@@ -23,23 +21,12 @@ BATCH = 4
 TOKEN = "contract-rest-token-5150"
 
 
-def _http_server() -> ModuleType:
-    # the same module object tests/connectors loads (one name in sys.modules)
-    name = "hrss_test_http_server"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "connectors" / "http_server.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def rest_source(request: pytest.FixtureRequest, tmp_path: Path,
                 pagination: dict[str, Any], style: str) -> Iterator[Source]:
     """17 records served 3 per page; ``append`` adds records with later ``updatedAt``."""
-    mod = _http_server()
+    mod = hrss_test_http_server
     monkeypatch = request.getfixturevalue("monkeypatch")
     monkeypatch.setenv("CONTRACT_REST_TOKEN", TOKEN)
     data: list[dict[str, Any]] = mod.records(17)

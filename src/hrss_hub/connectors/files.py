@@ -33,7 +33,7 @@ from hrss_hub.connectors.base import (
 from hrss_hub.connectors.encoding import normalize_codec, scan
 from hrss_hub.connectors.files_csv import RowBlock
 from hrss_hub.connectors.registry import register_kind
-from hrss_hub.connectors.sql_types import parse_type_name
+from hrss_hub.connectors.sql_types import check_declared_schema, parse_type_name
 from hrss_hub.errors import ConfigError, SchemaDriftError, SourceError, unknown_choice
 
 FORMATS = ("csv", "xlsx")
@@ -81,12 +81,7 @@ class FilesConnector(ConnectorKind):
             if not isinstance(header_row, int) or header_row < 1:
                 raise ConfigError("header_row must be a positive integer (1-based)",
                                   {**ctx, "path": f"{where}.header_row"})
-            for col, type_name in (s.options.get("schema") or {}).items():
-                try:
-                    parse_type_name(str(type_name))
-                except ValueError as exc:
-                    raise ConfigError(str(exc), {**ctx, "path": f"{where}.schema.{col}"}
-                                      ) from None
+            check_declared_schema(s.options.get("schema"), ctx, where)
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -49,6 +49,7 @@ from hrss_hub.connectors.sql_fetch import (
 )
 from hrss_hub.connectors.sql_types import (
     arrow_type,
+    check_declared_schema,
     from_json_value,
     parse_type_name,
     sql_type,
@@ -119,12 +120,7 @@ class SqlConnector(ConnectorKind):
                                       or split["parts"] < 1):
                 raise ConfigError("split must be {column: <integer key>, parts: <n ≥ 1>}",
                                   {**ctx, "path": f"{where}.split"})
-            for col, type_name in (s.options.get("schema") or {}).items():
-                try:
-                    parse_type_name(str(type_name))
-                except ValueError as exc:
-                    raise ConfigError(str(exc), {**ctx, "path": f"{where}.schema.{col}"}
-                                      ) from None
+            check_declared_schema(s.options.get("schema"), ctx, where)
 
     def _ctx(self, stream: str | None = None) -> dict[str, Any]:
         return {"system": self.config.system, "stream": stream}

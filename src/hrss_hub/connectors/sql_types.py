@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -119,3 +120,15 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             column = column.cast(field.type)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def check_declared_schema(schema: Mapping[str, Any] | None, context: Mapping[str, Any],
+                          where: str) -> None:
+    """Every type of a stream's declared ``schema:`` parses (ConfigError naming the path)."""
+    from hrss_hub.errors import ConfigError
+
+    for col, type_name in (schema or {}).items():
+        try:
+            parse_type_name(str(type_name))
+        except ValueError as exc:
+            raise ConfigError(str(exc), {**context, "path": f"{where}.schema.{col}"}) from None
