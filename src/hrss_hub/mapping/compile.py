@@ -119,7 +119,7 @@ class CompiledField:
         if spec.source is not None:
             return column(spec.source)
         if spec.const is not None:
-            return pa.array([str(spec.const)] * n, pa.string())
+            return pa.repeat(pa.scalar(str(spec.const), pa.string()), n)
         if spec.concat:
             parts = [pc.fill_null(as_text(column(c)), "") for c in spec.concat]
             return pc.binary_join_element_wise(*parts, spec.sep)
@@ -294,7 +294,7 @@ class CompiledMapping:
 
     def _filter(self, batch: pa.RecordBatch, column: Callable[[str], pa.Array],
                 n: int) -> pa.Array:
-        keep = pa.array([True] * n, pa.bool_())
+        keep = pa.repeat(pa.scalar(True), n)
         for flt in self.spec.filters:
             col = as_text(column(flt.column))
             if flt.op == "not_null":

@@ -60,7 +60,7 @@ def _parsed(rule: str, fn: Callable[[pa.Array, Any], Any]) -> Callable[[pa.Array
 def _plain(fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array, Any], Normalized]:
     def run(arr: pa.Array, spec: Any) -> Normalized:
         values = _as_array(fn(arr))
-        return Normalized(values, pa.array([False] * len(arr), pa.bool_()), None)
+        return Normalized(values, pa.repeat(pa.scalar(False), len(arr)), None)
     return run
 
 

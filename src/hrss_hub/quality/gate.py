@@ -67,7 +67,7 @@ class RowGate:
         n = mb.num_rows
         failures = list(mb.failures) + evaluate_rules(mb, self.entity, self.standard)
         kept = pc.invert(mb.filtered)
-        failing = pa.array([False] * n, pa.bool_())
+        failing = pa.repeat(pa.scalar(False), n)
         for f in failures:
             f.mask = pc.and_(pc.fill_null(f.mask, False), kept)
             failing = pc.or_(failing, f.mask)
