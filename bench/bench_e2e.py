@@ -518,7 +518,8 @@ def _database_result(prep: Prepared, args: argparse.Namespace,
     if len(hashes) > 1:
         raise BenchError(f"hrss-hub published different content across rounds: {hashes}")
     counts = hub.rounds[-1].hub if hub and hub.rounds and hub.rounds[-1].hub else None
-    return {"backend": prep.backend, "rows": args.rows, "rounds": args.rounds,
+    return {"backend": prep.backend, "database": prep.source.database, "rows": args.rows,
+            "rounds": args.rounds,
             "generate_seconds": prep.generate_seconds,
             "planted_defects": dict(sorted(prep.plan.defects.items())),
             "load_before": load_before, "load_after": load_after,

@@ -33,6 +33,12 @@ class Source:
         return self.sqlalchemy_url.removeprefix("sqlite:///")
 
     @property
+    def database(self) -> str:
+        """The SQLite file, or the PostgreSQL database name (no credentials)."""
+        return self.sqlalchemy_url.rsplit("/", 1)[-1] if self.backend == "postgresql" \
+            else self.sqlite_path
+
+    @property
     def libpq_url(self) -> str:
         """``postgresql://…`` as libpq, ADBC and connectorx want it."""
         return "postgresql://" + self.sqlalchemy_url.split("://", 1)[1]

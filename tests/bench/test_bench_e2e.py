@@ -1,0 +1,164 @@
+"""The end-to-end bench (``bench/bench_e2e.py``) at smoke size, on SQLite and PostgreSQL.
+
+One bench run (2,000 rows, one round, every tool, the stage profile) is shared by the
+tests of this module; it must print its table, and every tool must have written the rows
+it reports. The bench's own result checks are shown to fail on a wrong result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import bench_e2e
+import e2e_data
+import e2e_profile
+import e2e_tools
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = 2_000
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the bench once; its exit code, stdout, JSON report and work folder."""
+    work = tmp_path_factory.mktemp("bench-e2e")
+    out = work / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_e2e.py"), "--rows", str(ROWS),
+         "--rounds", "1", "--db", "both", "--json", str(out), "--workdir", str(work / "w")],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {"stdout": proc.stdout, "report": json.loads(out.read_text(encoding="utf-8")),
+            "work": work / "w"}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_prints_the_table_for_each_database(smoke: dict[str, Any]) -> None:
+    out = smoke["stdout"]
+    for backend in ("sqlite", "postgresql"):
+        assert f"{backend}: {ROWS:,} rows, 1 round(s)" in out
+    for label in bench_e2e.LABELS.values():  # one table row per database, with figures
+        rows = re.findall(rf"^  {re.escape(label)} +[0-9.]+ s +[0-9,]+ +[0-9,]+ MiB", out, re.M)
+        assert len(rows) == 2, (label, out)
+    assert out.count("hrss-hub seconds per stage, from the pyinstrument profile") == 2
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_every_tool_wrote_the_rows_it_reports(smoke: dict[str, Any]) -> None:
+    for backend, result in smoke["report"]["databases"].items():
+        assert set(result["tools"]) == set(bench_e2e.TOOLS)
+        for name, tool in result["tools"].items():
+            assert tool["error"] is None, (backend, name, tool["error"])
+            [rnd] = tool["rounds"]
+            assert rnd["rows_reported"] == rnd["rows_written"] == ROWS, (backend, name, rnd)
+            assert rnd["wall_seconds"] > 0 and rnd["peak_mib"] > 0
+            assert tool["rows_per_second"] == round(ROWS / tool["median_wall_seconds"])
+        hub = result["tools"]["hrss-hub"]
+        assert hub["hub_time_ratio"] == 1.0 and hub["hub_rss_ratio"] == 1.0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_hub_quarantines_exactly_the_planted_defects(smoke: dict[str, Any]) -> None:
+    for result in smoke["report"]["databases"].values():
+        planted = result["planted_defects"]
+        assert set(planted) == set(e2e_data.DEFECTS)  # every kind is exercised
+        assert 0.025 * ROWS < sum(planted.values()) < 0.055 * ROWS
+        counts = result["hub_counts"]
+        assert counts["quarantined"] == sum(planted.values())
+        assert counts["published"] == ROWS - sum(planted.values())
+        assert counts["filtered"] == 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sqlite_and_postgresql_publish_the_same_content(smoke: dict[str, Any]) -> None:
+    dbs = smoke["report"]["databases"]
+    assert dbs["sqlite"]["hub_counts"]["content_sha256"] == \
+        dbs["postgresql"]["hub_counts"]["content_sha256"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_stage_profile_covers_the_run(smoke: dict[str, Any]) -> None:
+    for result in smoke["report"]["databases"].values():
+        stages = result["stages"]
+        seconds = stages["seconds"]
+        for stage in ("imports", "extract", "map", "gate", "gx"):
+            assert seconds.get(stage, 0) > 0, (stage, seconds)
+        # every sampled second is charged to exactly one stage
+        assert 0.8 * stages["wall_seconds"] <= sum(seconds.values()) <= 1.05 * stages[
+            "wall_seconds"]
+        # RSS samples (every 20 ms) are charged to stages the same way
+        memory = stages["memory"]
+        assert max(m["peak_mib"] for m in memory.values()) == stages["peak_rss_mib"] > 0
+        assert Path(stages["profile_html"]).stat().st_size > 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_its_postgresql_database_is_dropped(smoke: dict[str, Any], pg_url: str) -> None:
+    name = smoke["report"]["databases"]["postgresql"]["database"]
+    assert name.startswith("hrss_bench_")
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT count(*) FROM pg_database WHERE datname = :n"),
+                            {"n": name}).scalar()
+    engine.dispose()
+    assert left == 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_wrong_hub_result_fails_the_bench(smoke: dict[str, Any]) -> None:
+    """``check_hub`` accepts the real result and refuses a count off by one row."""
+    ws = smoke["work"] / "sqlite" / "workspace"
+    plan = e2e_data.Plan(0)
+    for _ in e2e_data.batches(ROWS, plan=plan):
+        pass
+    source = e2e_tools.Source("sqlite", f"sqlite:///{ws / 'sources' / 'si_core.db'}", "AC01")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HRSS_HUB_")}
+    prep = bench_e2e.Prepared("sqlite", source, ws, env | {"HRSS_HUB_GX": "0"}, plan, 0.0)
+    for name in bench_e2e.STATE_DIRS:
+        shutil.rmtree(ws / name, ignore_errors=True)
+    rnd, summary = bench_e2e.run_hub(prep, gx=False)
+    assert rnd.hub is not None and rnd.hub["quarantined"] == plan.defective
+    fewer = e2e_data.Plan(ROWS, plan.defects.copy())
+    fewer.defects["name_missing"] -= 1
+    with pytest.raises(bench_e2e.BenchError, match="quarantined"):
+        bench_e2e.check_hub(replace(prep, plan=fewer), summary)
+    stream = summary["systems"][0]["streams"][0]
+    stream["published"] += 1
+    stream["quarantined"] -= 1
+    with pytest.raises(bench_e2e.BenchError, match="the exchange holds"):
+        bench_e2e.check_hub(replace(prep, plan=fewer), summary)
+
+
+def test_stage_of_charges_the_innermost_named_frame() -> None:
+    run = ("/x/hrss_hub/pipeline.py", "run_stream")
+    gate = ("/x/hrss_hub/quality/gate.py", "evaluate")
+    dup = ("/x/hrss_hub/quality/gate.py", "_duplicates")
+    imp = ("<frozen importlib._bootstrap>", "_find_and_load")
+    writer = ("/x/pyarrow/parquet/core.py", "write_table")
+    publish = ("/x/hrss_hub/exchange/versions.py", "publish_pending")
+    deliver = ("/x/hrss_hub/exchange/deliver.py", "deliver")
+    assert e2e_profile.stage_of([run]) == "other"
+    assert e2e_profile.stage_of([run, gate]) == "gate"
+    assert e2e_profile.stage_of([run, gate, dup]) == "gate: duplicate keys"
+    assert e2e_profile.stage_of([run, gate, imp]) == "imports"
+    # the Parquet writer is staging when the run loop calls it, publishing inside publish
+    assert e2e_profile.stage_of([run, writer]) == "stage"
+    assert e2e_profile.stage_of([run, publish, writer]) == "publish"
+    assert e2e_profile.stage_of([run, publish, deliver, writer]) == "deliver"
