@@ -1,76 +1,139 @@
 """The ``hrss-hub`` command line.
 
-Subcommands live in sibling modules and are imported lazily, so ``hrss-hub normalize``
-does not pay for importing Great Expectations or SQLAlchemy. A ``HubError`` becomes a
-clear message on stderr and exit code 2; nothing else is swallowed.
+Subcommands live in sibling modules, registered below by one line each and imported only
+when that command runs (or its own ``--help`` is shown): ``hrss-hub --help`` imports
+neither pyarrow nor SQLAlchemy nor Great Expectations, and ``hrss-hub normalize`` does
+not pay for the pipeline. The one-line help in ``hrss-hub --help`` is read from each
+command's docstring in its source file, without importing it, so the command's docstring
+stays the one place that says what it does.
+
+A ``HubError`` becomes a clear message on stderr and exit code 2; nothing else is
+swallowed. An unknown command gets a did-you-mean hint.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
+import inspect
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+from click.utils import make_str
 
-from hrss_hub.errors import HubError
+from hrss_hub.errors import HubError, unknown_choice
 
-# command name -> (module, attribute, one-line help)
-_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "normalize": ("hrss_hub.cli.normalize", "normalize",
-                  "Validate and normalize identifiers and dates."),
-    "standard": ("hrss_hub.cli.standard", "standard",
-                 "Check the unified data standard or render its dictionary."),
-    "ledger": ("hrss_hub.cli.ledger", "ledger", "Create or upgrade the ledger database."),
-    "connectors": ("hrss_hub.cli.connectors", "connectors",
-                   "Check source systems and discover their streams."),
-    "run": ("hrss_hub.cli.run", "run", "Run extract → map → validate → publish."),
-    "demo": ("hrss_hub.cli.demo", "demo", "Create the demo world and run the hub on it."),
-    "expectations": ("hrss_hub.cli.expectations", "expectations",
-                     "Generate the Great Expectations suites from the standard."),
-    "report": ("hrss_hub.cli.report", "report", "Write the quality report of a run (HTML/JSON)."),
-    "quarantine": ("hrss_hub.cli.quarantine", "quarantine",
-                   "List, release or reject quarantined rows."),
-    "catalog": ("hrss_hub.cli.catalog", "catalog",
-                "List published datasets, versions, schemas and recipients."),
-    "verify": ("hrss_hub.cli.verify", "verify",
-               "Verify a dataset or outbox: signature, checksums, schema."),
-    "sharing": ("hrss_hub.cli.sharing", "sharing", "Check and list sharing agreements."),
-    "audit": ("hrss_hub.cli.audit", "audit", "Verify and show the audit log."),
-    "publish": ("hrss_hub.cli.publish", "publish",
-                "Publish staged rows, deliver to recipients, manage signing keys."),
+#: command name -> "module:attribute" of its click command, imported on use
+COMMANDS: dict[str, str] = {
+    "audit": "hrss_hub.cli.audit:audit",
+    "catalog": "hrss_hub.cli.catalog:catalog",
+    "connectors": "hrss_hub.cli.connectors:connectors",
+    "demo": "hrss_hub.cli.demo:demo",
+    "expectations": "hrss_hub.cli.expectations:expectations",
+    "ledger": "hrss_hub.cli.ledger:ledger",
+    "normalize": "hrss_hub.cli.normalize:normalize",
+    "publish": "hrss_hub.cli.publish:publish",
+    "quarantine": "hrss_hub.cli.quarantine:quarantine",
+    "report": "hrss_hub.cli.report:report",
+    "run": "hrss_hub.cli.run:run",
+    "sharing": "hrss_hub.cli.sharing:sharing",
+    "standard": "hrss_hub.cli.standard:standard",
+    "verify": "hrss_hub.cli.verify:verify",
 }
+
+
+def _source_file(module_name: str) -> Path | None:
+    """The ``.py`` file of a command module, found without importing it (None: not built)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except ModuleNotFoundError:
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin)
+
+
+def _decorator_keywords(decorators: list[ast.expr]) -> dict[str, Any]:
+    """Literal keywords of the ``@….command(…)`` / ``@….group(…)`` decorator (not of an
+    ``@click.option``, whose ``help=`` documents the option)."""
+    for deco in decorators:
+        if isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute | ast.Name) \
+                and getattr(deco.func, "attr", getattr(deco.func, "id", "")) in (
+                    "command", "group"):
+            return {kw.arg: kw.value.value for kw in deco.keywords
+                    if kw.arg in ("help", "short_help", "deprecated")
+                    and isinstance(kw.value, ast.Constant)}
+    return {}
+
+
+def help_stub(name: str, target: str) -> click.Command | None:
+    """A stand-in for command ``module:attribute`` carrying only its help, as click takes
+    it (``help=`` / ``short_help=`` of its decorator, else its docstring), read from the
+    source file without importing the module; ``None`` when the module does not exist."""
+    module_name, attr = target.split(":")
+    path = _source_file(module_name)
+    if path is None:
+        return None
+    if path.suffix != ".py":  # compiled-only install: import it, correctness over speed
+        return _load_target(target)
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == attr:
+            keywords = _decorator_keywords(node.decorator_list)
+            doc = ast.get_docstring(node, clean=False)
+            if "help" not in keywords and doc:
+                keywords["help"] = inspect.cleandoc(doc)
+            return click.Command(name, **keywords)
+    return click.Command(name)
+
+
+def _load_target(target: str) -> click.Command | None:
+    module_name, attr = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:  # that command is not built (yet); hide it
+            return None
+        raise
+    command: click.Command = getattr(module, attr)
+    return command
 
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
+        return sorted(name for name, target in COMMANDS.items()
+                      if _source_file(target.split(":")[0]) is not None)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # help text comes from the table above so that ``--help`` imports nothing heavy
-        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        # the same layout as click's, from the sources: ``--help`` imports no command
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            stub = help_stub(name, COMMANDS[name])
+            rows.append((name, stub.get_short_help_str(limit) if stub is not None else ""))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
+        target = COMMANDS.get(cmd_name)
+        return None if target is None else _load_target(target)
 
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        spec = _COMMANDS.get(name)
-        if spec is None:
-            return None
-        module_name, attr, _ = spec
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # that command is not built (yet); hide it
-                return None
-            raise
-        command: click.Command = getattr(module, attr)
-        return command
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = make_str(args[0])
+        if not ctx.resilient_parsing and self.get_command(ctx, name) is None \
+                and not name.startswith("-"):
+            err = unknown_choice("command", name, self.list_commands(ctx))
+            ctx.fail(f"{err.message}\n  hint: {err.hint}")
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
