@@ -123,6 +123,7 @@ class Measured:
     """One child process: wall seconds and peak memory."""
 
     wall_seconds: float
+    cpu_seconds: float  # user + system of the tool's processes: steadier than wall on a busy box
     peak_rss_mib: float  # the largest process of the tree (wait4's ru_maxrss)
     tree_peak_mib: float  # sampled sum over the process tree
     exit_code: int
@@ -153,7 +154,8 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 with open(out, "w") as fh:
-    json.dump({"wall": time.perf_counter() - t0, "maxrss_kib": usage.ru_maxrss}, fh)
+    json.dump({"wall": time.perf_counter() - t0, "maxrss_kib": usage.ru_maxrss,
+               "cpu": usage.ru_utime + usage.ru_stime}, fh)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -200,8 +202,9 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
         if not usage_file.exists():
             raise BenchError(f"launcher failed ({code}) for {cmd[0]}:\n{stderr[-2000:]}")
         usage = json.loads(usage_file.read_text(encoding="utf-8"))
-    return Measured(round(usage["wall"], 3), round(usage["maxrss_kib"] / 1024, 1),
-                    round(peak[0], 1), code, stdout, stderr)
+    return Measured(round(usage["wall"], 3), round(usage["cpu"], 3),
+                    round(usage["maxrss_kib"] / 1024, 1), round(peak[0], 1), code, stdout,
+                    stderr)
 
 
 def _load() -> list[float]:
@@ -294,6 +297,7 @@ class Round:
     """One run of one tool."""
 
     wall_seconds: float
+    cpu_seconds: float
     peak_mib: float
     peak_rss_mib: float
     tree_peak_mib: float
@@ -317,7 +321,7 @@ def run_hub(prep: Prepared, gx: bool) -> tuple[Round, dict[str, Any]]:
         raise BenchError(f"hrss-hub run exited {m.exit_code}:\n{m.stderr[-3000:]}")
     summary = json.loads(m.stdout)
     checked = check_hub(prep, summary)
-    return Round(m.wall_seconds, m.peak_mib, m.peak_rss_mib, m.tree_peak_mib,
+    return Round(m.wall_seconds, m.cpu_seconds, m.peak_mib, m.peak_rss_mib, m.tree_peak_mib,
                  checked["read"], checked["written"], hub=checked), summary
 
 
@@ -397,7 +401,7 @@ def run_peer(prep: Prepared, name: str, out: Path) -> Round:
         raise BenchError(f"{name} reported {reported['rows']:,} rows, its files hold "
                          f"{written:,}, the table has {prep.plan.rows:,}")
     shutil.rmtree(out, ignore_errors=True)
-    return Round(m.wall_seconds, m.peak_mib, m.peak_rss_mib, m.tree_peak_mib,
+    return Round(m.wall_seconds, m.cpu_seconds, m.peak_mib, m.peak_rss_mib, m.tree_peak_mib,
                  reported["rows"], written, work_seconds=reported["work_seconds"])
 
 
@@ -447,6 +451,10 @@ class ToolResult:
     @property
     def median_wall(self) -> float:
         return round(statistics.median(r.wall_seconds for r in self.rounds), 3)
+
+    @property
+    def median_cpu(self) -> float:
+        return round(statistics.median(r.cpu_seconds for r in self.rounds), 3)
 
     @property
     def median_peak(self) -> float:
@@ -508,10 +516,12 @@ def _database_result(prep: Prepared, args: argparse.Namespace,
         entry: dict[str, Any] = {"label": LABELS[name], "error": res.error,
                                  "rounds": [asdict(r) for r in res.rounds]}
         if res.rounds and not res.error:
-            entry.update(median_wall_seconds=res.median_wall, median_peak_rss_mib=res.median_peak,
+            entry.update(median_wall_seconds=res.median_wall, median_cpu_seconds=res.median_cpu,
+                         median_peak_rss_mib=res.median_peak,
                          rows_per_second=round(args.rows / res.median_wall))
             if base is not None:
                 entry["hub_time_ratio"] = round(base.median_wall / res.median_wall, 2)
+                entry["hub_cpu_ratio"] = round(base.median_cpu / res.median_cpu, 2)
                 entry["hub_rss_ratio"] = round(base.median_peak / res.median_peak, 2)
         tools[name] = entry
     hashes = sorted({r.hub["content_sha256"] for r in (hub.rounds if hub else []) if r.hub})
@@ -535,7 +545,7 @@ def _table(result: dict[str, Any]) -> str:
                  f"average {' '.join(map(str, result['load_before']))} before, "
                  f"{' '.join(map(str, result['load_after']))} after")
     lines.append(f"  {'tool':<30}{'median wall':>12}{'rows/s':>11}{'peak RSS':>11}"
-                 f"{'hub time ×':>12}{'hub RSS ×':>11}")
+                 f"{'hub time ×':>12}{'hub RSS ×':>11}{'CPU':>9}{'hub CPU ×':>11}")
     for t in result["tools"].values():
         if t.get("error") or "median_wall_seconds" not in t:
             lines.append(f"  {t['label']:<30}  FAILED: {(t.get('error') or '').splitlines()[0]}")
@@ -543,7 +553,9 @@ def _table(result: dict[str, Any]) -> str:
         lines.append(f"  {t['label']:<30}{t['median_wall_seconds']:>10.2f} s"
                      f"{t['rows_per_second']:>11,}{t['median_peak_rss_mib']:>7,.0f} MiB"
                      f"{t.get('hub_time_ratio', float('nan')):>12.2f}"
-                     f"{t.get('hub_rss_ratio', float('nan')):>11.2f}")
+                     f"{t.get('hub_rss_ratio', float('nan')):>11.2f}"
+                     f"{t['median_cpu_seconds']:>7.2f} s"
+                     f"{t.get('hub_cpu_ratio', float('nan')):>11.2f}")
     counts = result.get("hub_counts")
     if counts:
         lines.append(f"  hrss-hub: published {counts['published']:,}, quarantined "

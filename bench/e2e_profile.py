@@ -140,7 +140,16 @@ class MemorySampler(threading.Thread):
             if previous is not None and previous.stage == s.stage:
                 entry["grew_mib"] += (s.rss - previous.rss) / 2**20
             previous = s
-        return {k: {m: round(v, 1) for m, v in d.items()} for k, d in out.items()}
+        return {k: {m: round(v, 1) for m, v in out[k].items()} for k in STAGES if k in out}
+
+    def timeline(self, step: float = 0.1) -> list[tuple[float, float, str]]:
+        """(seconds since the first sample, RSS MiB, stage), at most one per ``step``."""
+        out: list[tuple[float, float, str]] = []
+        start = self.samples[0].at if self.samples else 0.0
+        for s in self.samples:
+            if not out or s.at - start - out[-1][0] >= step:
+                out.append((round(s.at - start, 2), round(s.rss / 2**20, 1), s.stage))
+        return out
 
 
 def _stack(frame: FrameType | None) -> list[tuple[str, str]]:
@@ -184,6 +193,8 @@ def profile_run(hub_yaml: Path, out_dir: Path) -> dict[str, Any]:
         "seconds": {k: round(seconds[k], 3) for k in STAGES if k in seconds},
         "memory": sampler.by_stage(),
         "peak_rss_mib": round(max((s.rss for s in sampler.samples), default=0) / 2**20, 1),
+        "cpu_seconds": round(session.cpu_time, 3),
+        "timeline": sampler.timeline(),
         "profile_html": str(out_dir / "profile.html"),
         "profile_text": str(out_dir / "profile.txt"),
     }
