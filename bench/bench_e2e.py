@@ -358,6 +358,7 @@ def check_hub(prep: Prepared, summary: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise BenchError("hrss-hub result is wrong: " + "; ".join(problems))
     return {"read": s["read"], "written": written + in_quarantine + s["filtered"],
+            "timings": summary_stages(summary),
             "published": s["published"], "quarantined": s["quarantined"],
             "filtered": s["filtered"], "quarantined_by_rule": s["quarantined_by_rule"],
             "content_sha256": content_hash(published)}
@@ -467,7 +468,6 @@ def bench_database(backend: str, args: argparse.Namespace, workdir: Path) -> dic
     prep = prepare(backend, args.rows, workdir)
     try:
         results = {t: ToolResult() for t in args.tools}
-        last_summary: dict[str, Any] | None = None
         load_before = _load()
         for r in range(1, args.rounds + 1):
             for tool in args.tools:
@@ -475,9 +475,7 @@ def bench_database(backend: str, args: argparse.Namespace, workdir: Path) -> dic
                       flush=True)
                 try:
                     if tool.startswith("hrss-hub"):
-                        rnd, summary = run_hub(prep, gx=tool == "hrss-hub")
-                        if tool == "hrss-hub":
-                            last_summary = summary
+                        rnd, _ = run_hub(prep, gx=tool == "hrss-hub")
                     else:
                         rnd = run_peer(prep, tool, workdir / backend / tool)
                 except BenchError as exc:
@@ -486,28 +484,32 @@ def bench_database(backend: str, args: argparse.Namespace, workdir: Path) -> dic
                     continue
                 results[tool].rounds.append(rnd)
         load_after = _load()
-        stages: dict[str, Any] | None = None
-        if "hrss-hub" in args.tools and not results["hrss-hub"].error:
-            from_summary = summary_stages(last_summary or {})
-            if from_summary is not None and not args.profile:
-                stages = {"source": "run summary", "seconds": from_summary}
-            elif not args.no_profile:
+        stages: dict[str, Any] = {"summary": None, "profile": None}
+        hub = results.get("hrss-hub")
+        if hub is not None and hub.rounds and not hub.error:
+            stages["summary"] = _median_stages([r.hub["timings"] for r in hub.rounds
+                                                if r.hub and r.hub["timings"] is not None])
+            if args.profile or (stages["summary"] is None and not args.no_profile):
                 print(f"[{backend}] profiling one more hrss-hub run …", file=sys.stderr,
                       flush=True)
-                stages = {"source": "pyinstrument profile of one extra run (the run summary "
-                                    "carries no per-stage timings)" if from_summary is None
-                          else "pyinstrument profile of one extra run",
-                          **profile_stages(prep, workdir / backend / "profile")}
-                if from_summary is not None:
-                    stages["summary_seconds"] = from_summary
+                stages["profile"] = profile_stages(prep, workdir / backend / "profile")
         return _database_result(prep, args, results, stages, load_before, load_after)
+
     finally:
         if prep.cleanup is not None:
             prep.cleanup()
 
 
+def _median_stages(rounds: list[dict[str, float]]) -> dict[str, float] | None:
+    """Per stage, the median over the rounds whose summary carried timings."""
+    if not rounds:
+        return None
+    keys = list(dict.fromkeys(k for r in rounds for k in r))
+    return {k: round(statistics.median(r.get(k, 0.0) for r in rounds), 3) for k in keys}
+
+
 def _database_result(prep: Prepared, args: argparse.Namespace,
-                     results: dict[str, ToolResult], stages: dict[str, Any] | None,
+                     results: dict[str, ToolResult], stages: dict[str, Any],
                      load_before: list[float], load_after: list[float]) -> dict[str, Any]:
     hub = results.get("hrss-hub")
     base = hub if hub is not None and hub.rounds else None
@@ -561,15 +563,20 @@ def _table(result: dict[str, Any]) -> str:
         lines.append(f"  hrss-hub: published {counts['published']:,}, quarantined "
                      f"{counts['quarantined']:,} (= planted defects), filtered "
                      f"{counts['filtered']:,}; content sha256 {counts['content_sha256'][:16]}…")
-    stages = result.get("stages")
-    if stages:
-        lines.append(f"  hrss-hub seconds per stage, from the {stages['source']}:")
-        seconds = stages["seconds"]
-        lines.append("    " + ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
-        memory = stages.get("memory")
-        if memory:
-            lines.append("  peak RSS (MiB) while in each stage: " + ", ".join(
-                f"{k} {v['peak_mib']:,.0f}" for k, v in memory.items()))
+    summary, profile = result["stages"]["summary"], result["stages"]["profile"]
+    if summary:
+        lines.append("  hrss-hub seconds per stage (run summary, median of the rounds): "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in summary.items()))
+    elif profile is None:
+        lines.append("  hrss-hub seconds per stage: the run summary carries no timings "
+                     "(and --no-profile)")
+    if profile:
+        lines.append(f"  hrss-hub seconds per stage, from the pyinstrument profile of one extra "
+                     f"run ({profile['wall_seconds']:.1f} s under the profiler"
+                     + ("; the run summary carries no timings" if not summary else "") + "):")
+        lines.append("    " + ", ".join(f"{k} {v:.2f}" for k, v in profile["seconds"].items()))
+        lines.append("  peak RSS (MiB) while in each stage: " + ", ".join(
+            f"{k} {v['peak_mib']:,.0f}" for k, v in profile["memory"].items()))
     return "\n".join(lines)
 
 

@@ -35,7 +35,8 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = work / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_e2e.py"), "--rows", str(ROWS),
-         "--rounds", "1", "--db", "both", "--json", str(out), "--workdir", str(work / "w")],
+         "--rounds", "1", "--db", "both", "--json", str(out), "--workdir", str(work / "w"),
+         "--profile"],
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {"stdout": proc.stdout, "report": json.loads(out.read_text(encoding="utf-8")),
@@ -52,6 +53,7 @@ def test_prints_the_table_for_each_database(smoke: dict[str, Any]) -> None:
         rows = re.findall(rf"^  {re.escape(label)} +[0-9.]+ s +[0-9,]+ +[0-9,]+ MiB", out, re.M)
         assert len(rows) == 2, (label, out)
     assert out.count("hrss-hub seconds per stage, from the pyinstrument profile") == 2
+    assert out.count("peak RSS (MiB) while in each stage") == 2
 
 
 @pytest.mark.integration
@@ -94,7 +96,7 @@ def test_sqlite_and_postgresql_publish_the_same_content(smoke: dict[str, Any]) -
 @pytest.mark.slow
 def test_stage_profile_covers_the_run(smoke: dict[str, Any]) -> None:
     for result in smoke["report"]["databases"].values():
-        stages = result["stages"]
+        stages = result["stages"]["profile"]
         seconds = stages["seconds"]
         for stage in ("imports", "extract", "map", "gate", "gx"):
             assert seconds.get(stage, 0) > 0, (stage, seconds)
@@ -144,6 +146,28 @@ def test_a_wrong_hub_result_fails_the_bench(smoke: dict[str, Any]) -> None:
     stream["quarantined"] -= 1
     with pytest.raises(bench_e2e.BenchError, match="the exchange holds"):
         bench_e2e.check_hub(replace(prep, plan=fewer), summary)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_stage_timings_of_the_run_summary_are_read_when_present(smoke: dict[str, Any]) -> None:
+    """Until the run summary carries ``timings``, the profile is the only source; once it
+    does, the bench reports their median per stage beside the profile."""
+    for result in smoke["report"]["databases"].values():
+        [rnd] = result["tools"]["hrss-hub"]["rounds"]
+        timings = rnd["hub"]["timings"]
+        assert result["stages"]["summary"] == timings
+        if timings is not None:
+            assert {"extract", "map", "gate", "publish"} <= set(timings)
+
+
+def test_summary_stages_add_up_run_and_stream_timings() -> None:
+    summary = {"timings": {"publish": 1.5, "report": 0.25},
+               "systems": [{"streams": [{"timings": {"extract": 1.0, "map": 2.0}},
+                                        {"timings": {"extract": 0.5, "map": 0.25}}]}]}
+    assert bench_e2e.summary_stages(summary) == {"publish": 1.5, "report": 0.25,
+                                                 "extract": 1.5, "map": 2.25}
+    assert bench_e2e.summary_stages({"systems": [{"streams": [{"read": 1}]}]}) is None
 
 
 def test_stage_of_charges_the_innermost_named_frame() -> None:
