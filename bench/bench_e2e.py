@@ -19,9 +19,11 @@ tool's. Every run is checked before it counts: each tool's Parquet files hold th
 reports; hrss-hub reads every row, publishes the clean ones, quarantines exactly the
 planted defects, and publishes the same content (hash of the sorted rows) every round.
 
-hrss-hub's time per stage comes from the run summary when it carries per-stage timings;
-otherwise from a pyinstrument profile of one extra run (``e2e_profile.py``), and the
-output says which.
+hrss-hub's time per stage comes from the run summary when it carries per-stage timings
+(``timings``); with ``--profile``, or when it has none, also from one extra run under a
+stage sampler (``e2e_profile.py``: wall and CPU seconds and peak RSS per stage, including
+imports, the duplicate-key set and the suite counts); ``--call-tree`` adds a pyinstrument
+call tree of that run. The output says which source each figure comes from.
 
 Usage::
 
@@ -425,17 +427,21 @@ def summary_stages(summary: dict[str, Any]) -> dict[str, float] | None:
     return totals if found else None
 
 
-def profile_stages(prep: Prepared, out: Path) -> dict[str, Any]:
-    """One extra ``hrss-hub run`` under the profiler (not counted in the medians)."""
+def profile_stages(prep: Prepared, out: Path, call_tree: bool) -> dict[str, Any]:
+    """One extra ``hrss-hub run`` under the stage sampler (not counted in the medians)."""
     for name in STATE_DIRS:
         shutil.rmtree(prep.workspace / name, ignore_errors=True)
     m = measure([sys.executable, str(Path(__file__).resolve()), "--_profile",
-                 str(prep.workspace / "hub.yaml"), str(out)], prep.env, prep.workspace)
+                 str(prep.workspace / "hub.yaml"), str(out),
+                 *(["--call-tree"] if call_tree else [])], prep.env, prep.workspace)
     if m.exit_code:
         raise BenchError(f"profiled hrss-hub run exited {m.exit_code}:\n{m.stderr[-3000:]}")
     result: dict[str, Any] = json.loads((out / "stages.json").read_text(encoding="utf-8"))
     if result["exit_code"] not in (0, None):
         raise BenchError(f"profiled hrss-hub run returned {result['exit_code']}")
+    # what the sampler cannot see: the interpreter starting and finalizing (exit)
+    result["process_wall_seconds"] = m.wall_seconds
+    result["process_cpu_seconds"] = m.cpu_seconds
     return result
 
 
@@ -492,7 +498,8 @@ def bench_database(backend: str, args: argparse.Namespace, workdir: Path) -> dic
             if args.profile or (stages["summary"] is None and not args.no_profile):
                 print(f"[{backend}] profiling one more hrss-hub run …", file=sys.stderr,
                       flush=True)
-                stages["profile"] = profile_stages(prep, workdir / backend / "profile")
+                stages["profile"] = profile_stages(prep, workdir / backend / "profile",
+                                                   args.call_tree)
         return _database_result(prep, args, results, stages, load_before, load_after)
 
     finally:
@@ -571,12 +578,19 @@ def _table(result: dict[str, Any]) -> str:
         lines.append("  hrss-hub seconds per stage: the run summary carries no timings "
                      "(and --no-profile)")
     if profile:
-        lines.append(f"  hrss-hub seconds per stage, from the pyinstrument profile of one extra "
-                     f"run ({profile['wall_seconds']:.1f} s under the profiler"
-                     + ("; the run summary carries no timings" if not summary else "") + "):")
-        lines.append("    " + ", ".join(f"{k} {v:.2f}" for k, v in profile["seconds"].items()))
-        lines.append("  peak RSS (MiB) while in each stage: " + ", ".join(
-            f"{k} {v['peak_mib']:,.0f}" for k, v in profile["memory"].items()))
+        note = "; the run summary carries no timings" if not summary else ""
+        if profile["distorted_by_call_tree"]:
+            note += "; recorded with pyinstrument too, which inflates Python-heavy stages"
+        outside = profile["process_wall_seconds"] - profile["wall_seconds"]
+        lines.append(f"  hrss-hub by stage, one extra sampled run ({profile['wall_seconds']:.1f} s "
+                     f"wall, {profile['cpu_seconds']:.1f} s CPU sampled; +{outside:.1f} s wall "
+                     f"outside it: interpreter start-up and exit{note}):")
+        lines.append(f"    {'stage':<24}{'wall s':>8}{'CPU s':>8}{'main-thread CPU s':>19}"
+                     f"{'peak RSS':>10}{'RSS added':>11}")
+        for stage, v in profile["stages"].items():
+            lines.append(f"    {stage:<24}{v['seconds']:>8.2f}{v['cpu_seconds']:>8.2f}"
+                         f"{v['main_cpu_seconds']:>19.2f}{v['peak_mib']:>6,.0f} MiB"
+                         f"{v['grew_mib']:>+7,.0f} MiB")
     return "\n".join(lines)
 
 
@@ -609,6 +623,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="profile one extra hrss-hub run even if the summary has timings")
     parser.add_argument("--no-profile", action="store_true", help="never profile")
+    parser.add_argument("--call-tree", action="store_true",
+                        help="record the profiled run with pyinstrument too (profile.html; "
+                             "distorts its stage figures)")
     parser.add_argument("--_tool", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--_profile", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -623,7 +640,8 @@ def main(argv: list[str] | None = None) -> int:
     if args._profile:
         import e2e_profile
 
-        e2e_profile.profile_run(Path(args._profile[0]), Path(args._profile[1]))
+        e2e_profile.profile_run(Path(args._profile[0]), Path(args._profile[1]),
+                                call_tree=args.call_tree)
         return 0
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = sorted(set(args.tools) - set(TOOLS))

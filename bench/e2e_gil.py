@@ -2,7 +2,7 @@
 
 Run 1 samples the main thread's stack whatever it does (``--idle``); run 2 samples only
 while a thread holds the GIL (``--gil``). Both are charged to stages with the same rules
-as the pyinstrument profile (``e2e_profile.stage_of``). A stage whose GIL share is low
+as the stage sampler (``e2e_profile.stage_of``). A stage whose GIL share is low
 spends its time in C code that released the GIL (SQLite/ADBC reads, Arrow kernels, the
 Parquet writer): work another thread could overlap. Shares come from two runs of the
 same work, so they are estimates (±5 points).

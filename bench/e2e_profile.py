@@ -1,22 +1,29 @@
-"""Where one ``hrss-hub run`` spends its time and memory, by stage.
+"""Where one ``hrss-hub run`` spends its time, CPU and memory, by stage.
 
-Runs the CLI in this process under pyinstrument (wall-clock sampling, so time spent in
-C — SQLite, Arrow kernels, the Parquet writer — is charged to the Python frame that
-called it) while a thread samples the process's RSS together with the stage the main
-thread is in. Each stack is charged to its *innermost* frame that names a stage, so an
-import done lazily inside the gate counts as ``imports`` and a delivery made inside
-publishing counts as ``deliver``.
+Runs the CLI in this process while a thread samples, every 10 ms, the stage the main
+thread is in (its Python stack), the process's CPU time (all threads: Arrow's pool
+included), the main thread's own CPU time and the RSS. Each interval is charged to the
+stage of the sample ending it. The sampler costs ~1% (a stack walk per 10 ms); CPU
+seconds per stage hold on a busy machine, where wall seconds stretch. Process CPU beyond
+the main thread's is work Arrow ran on other cores.
 
-Stages are recognised by the package path of a frame (``STAGE_RULES``), not by the
-pipeline's own function names, so the attribution survives a refactor of ``pipeline.py``.
+A stack is charged to its *innermost* frame that names a stage, so an import done lazily
+inside the gate counts as ``imports`` and a delivery made inside publishing counts as
+``deliver``. Stages are recognised by the package path of a frame (``STAGE_RULES``), not by
+the pipeline's own function names, so the attribution survives a refactor of the run loop.
 Rules marked *weak* only apply where no enclosing frame named a stage: the Parquet writer
-called by the run loop itself writes the quarantine file (``stage``), but the same
-writer inside publishing belongs to ``publish``.
+called by the run loop itself writes the quarantine file (``stage``), but the same writer
+inside publishing belongs to ``publish``.
+
+With ``call_tree=True`` the same run is also recorded by pyinstrument (``profile.html``,
+``profile.txt``: who called what). That adds ~30% CPU to Python-heavy stages (imports, GX),
+so the stage figures of such a run are marked as distorted.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import threading
 import time
@@ -100,47 +107,61 @@ def attribute(root: Any) -> dict[str, float]:
 @dataclass
 class _Sample:
     at: float
+    cpu: float  # process CPU seconds (user + system, every thread)
+    main_cpu: float  # the main thread's CPU seconds
     rss: int
     stage: str
 
 
-class MemorySampler(threading.Thread):
-    """Samples RSS and the main thread's stage every ``interval`` seconds."""
+def _process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
-    def __init__(self, interval: float = 0.02) -> None:
+
+class StageSampler(threading.Thread):
+    """Samples the main thread's stage, CPU times and RSS every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.01) -> None:
         super().__init__(daemon=True)
         import psutil
 
         self.process = psutil.Process()
         self.interval = interval
-        self.main = threading.main_thread().ident
+        self.main = threading.main_thread().ident or 0
+        self.main_clock = time.pthread_getcpuclockid(self.main)
         self.samples: list[_Sample] = []
         self._halt = threading.Event()
 
+    def _sample(self) -> _Sample:
+        frame = sys._current_frames().get(self.main)
+        return _Sample(time.perf_counter(), _process_cpu(),
+                       time.clock_gettime(self.main_clock), self.process.memory_info().rss,
+                       stage_of(_stack(frame)))
+
     def run(self) -> None:
+        self.samples.append(self._sample())
         while not self._halt.wait(self.interval):
-            frame = sys._current_frames().get(self.main or 0)
-            self.samples.append(_Sample(time.perf_counter(), self.process.memory_info().rss,
-                                        stage_of(_stack(frame))))
+            self.samples.append(self._sample())
 
     def stop(self) -> None:
-        """Stop sampling and wait for the thread."""
+        """Take a last sample, stop sampling and wait for the thread."""
         self._halt.set()
         self.join()
 
     def by_stage(self) -> dict[str, dict[str, float]]:
-        """Per stage: peak RSS seen in it and the RSS it added (MiB, first → last sample
-        of each stretch in that stage, summed)."""
-        out: dict[str, dict[str, float]] = defaultdict(lambda: {"peak_mib": 0.0,
-                                                               "grew_mib": 0.0})
-        previous: _Sample | None = None
-        for s in self.samples:
+        """Per stage: wall, process CPU and main-thread CPU seconds, the peak RSS seen in
+        it and the RSS it added (MiB, summed over the intervals charged to it)."""
+        out: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(
+            ("seconds", "cpu_seconds", "main_cpu_seconds", "peak_mib", "grew_mib"), 0.0))
+        for before, s in zip(self.samples, self.samples[1:], strict=False):
             entry = out[s.stage]
+            entry["seconds"] += s.at - before.at
+            entry["cpu_seconds"] += s.cpu - before.cpu
+            entry["main_cpu_seconds"] += s.main_cpu - before.main_cpu
+            entry["grew_mib"] += (s.rss - before.rss) / 2**20
             entry["peak_mib"] = max(entry["peak_mib"], s.rss / 2**20)
-            if previous is not None and previous.stage == s.stage:
-                entry["grew_mib"] += (s.rss - previous.rss) / 2**20
-            previous = s
-        return {k: {m: round(v, 1) for m, v in out[k].items()} for k in STAGES if k in out}
+        return {k: {m: round(v, 3 if "seconds" in m else 1) for m, v in out[k].items()}
+                for k in STAGES if k in out}
 
     def timeline(self, step: float = 0.1) -> list[tuple[float, float, str]]:
         """(seconds since the first sample, RSS MiB, stage), at most one per ``step``."""
@@ -160,43 +181,50 @@ def _stack(frame: FrameType | None) -> list[tuple[str, str]]:
     return stack[::-1]
 
 
-def profile_run(hub_yaml: Path, out_dir: Path) -> dict[str, Any]:
-    """Run ``hrss-hub run`` in this process under the profiler; write the pyinstrument
-    HTML and text renderings to ``out_dir``; return seconds and memory per stage."""
-    from pyinstrument import Profiler
-    from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
+def profile_run(hub_yaml: Path, out_dir: Path, *, call_tree: bool = False) -> dict[str, Any]:
+    """Run ``hrss-hub run`` in this process under the stage sampler (and pyinstrument with
+    ``call_tree``); write ``stages.json`` (and the call tree) to ``out_dir``; return it."""
+    profiler: Any = None
+    if call_tree:
+        from pyinstrument import Profiler
 
-    sampler = MemorySampler()
-    profiler = Profiler(interval=0.001)
+        profiler = Profiler(interval=0.001)
+    sampler = StageSampler()
     sampler.start()
-    t0 = time.perf_counter()
-    profiler.start()
+    t0, cpu0 = time.perf_counter(), _process_cpu()
+    if profiler is not None:
+        profiler.start()
     try:
         from hrss_hub.cli import main  # the CLI's own imports are part of the run
 
         code = main(["run", "--config", str(hub_yaml), "--json", "--quiet"])
     except SystemExit as exc:
         code = exc.code
-    session = profiler.stop()
-    wall = time.perf_counter() - t0
+    session = profiler.stop() if profiler is not None else None
+    wall, cpu = time.perf_counter() - t0, _process_cpu() - cpu0
     sampler.stop()
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "profile.html").write_text(HTMLRenderer().render(session), encoding="utf-8")
-    (out_dir / "profile.txt").write_text(
-        ConsoleRenderer(unicode=True, color=False, show_all=False).render(session),
-        encoding="utf-8")
-    root = session.root_frame()
-    seconds = attribute(root) if root is not None else {}
-    result = {
+    stages = sampler.by_stage()
+    result: dict[str, Any] = {
         "exit_code": code,
         "wall_seconds": round(wall, 3),
-        "seconds": {k: round(seconds[k], 3) for k in STAGES if k in seconds},
-        "memory": sampler.by_stage(),
-        "peak_rss_mib": round(max((s.rss for s in sampler.samples), default=0) / 2**20, 1),
-        "cpu_seconds": round(session.cpu_time, 3),
+        "cpu_seconds": round(cpu, 3),
+        "stages": stages,
+        "peak_rss_mib": max((v["peak_mib"] for v in stages.values()), default=0.0),
         "timeline": sampler.timeline(),
-        "profile_html": str(out_dir / "profile.html"),
-        "profile_text": str(out_dir / "profile.txt"),
+        "distorted_by_call_tree": call_tree,
     }
+    if session is not None:
+        from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
+
+        (out_dir / "profile.html").write_text(HTMLRenderer().render(session), encoding="utf-8")
+        (out_dir / "profile.txt").write_text(
+            ConsoleRenderer(unicode=True, color=False, show_all=False).render(session),
+            encoding="utf-8")
+        root = session.root_frame()
+        seconds = attribute(root) if root is not None else {}
+        result["call_tree"] = {
+            "seconds": {k: round(seconds[k], 3) for k in STAGES if k in seconds},
+            "html": str(out_dir / "profile.html"), "text": str(out_dir / "profile.txt")}
     (out_dir / "stages.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
