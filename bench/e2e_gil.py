@@ -24,7 +24,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from e2e_profile import STAGES, stage_of
+from e2e_profile import stage_of, stage_order
 
 STATE_DIRS = (".hrss-hub", "exchange", "outbox", "quarantine", "reports")
 _FRAME = re.compile(r"^(?P<fn>.*) \((?P<file>.*?)(?::\d+)?\)$")
@@ -77,7 +77,7 @@ def main() -> int:
         held = sample(args.hub_yaml, args.rate, True, Path(tmp) / "gil.txt")
     total = sum(every.values()) or 1
     print(f"{'stage':<22}{'s (main thread)':>16}{'share':>8}{'GIL held':>10}")
-    for stage in (*STAGES, "interpreter start/exit"):
+    for stage in sorted(every, key=stage_order):
         if every.get(stage):
             seconds = every[stage] / args.rate
             print(f"{stage:<22}{seconds:>14.2f} s{every[stage] / total:>8.0%}"

@@ -74,7 +74,10 @@ def _rule(path: str, function: str) -> tuple[str, bool] | None:
 
 
 def stage_of(stack: list[tuple[str, str]]) -> str:
-    """The stage of a stack given outermost first as (file path, function) pairs."""
+    """The stage of a stack given outermost first as (file path, function) pairs.
+
+    Imports are split by the package the outermost import loads (``imports:
+    great_expectations`` vs ``imports: hrss_hub``, which pulls in pyarrow and SQLAlchemy)."""
     strong: str | None = None
     weak: str | None = None
     for path, function in stack:
@@ -86,7 +89,31 @@ def stage_of(stack: list[tuple[str, str]]) -> str:
             strong = stage
         elif strong is None:
             weak = stage
+    if strong == "imports":
+        return f"imports: {_imported_package(stack)}"
     return strong or weak or "other"
+
+
+def _imported_package(stack: list[tuple[str, str]]) -> str:
+    """The top-level package of the module the outermost import in ``stack`` executes."""
+    loading = False
+    for path, function in stack:
+        if function == "_find_and_load":
+            loading = True
+        elif loading and function == "<module>":
+            path = path.replace("\\", "/")
+            if "site-packages/" in path:
+                return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+            if "/hrss_hub/" in path:
+                return "hrss_hub"
+            return "stdlib"
+    return "?"
+
+
+def stage_order(name: str) -> tuple[int, str]:
+    """Sort key of a stage name: ``STAGES`` order, sub-stages (``imports: x``) by name."""
+    base = name.split(":", 1)[0] if name.startswith("imports") else name
+    return (STAGES.index(base) if base in STAGES else len(STAGES), name)
 
 
 def attribute(root: Any) -> dict[str, float]:
@@ -161,7 +188,7 @@ class StageSampler(threading.Thread):
             entry["grew_mib"] += (s.rss - before.rss) / 2**20
             entry["peak_mib"] = max(entry["peak_mib"], s.rss / 2**20)
         return {k: {m: round(v, 3 if "seconds" in m else 1) for m, v in out[k].items()}
-                for k in STAGES if k in out}
+                for k in sorted(out, key=stage_order)}
 
     def timeline(self, step: float = 0.1) -> list[tuple[float, float, str]]:
         """(seconds since the first sample, RSS MiB, stage), at most one per ``step``."""
@@ -224,7 +251,7 @@ def profile_run(hub_yaml: Path, out_dir: Path, *, call_tree: bool = False) -> di
         root = session.root_frame()
         seconds = attribute(root) if root is not None else {}
         result["call_tree"] = {
-            "seconds": {k: round(seconds[k], 3) for k in STAGES if k in seconds},
+            "seconds": {k: round(seconds[k], 3) for k in sorted(seconds, key=stage_order)},
             "html": str(out_dir / "profile.html"), "text": str(out_dir / "profile.txt")}
     (out_dir / "stages.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
