@@ -67,6 +67,7 @@ STAGES = ("imports", "setup", "extract", "map", "gate", "gate: duplicate keys",
 
 def _rule(path: str, function: str) -> tuple[str, bool] | None:
     path = path.replace("\\", "/")
+    function = function.rsplit(".", 1)[-1]  # py-spy reports qualified names (RowGate.x)
     for fragment, name, stage, weak in STAGE_RULES:
         if fragment in path and (not name or name == function):
             return stage, weak
