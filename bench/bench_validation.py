@@ -117,9 +117,9 @@ def main() -> None:
         gx.import_gx()
         context = gx.file_context(Path(tmp.name) / "gx").__enter__()
         print(f"GX import + context: {time.perf_counter() - t:.1f} s (once per process)")
-    gate = RowGate(entity, std, "bench", "bench", "AC43", datetime.now(UTC))
     validator = StreamValidator(std, entity, suites, run_id="bench", system="bench",
                                 stream="AC43", gx_context=context)
+    gate = RowGate(entity, std, "bench", "bench", "AC43", datetime.now(UTC), suites=suites)
     times: dict[str, float] = defaultdict(float)
     rss0 = proc.memory_info().rss
     peak = rss0
