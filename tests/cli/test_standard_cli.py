@@ -36,7 +36,10 @@ def no_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_ok(no_workspace: Path) -> None:
     result = CliRunner().invoke(cli, ["standard", "check"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "standard v1.0.0: OK (6 entities, 14 code lists)"
+    from hrss_hub.quality.rules import registry
+
+    assert result.stdout.splitlines() == ["standard v1.0.0: OK (6 entities, 14 code lists)",
+                                          f"rules: {len(registry())} registered"]
 
 
 def test_check_reports_every_problem_and_exits_1(no_workspace: Path, broken: Path) -> None:

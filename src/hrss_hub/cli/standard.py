@@ -74,6 +74,7 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
     std = load_standard(standard_dir)
     click.echo(f"standard v{std.version}: OK ({len(std.entities)} entities, "
                f"{len(std.code_lists)} code lists)")
+    click.echo(_rules_line())
     if cfg is None or importlib.util.find_spec("hrss_hub.mapping.check") is None:
         return
     mapping_check = importlib.import_module("hrss_hub.mapping.check")
@@ -83,6 +84,51 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
         click.echo(f"mappings: {len(mapping_problems)} problem(s)", err=True)
         ctx.exit(1)
     click.echo(f"mappings: OK ({cfg.connectors_dir})")
+
+
+def _rules_line() -> str:
+    from hrss_hub.quality.rules import registry
+
+    reg = registry()
+    plugins = [r for r in reg if r.origin != "builtin"]
+    text = f"rules: {len(reg)} registered"
+    if plugins:
+        text += f" ({len(plugins)} from plugins: " + ", ".join(
+            f"{r.id} [{r.origin}]" for r in plugins) + ")"
+    return text
+
+
+@standard.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
+def rules(as_json: bool) -> None:
+    """List every quality rule: id, labels, default severity, how a standard declares it.
+
+    Built-in rules and those of installed plugins (entry-point group ``hrss_hub.rules``).
+    """
+    import json
+
+    from hrss_hub.quality.rules import Rule, registry
+
+    out: list[dict[str, object]] = []
+    for rule in registry():
+        entry: dict[str, object] = {
+            "id": rule.id, "label_zh": rule.label_zh, "label_en": rule.label_en,
+            "description": rule.description, "default_severity": rule.default_severity,
+            "stage": rule.stage, "declared_by": rule.declared_by, "declarable": False,
+            "parameters": [], "expectations": [], "origin": rule.origin}
+        if isinstance(rule, Rule):
+            entry.update(declarable=rule.declarable, parameters=rule.describe_params(),
+                         expectations=list(rule.expectation_types))
+        out.append(entry)
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    width = max(len(rule.id) for rule in registry())
+    for rule in registry():
+        click.echo(f"{rule.id:<{width}}  {rule.default_severity:<8}  {rule.stage:<7}  "
+                   f"{rule.labels}  — {rule.declared_by}"
+                   + ("" if rule.origin == "builtin" else f"  [{rule.origin}]"))
+    click.echo(_rules_line())
 
 
 @standard.command()

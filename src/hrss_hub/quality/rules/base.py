@@ -178,7 +178,7 @@ class RuleBase:
     severities: ClassVar[tuple[Severity, ...]] = SEVERITIES
     stage: ClassVar[Stage] = "row"
     #: how a standard declares the rule (shown in the docs), e.g. "field: ``required: true``"
-    declared_by: ClassVar[str] = "entity ``rules:``"
+    declared_by: ClassVar[str] = "entity `rules:`"
     #: sort order of field-level rules within one field of a generated suite
     order: ClassVar[int] = 100
 
