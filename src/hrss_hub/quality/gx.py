@@ -256,14 +256,25 @@ class SuiteRunner:
             by_id = {r.expectation_config.id: r for r in res.results}
             for spec, exp in zip(suite.expectations, vd.suite.expectations, strict=True):
                 r = by_id[exp.id]
-                info = r.exception_info or {}
-                error = info.get("exception_message") if info.get("raised_exception") else None
+                error = _exception_message(r.exception_info)
                 result: Mapping[str, Any] = r.result or {}
                 out.append(GxCount(spec.index, spec.type, spec.rule, spec.field, spec.severity,
                                    int(result.get("element_count") or 0),
                                    int(result.get("unexpected_count") or 0), bool(r.success),
                                    error))
         return out
+
+
+def _exception_message(info: Any) -> str | None:
+    """The message of a failed expectation: GX reports it flat or keyed by metric."""
+    if not isinstance(info, Mapping):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, Mapping) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
 
 
 def build_docs(context: Any) -> Path | None:

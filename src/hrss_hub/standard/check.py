@@ -23,6 +23,7 @@ import yaml
 
 from hrss_hub.config import bundled_standards_dir
 from hrss_hub.quality.rules import Rule, Scope, registry, validate_params
+from hrss_hub.quality.rules.builtin.pattern_mismatch import regex_problem
 
 #: keys of an entity's ``rules:`` entry besides the rule's own parameters
 _RULE_KEYS = ("id", "description", "severity")
@@ -432,12 +433,9 @@ class _Checker:
             rep.add(_join(fpath, "identifier"), f"unknown identifier {ident!r}; valid: "
                     f"{', '.join(IDENTIFIERS)}", _line(fdef, "identifier"))
         pattern = _str(fdef, "pattern")
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                rep.add(_join(fpath, "pattern"), f"invalid regular expression: {exc}",
-                        _line(fdef, "pattern"))
+        problem = regex_problem(pattern) if pattern is not None else None
+        if problem:
+            rep.add(_join(fpath, "pattern"), problem, _line(fdef, "pattern"))
         kind = type_kind(ftype) if ftype else None
         bounds = {}
         for key in ("min", "max"):

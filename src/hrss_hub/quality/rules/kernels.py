@@ -19,7 +19,7 @@ ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 INTEGER = r"^\s*[-+]?\d+\s*$"
 NUMBER = r"^\s*[-+]?\d+(\.\d+)?\s*$"
 #: citizen-ID kinds whose digits carry a birth date and a gender (not permits)
-COMPARABLE_ID_KINDS = pa.array(["citizen", "legacy15"])
+COMPARABLE_ID_KINDS = ("citizen", "legacy15")
 
 
 def text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -53,7 +53,8 @@ def citizen_ids(arr: pa.Array) -> tuple[pa.StructArray, pa.Array]:
     (18-digit or upgraded 15-digit) whose digits carry birth date and gender."""
     info = ids.validate_citizen_ids(arr)
     comparable = no_nulls(pc.and_(info.field("valid"),
-                                  pc.is_in(info.field("kind"), COMPARABLE_ID_KINDS)))
+                                  pc.is_in(info.field("kind"),
+                                           pa.array(COMPARABLE_ID_KINDS))))
     return info, comparable
 
 

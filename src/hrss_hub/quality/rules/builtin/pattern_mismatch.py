@@ -54,12 +54,8 @@ class PatternMismatch(Rule[PatternParams]):
 
     def check_params(self, params: PatternParams, scope: Scope) -> list[tuple[str, str]]:
         """The expression must compile for Python (GX) and for Arrow (RE2, the gate)."""
-        try:
-            re.compile(params.regex)
-            pc.match_substring_regex(pa.array([], pa.string()), params.regex)
-        except (re.error, pa.ArrowInvalid) as exc:
-            return [("regex", f"invalid regular expression {params.regex!r}: {exc}")]
-        return []
+        problem = regex_problem(params.regex)
+        return [("regex", problem)] if problem else []
 
     def predicate(self, columns: Sequence[pa.Array], params: PatternParams,
                   ctx: RuleContext) -> Verdict:
@@ -67,3 +63,15 @@ class PatternMismatch(Rule[PatternParams]):
         (col,) = columns
         matched = kernels.no_nulls(pc.match_substring_regex(col, params.regex))
         return Verdict(pc.invert(matched), col)
+
+
+def regex_problem(regex: str) -> str | None:
+    """Why ``regex`` cannot be used (it must compile for Python's ``re``, which Great
+    Expectations uses, and for RE2, which Arrow uses); None when it can."""
+    try:
+        re.compile(regex)
+        # Arrow compiles the expression only when it has a value to match
+        pc.match_substring_regex(pa.array([""], pa.string()), regex)
+    except (re.error, pa.ArrowInvalid) as exc:
+        return f"invalid regular expression {regex!r}: {exc}"
+    return None
