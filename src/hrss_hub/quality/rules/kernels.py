@@ -15,7 +15,6 @@ import pyarrow.compute as pc
 from hrss_hub.standard import identifiers as ids
 from hrss_hub.standard import normalize as norm
 
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 INTEGER = r"^\s*[-+]?\d+\s*$"
 NUMBER = r"^\s*[-+]?\d+(\.\d+)?\s*$"
 #: citizen-ID kinds whose digits carry a birth date and a gender (not permits)
@@ -42,10 +41,29 @@ def no_nulls(mask: pa.Array) -> pa.Array:
 
 
 def iso_dates(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """``(date32 values, ok)`` for canonical ``YYYY-MM-DD`` dates that exist."""
-    res = norm.parse_dates(arr, ["%Y-%m-%d"])
-    shaped = no_nulls(pc.match_substring_regex(arr, ISO_DATE))
-    return res.values, no_nulls(pc.and_(shaped, pc.is_valid(res.values)))
+    """``(date32 values, ok)`` for canonical ``YYYY-MM-DD`` dates that exist (years 1–9999,
+    as the mapping's date parser accepts them).
+
+    Read straight from the UTF-8 bytes: a canonical date is exactly ten ASCII bytes, so one
+    numpy gather checks the shape and yields year, month and day for every row at once.
+    """
+    n = len(arr)
+    data, offsets = norm.string_layout(arr)
+    starts = offsets[:-1]
+    candidate = (offsets[1:] - starts) == 10
+    if arr.null_count:
+        candidate &= np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
+    rows = np.flatnonzero(candidate)
+    b = data[starts[rows, None] + np.arange(10)].astype(np.int64) - 48  # '0' -> 0
+    digits = b[:, [0, 1, 2, 3, 5, 6, 8, 9]]
+    shaped = (b[:, 4] == -3) & (b[:, 7] == -3) & ((digits >= 0) & (digits <= 9)).all(axis=1)
+    year = b[:, 0] * 1000 + b[:, 1] * 100 + b[:, 2] * 10 + b[:, 3]
+    sub_days, sub_ok = norm.ymd_to_days(year, b[:, 5] * 10 + b[:, 6], b[:, 8] * 10 + b[:, 9])
+    days = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    days[rows] = sub_days
+    ok[rows] = sub_ok & shaped
+    return norm.days_to_date32(days, ok), pa.array(ok)
 
 
 def citizen_ids(arr: pa.Array) -> tuple[pa.StructArray, pa.Array]:
