@@ -174,7 +174,8 @@ def test_a_plugin_rule_is_seen_everywhere(plugin: Path) -> None:
 
     # and the data dictionary lists it with its labels and origin
     md = render_markdown(std)
-    assert "| `under_working_age` | 未满法定就业年龄 | under the minimum working age |" in md
+    assert "| `under_working_age` | 未满法定就业年龄 / under the minimum working age | " \
+           "error |" in md
     assert "plugin: county-rules 0.1" in md
 
 

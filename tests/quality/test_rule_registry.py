@@ -142,7 +142,8 @@ def test_checker_suites_gate_gx_and_docs_list_the_registry() -> None:
     assert rule_table_ids(std) == list(reg.ids())
     md = render_markdown(std)
     for rule in reg:
-        assert f"| `{rule.id}` | {rule.label_zh} | {rule.label_en} |" in md
+        assert f"| `{rule.id}` | {rule.label_zh} / {rule.label_en} | {rule.default_severity} |" \
+            in md
     # every suite expectation is the expectation of a registered rule
     suites = load_suites(REPO_ROOT / "expectations", std)
     used = {e.rule for group in suites.values() for s in group for e in s.expectations}

@@ -61,22 +61,20 @@ def _field_row(f: Field) -> list[str]:
             "; ".join(refs), desc]
 
 
-_RULE_HEADERS = ("规则 Rule", "中文名", "English label", "默认级别 Default severity",
-                 "判定 Decided", "声明方式 Declared by", "参数 Parameters",
-                 "GX 期望 Expectation", "说明 Description")
+_RULE_HEADERS = ("规则 Rule", "名称 Label", "默认级别 Default severity", "判定 Decided",
+                 "声明方式 Declared by", "参数 Parameters", "说明 Description")
 _STAGES = {"source": "读取 reading", "mapping": "映射 mapping", "row": "行校验 row check",
            "key": "主键 key, last"}
 
 
 def _rule_row(rule: RuleBase) -> list[str]:
-    params = expectation = ""
+    params = ""
     if isinstance(rule, Rule):
-        params = "; ".join(rule.describe_params())
-        expectation = ", ".join(f"`{t}`" for t in rule.expectation_types)
+        expectations = ", ".join(f"`{t}`" for t in rule.expectation_types)
+        params = "; ".join([*rule.describe_params(), f"GX: {expectations}"])
     origin = "" if rule.origin == "builtin" else f" (plugin: {rule.origin})"
-    return [f"`{rule.id}`", rule.label_zh, rule.label_en, rule.default_severity,
-            _STAGES[rule.stage], rule.declared_by, params, expectation,
-            rule.description + origin]
+    return [f"`{rule.id}`", f"{rule.label_zh} / {rule.label_en}", rule.default_severity,
+            _STAGES[rule.stage], rule.declared_by, params, rule.description + origin]
 
 
 def rule_table_ids(std: Standard) -> list[str]:
@@ -199,6 +197,7 @@ h1{font-size:1.6rem;border-bottom:2px solid #333}h2{margin-top:2.2rem;border-bot
 h3{margin-top:1.6rem}table{border-collapse:collapse;width:100%;margin:.6rem 0;font-size:.88rem}
 th,td{border:1px solid #bbb;padding:.25rem .45rem;vertical-align:top;text-align:left}
 th{background:#eef1f5}tr:nth-child(even) td{background:#fafafa}code{font-size:.9em}
+td code{overflow-wrap:anywhere}td:first-child code{overflow-wrap:normal}
 nav ul{columns:2}ul.tree{font-family:monospace;font-size:.9rem}
 @media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}tr{break-inside:avoid}
 nav{display:none}a{color:inherit;text-decoration:none}}
