@@ -99,16 +99,24 @@ def _rules_line() -> str:
 
 
 @standard.command()
+@_STANDARD
+@click.option("--entity", default=None,
+              help="Show the rules this entity's fields, rules: and key declare instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
-def rules(as_json: bool) -> None:
+def rules(standard_dir: Path | None, entity: str | None, as_json: bool) -> None:
     """List every quality rule: id, labels, default severity, how a standard declares it.
 
     Built-in rules and those of installed plugins (entry-point group ``hrss_hub.rules``).
+    With ``--entity``: each rule the standard declares for that entity, on which field, at
+    which severity and where (the entity's generated suite).
     """
     import json
 
     from hrss_hub.quality.rules import Rule, registry
 
+    if entity is not None:
+        _entity_rules(standard_dir, entity, as_json)
+        return
     out: list[dict[str, object]] = []
     for rule in registry():
         entry: dict[str, object] = {
@@ -129,6 +137,29 @@ def rules(as_json: bool) -> None:
                    f"{rule.labels}  — {rule.declared_by}"
                    + ("" if rule.origin == "builtin" else f"  [{rule.origin}]"))
     click.echo(_rules_line())
+
+
+def _entity_rules(standard_dir: Path | None, name: str, as_json: bool) -> None:
+    import json
+
+    from hrss_hub.quality.suites import build_suite
+    from hrss_hub.standard.model import load_standard
+
+    std = load_standard(standard_dir)
+    doc = build_suite(std.entity(name), std)
+    rows = [{"rule": e["meta"]["hrss_hub"]["rule"], "field": e["meta"]["hrss_hub"]["field"],
+             "severity": e["meta"]["hrss_hub"]["severity"],
+             "declared_at": e["meta"]["hrss_hub"]["source"], "expectation": e["type"]}
+            for e in doc["expectations"]]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    width = max(len(str(r["rule"])) for r in rows)
+    fwidth = max(len(str(r["field"])) for r in rows)
+    for r in rows:
+        click.echo(f"{r['rule']:<{width}}  {r['field']:<{fwidth}}  {r['severity']:<8}  "
+                   f"{r['declared_at']}")
+    click.echo(f"{name}: {len(rows)} rule declaration(s) in standard v{std.version}")
 
 
 @standard.command()
