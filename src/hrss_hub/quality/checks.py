@@ -28,7 +28,7 @@ def considered(rule: Rule[Any], params: RuleParams, frame: pa.Table, *,
     cols = [text(frame[c]) for c in rule.columns(params)]
     keep = pa.array(np.ones(n, dtype=bool))
     if candidates_only:
-        keep = pc.fill_null(text_or_bool(frame[CANDIDATE_COLUMN]), False)
+        keep = pc.fill_null(_column(frame[CANDIDATE_COLUMN]), False)
     if not rule.judges_nulls:
         for c in cols:
             keep = pc.and_(keep, pc.is_valid(c))
@@ -70,8 +70,7 @@ def unexpected_mask(spec: ExpectationSpec, frame: pa.Table, ctx: RuleContext) ->
     return evaluate(rule, spec.params, frame, ctx, candidates_only=spec.candidates_only).mask
 
 
-def text_or_bool(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One array of a frame column (chunks combined)."""
+def _column(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return arr

@@ -39,7 +39,7 @@ from hrss_hub.quality.rules import (
     quarantines,
     registry,
 )
-from hrss_hub.quality.suites import CANDIDATE_COLUMN, Suite, generated_suite
+from hrss_hub.quality.suites import CANDIDATE_COLUMN, ExpectationSpec, Suite, generated_suite
 from hrss_hub.standard.model import Entity, Standard
 
 QUARANTINE_SCHEMA = pa.schema([
@@ -77,14 +77,6 @@ class GateResult:
     #: rows each expectation of the gate's suites flagged
     unexpected: dict[ExpectationKey, int] = field(default_factory=dict)
 
-    @property
-    def warning_counts(self) -> Counter[str]:
-        """Rows per rule flagged by ``warning`` expectations."""
-        out: Counter[str] = Counter()
-        for f in self.warnings:
-            out[f.rule] += int(pc.sum(f.mask).as_py() or 0)
-        return +out
-
 
 @dataclass(frozen=True)
 class _Check:
@@ -102,17 +94,20 @@ def _plan(suites: Sequence[Suite]) -> list[_Check]:
     """The distinct rule evaluations of ``suites``: one per (rule, parameters, row scope);
     expectations sharing one are answered by it, at their most severe severity."""
     reg = registry()
-    groups: dict[tuple[str, RuleParams, bool], list[tuple[ExpectationKey, str, str]]] = {}
+    groups: dict[tuple[str, str, bool], list[tuple[ExpectationSpec, ExpectationKey]]] = {}
     for suite in suites:
         for spec in suite.expectations:
-            groups.setdefault((spec.rule, spec.params, spec.candidates_only), []).append(
-                ((suite.name, spec.index), spec.severity, spec.field))
+            # parameters as JSON: a plugin's parameters need not be hashable
+            key = (spec.rule, spec.params.model_dump_json(), spec.candidates_only)
+            groups.setdefault(key, []).append((spec, (suite.name, spec.index)))
     out = []
-    for (rule_id, params, candidates_only), members in groups.items():
-        rule = reg.get(rule_id)
-        assert isinstance(rule, Rule), f"{rule_id} has no predicate"
-        out.append(_Check(rule, params, members[0][2], most_severe(m[1] for m in members),
-                          candidates_only, tuple(m[0] for m in members)))
+    for members in groups.values():
+        first = members[0][0]
+        rule = reg.get(first.rule)
+        assert isinstance(rule, Rule), f"{first.rule} has no predicate"
+        out.append(_Check(rule, first.params, first.field,
+                          most_severe(spec.severity for spec, _ in members),
+                          first.candidates_only, tuple(key for _, key in members)))
     # key rules are judged last, among the rows every other quarantining rule let through
     return sorted(out, key=lambda c: c.rule.stage == "key")
 
