@@ -164,3 +164,22 @@ def test_a_run_with_an_unenforceable_suite_fails_before_reading(tmp_path: Path) 
     stream = summary.systems[0].streams[0]
     assert "person.local.json" in (stream.error or "") and stream.published == 0
     assert not (ws / "exchange" / "person").exists()
+
+
+def test_a_hand_written_check_among_candidates_runs_after_the_other_rules(
+        tmp_path: Path) -> None:
+    """The generated row condition on another rule: judged among rows that passed the rest."""
+    phone = {"type": "expect_column_values_to_match_regex",
+             "kwargs": {"column": "phone", "regex": "^13800138000$", "row_condition": {
+                 "type": "comparison", "column": {"name": "__candidate__"}, "operator": "==",
+                 "parameter": True}},
+             "meta": {"hrss_hub": {"severity": "warning"}}}
+    ws = _workspace(tmp_path, _suite("error", phone))
+    cfg = load_config(ws / "hub.yaml")
+    summary = run(cfg)
+    stream = summary.systems[0].streams[0]
+    assert stream.quarantined_by_rule == {"pattern_mismatch": 2}
+    (validation,) = load_validations(cfg.reports_dir, summary.run_id)
+    mine = [e for e in validation["expectations"] if e["suite"] == "person.local"]
+    # rows 2, 3, 4 have other phones, but 2 and 4 were quarantined by the name rule first
+    assert [(e["field"], e["unexpected"]) for e in mine] == [("name", 2), ("phone", 1)]

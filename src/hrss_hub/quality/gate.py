@@ -108,8 +108,9 @@ def _plan(suites: Sequence[Suite]) -> list[_Check]:
         out.append(_Check(rule, first.params, first.field,
                           most_severe(spec.severity for spec, _ in members),
                           first.candidates_only, tuple(key for _, key in members)))
-    # key rules are judged last, among the rows every other quarantining rule let through
-    return sorted(out, key=lambda c: c.rule.stage == "key")
+    # rules judged among candidates (the key) come last: the candidates are the rows every
+    # other quarantining rule let through
+    return sorted(out, key=lambda c: (c.candidates_only, c.rule.stage == "key"))
 
 
 @dataclass
@@ -159,7 +160,7 @@ class RowGate:
         failures, warnings = list(recorded), []
         unexpected: dict[ExpectationKey, int] = {}
         for check in self.checks:
-            if check.rule.stage == "key" and CANDIDATE_COLUMN not in frame.column_names:
+            if check.candidates_only and CANDIDATE_COLUMN not in frame.column_names:
                 frame = with_candidates(frame, pa.array(keep & ~failing))
             mask = self._recorded_mask(check, recorded)
             if mask is None:
