@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-import pyarrow as pa
+if TYPE_CHECKING:  # the contract is importable without pyarrow (configuration, DAG parsing)
+    import pyarrow as pa
 
 #: Column added to every batch: where each row came from (file:line, table[key], URL#index).
 LOCATION_COLUMN = "_location"
