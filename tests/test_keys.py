@@ -76,3 +76,32 @@ def test_typed_columns_encode_through_arrow_text() -> None:
 def test_decode_refuses_text_no_key_encodes_to(text: str) -> None:
     with pytest.raises(ValueError, match="key"):
         keys.decode(text)
+
+
+def test_composite_source_keys_and_gate_keys_no_longer_collide() -> None:
+    """Defect 15 where keys are used: the mapping's source_key and the gate's duplicates."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from hrss_hub.mapping import compile_mapping, parse_mapping
+    from hrss_hub.quality.gate import RowGate
+    from hrss_hub.standard.model import load_standard
+
+    std = load_standard()
+    mapping = {"entity": "person", "source_key": ["a", "b"],
+               "fields": {"citizen_id": "idno", "id_type": {"const": "01"}, "name": "a",
+                          "phone": "b", "gender": {"const": "2"},
+                          "birth_date": {"const": "1949-12-31", "normalize": "date"}}}
+    compiled = compile_mapping(parse_mapping(mapping, "x.yaml", "m"), std)
+    batch = pa.RecordBatch.from_pydict({
+        "a": ["A|B", "A"], "b": ["C", "B|C"],
+        "idno": ["11010519491231002X", "11010519491231002X"],
+        "_location": ["f.csv:2", "f.csv:3"]})
+    mapped = compiled.apply(batch)
+    assert mapped.source_key.to_pylist() == ["A\\|B|C", "A|B\\|C"]
+    # an entity keyed by two text fields (a workspace profile may declare one)
+    entity = dataclasses.replace(compiled.entity, key=("name", "phone"))
+    gate = RowGate(entity, std, "run-1", "sys", "s", datetime(2026, 1, 1, tzinfo=UTC))
+    verdict = gate.evaluate(mapped)
+    assert "duplicate_key" not in verdict.rule_counts
+    assert verdict.published.num_rows == 2
