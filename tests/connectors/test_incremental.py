@@ -89,3 +89,11 @@ def test_cursor_json_round_trips(value: object, arrow: pa.DataType) -> None:
 def test_an_incremental_needs_key_columns() -> None:
     with pytest.raises(ValueError, match="key columns"):
         Incremental("ts", [], pa.timestamp("us"))
+
+
+def test_tables_with_chunked_columns_work_like_batches() -> None:
+    b = batch(["A", "B", "C"], ["x"] * 3, [T, T, T + dt.timedelta(1)])
+    table = pa.Table.from_batches([b.slice(0, 2), b.slice(2)])
+    since = Watermark(T.isoformat(), frozenset({"A|x"}))
+    assert INC.new_rows(table, since).mask.to_pylist() == [False, True, True]
+    assert INC.advance(since, table) == INC.advance(since, b)

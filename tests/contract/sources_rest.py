@@ -12,9 +12,9 @@ from typing import Any
 
 import hrss_test_http_server
 import pytest
-from hrss_contract_factories import Source, source_factory  # type: ignore[import-not-found]
 
 from hrss_hub.connectors.config import parse_system
+from hrss_hub.connectors.contract import Source, source_factory
 from hrss_hub.connectors.registry import create_connector
 
 BATCH = 4
@@ -53,11 +53,11 @@ def rest_source(request: pytest.FixtureRequest, tmp_path: Path,
                      lambda: [(r["id"],) for r in data], append)
 
 
-@source_factory("rest-page")
+@source_factory("rest-page", "rest")
 def rest_page(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from rest_source(request, tmp_path, {"type": "page", "size": 3}, "page")
 
 
-@source_factory("rest-link")
+@source_factory("rest-link", "rest")
 def rest_link(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from rest_source(request, tmp_path, {"type": "link"}, "link")

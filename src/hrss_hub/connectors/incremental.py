@@ -73,6 +73,11 @@ def from_json_value(value: Any, arrow: pa.DataType) -> Any:
     return value
 
 
+def _column(batch: pa.RecordBatch | pa.Table, name: str) -> pa.Array:
+    column = batch.column(name)
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
 def _boundary_key(raw: Any) -> str:
     if isinstance(raw, str):
         return raw
@@ -160,7 +165,7 @@ class Incremental:
         n = batch.num_rows
         if since.cursor is None or n == 0:
             return NewRows(pa.repeat(pa.scalar(True), n), 0, 0)
-        values = batch.column(self.cursor)
+        values = _column(batch, self.cursor)
         bound = self._scalar(since)
         newer = pc.fill_null(pc.greater(values, bound), False)
         at = pc.fill_null(pc.equal(values, bound), False)
@@ -192,7 +197,7 @@ class Incremental:
         """
         if batch.num_rows == 0:
             return mark
-        values = batch.column(self.cursor)
+        values = _column(batch, self.cursor)
         top = pc.max(values)
         if not top.is_valid:  # only NULL cursors (an initial load): nothing to record
             return mark
