@@ -40,6 +40,10 @@ class Chunk:
     batch: pa.RecordBatch
     state: State
     rejects: list[Reject] = field(default_factory=list)
+    #: schema differences met while reading this chunk and accepted under the stream's
+    #: ``drift:`` policy (e.g. a file lacking a column), one sentence each: the run summary
+    #: must show them
+    drift: list[str] = field(default_factory=list)
 
 
 @dataclass
