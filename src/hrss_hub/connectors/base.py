@@ -123,3 +123,8 @@ class ConnectorKind:
     def discover(self) -> Mapping[str, pa.Schema]:
         """Stream name → Arrow schema, from :meth:`schema` for every configured stream."""
         return {s.name: self.schema(s.name) for s in self.config.streams}
+
+    def declared_columns(self, stream: str) -> list[str] | None:
+        """The columns of ``stream`` as the YAML declares them, without any I/O, or ``None``
+        when only the source knows (``connectors check --no-connect`` uses this)."""
+        return None

@@ -501,6 +501,10 @@ class RestConnector(ConnectorKind):
         """Each stream's Arrow schema: the declared fields in order, plus ``_location``."""
         return {name: spec.schema for name, spec in self._streams.items()}
 
+    def declared_columns(self, stream: str) -> list[str] | None:
+        """The fields of the stream's ``schema:`` (a REST stream always declares them)."""
+        return [f.name for f in self._spec(stream).fields]
+
     def _records(self, spec: _Stream, response: JsonResponse, shown: str) -> list[Any]:
         records = at_path(response.body, spec.records_path) if spec.records_path \
             else response.body

@@ -202,6 +202,15 @@ class SqlConnector(ConnectorKind):
             self._schemas[stream] = pa.schema([*fields, pa.field(LOCATION_COLUMN, pa.string())])
         return self._schemas[stream]
 
+    def declared_columns(self, stream: str) -> list[str] | None:
+        """``columns:`` plus primary key and cursor, when the stream selects columns."""
+        sc = self.config.stream(stream)
+        wanted = sc.options.get("columns")
+        if not wanted:
+            return None
+        return list(dict.fromkeys([*map(str, wanted), *sc.primary_key,
+                                   *([sc.cursor] if sc.cursor else [])]))
+
     def _check_columns(self, sc: StreamConfig, names: list[str]) -> None:
         needed = [*sc.primary_key, *([sc.cursor] if sc.cursor else [])]
         split = sc.options.get("split")
