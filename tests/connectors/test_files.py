@@ -264,3 +264,18 @@ def test_a_duplicate_column_in_an_older_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "drop" / "b.csv").write_text(HEADER + "3,王五,y\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r"duplicate column '姓名' in the header of a\.csv"):
         list(con.read("s"))
+
+
+def test_the_encoding_vote_stays_right_on_big_files(tmp_path: Path) -> None:
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(b"a,b\n" + "".join(f"{i},张三{i}\n" for i in range(5000)).encode("gbk"))
+    info = scan(gbk, "utf-8")
+    assert info.mismatch and info.detected == "gb18030"
+    assert info.first_undecodable is not None and info.first_undecodable.line == 2
+    assert info.first_undecodable.offset == 6  # after "a,b\n0,"
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_bytes(b"a,b\n" + "".join(f"{i},张三{i}\n" for i in range(5000)).encode()
+                     + b"5000,\xd5\xc5\n")
+    info = scan(utf8, "utf-8")
+    assert not info.mismatch and info.first_undecodable is not None
+    assert info.first_undecodable.line == 5002

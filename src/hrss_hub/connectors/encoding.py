@@ -18,6 +18,8 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 #: names meaning "a GB code page": all decoded as the superset GB18030
 _GB_ALIASES = {"gb2312", "gbk", "cp936", "ms936", "gb18030", "euc-cn", "euc_cn", "hz"}
 _BLOCK = 1 << 20
+#: non-ASCII lines after which a clear vote is final (per-line decoding is the slow part)
+_DECISIVE_VOTES = 2000
 
 
 def normalize_codec(name: str) -> str:
@@ -51,6 +53,15 @@ class _Vote:
     bad: int = 0
     first_bad: Undecodable | None = None
 
+    @property
+    def decided(self) -> bool:
+        """Enough lines voted, by a clear margin, and the first failure (if any) is known:
+        judging every further line one by one would not change the outcome."""
+        votes = self.good + self.bad
+        clear = self.bad >= 4 * self.good or self.good >= 4 * self.bad
+        return votes >= _DECISIVE_VOTES and clear and (self.bad == 0 or
+                                                       self.first_bad is not None)
+
     def count(self, data: bytes, first_line: int, offset: int) -> None:
         """Vote on ``data`` (whole lines starting at ``first_line`` / byte ``offset``)."""
         if data.isascii():
@@ -61,6 +72,9 @@ class _Vote:
             pass
         else:
             self.good += 1  # one vote per clean block is enough: a block is many lines
+            return
+        if self.decided:
+            self.bad += 1  # the block has a bad line; where it is matters no more
             return
         at = offset
         for i, line in enumerate(data.split(b"\n")):

@@ -70,6 +70,7 @@ class FilesConnector(ConnectorKind):
     def __init__(self, config: SystemConfig) -> None:
         super().__init__(config)
         self._schemas: dict[str, pa.Schema] = {}
+        self._scans: dict[tuple[str, int, int, str], FileScan] = {}
 
     @classmethod
     def validate_config(cls, cfg: SystemConfig) -> None:
@@ -147,9 +148,18 @@ class FilesConnector(ConnectorKind):
                            "move it out of the drop folder to skip it")
 
     def _scan(self, sc: StreamConfig, path: Path) -> FileScan:
-        """Checksum and encoding of ``path``; a file in another encoding than declared fails."""
+        """Checksum and encoding of ``path``; a file in another encoding than declared fails.
+
+        A file is scanned once per content (its size and modification time), not once for
+        the schema, once for the header check and once for reading.
+        """
+        encoding = str(sc.options.get("encoding", "auto"))
         try:
-            info = scan(path, str(sc.options.get("encoding", "auto")))
+            stat = path.stat()
+            key = (str(path), stat.st_mtime_ns, stat.st_size, encoding)
+            info = self._scans.get(key)
+            if info is None:
+                info = self._scans[key] = scan(path, encoding)
         except (OSError, UnicodeError) as exc:
             raise self._file_error(exc, sc.name, path) from None
         if info.mismatch and _stream_format(sc) == "csv":  # an XLSX file is a zip archive

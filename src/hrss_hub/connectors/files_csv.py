@@ -23,6 +23,7 @@ not buffer the runaway record.
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -62,9 +63,10 @@ class _Lines:
         self._encoding = encoding
         self._name = name
         self.line_no = first_line - 1  # last line handed out (or skipped)
-        self._offset = offset  # byte offset of the next line in the file
+        self._base = offset  # byte offset of the current block in the file
         self._raw: list[bytes] = []
         self._text: list[str | None] = []
+        self._ends: list[int] = []  # end offset of each line of the block, from _base
         self._next = 0
         self.rejects: list[Reject] = []
         self.record_start: int | None = None
@@ -77,25 +79,28 @@ class _Lines:
 
     def __next__(self) -> str:
         while True:
-            if self._next >= len(self._raw):
+            i = self._next
+            if i >= len(self._text):
                 self._fill()
-            raw, text = self._raw[self._next], self._text[self._next]
-            self._next += 1
+                i = 0
+            self._next = i + 1
             self.line_no += 1
-            start = self._offset
-            self._offset += len(raw)
+            text = self._text[i]
             if text is None:
-                self._reject(raw, start)
+                self._reject(i)
                 continue
             if self.record_start is None:
                 self.record_start = self.line_no
-                self.record_text = text.rstrip("\r\n")
-                self.record_after = self._offset
+                self.record_text = text
+                self.record_after = self._base + self._ends[i]
             return text
 
     def _fill(self) -> None:
+        if self._ends:
+            self._base += self._ends[-1]
         raw_lines: list[bytes] = self._fh.readlines(_READ_HINT)
         if not raw_lines:
+            self._raw, self._text, self._ends = [], [], []
             raise StopIteration
         try:
             # fast path: the whole block decodes (one C call per line, no try per line)
@@ -103,6 +108,7 @@ class _Lines:
         except UnicodeDecodeError:
             decoded = [self._decode(raw) for raw in raw_lines]
         self._raw, self._text, self._next = raw_lines, decoded, 0
+        self._ends = list(itertools.accumulate(map(len, raw_lines)))
 
     def _decode(self, raw: bytes) -> str | None:
         try:
@@ -110,7 +116,9 @@ class _Lines:
         except UnicodeDecodeError:
             return None
 
-    def _reject(self, raw: bytes, offset: int) -> None:
+    def _reject(self, index: int) -> None:
+        raw = self._raw[index]
+        offset = self._base + (self._ends[index - 1] if index else 0)
         reason = f"bytes not valid {self._encoding}"
         try:
             raw.decode(self._encoding)
@@ -133,8 +141,8 @@ class _Lines:
         # lines after the first one will be read again and judged on their own
         self.rejects = [r for r in self.rejects if _line(r) <= start]
         self._fh.seek(self.record_after)
-        self._offset = self.record_after
-        self._raw, self._text, self._next = [], [], 0
+        self._base = self.record_after
+        self._raw, self._text, self._ends, self._next = [], [], [], 0
         self.line_no = start
         self.start_record()
 
@@ -187,7 +195,8 @@ def read_blocks(path: Path, *, encoding: str, bom: int, delimiter: str, quotecha
                 if last > first:
                     reason += (f"; the quoted field opened on this line does not close (read "
                                f"on to line {last}); the lines after it are read on their own")
-                block.rejects.append(Reject(f"{name}:{first}", reason, lines.record_text))
+                block.rejects.append(Reject(f"{name}:{first}", reason,
+                                            lines.record_text.rstrip("\r\n")))
                 lines.rewind()
                 reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar,
                                     strict=True)
@@ -201,7 +210,7 @@ def read_blocks(path: Path, *, encoding: str, bom: int, delimiter: str, quotecha
                 block.rejects.append(Reject(
                     f"{name}:{start}", f"malformed CSV: a quoted field opened on this line "
                     f"runs to line {lines.line_no} and the record is bad ({why}); the lines "
-                    "after it are read on their own", lines.record_text))
+                    "after it are read on their own", lines.record_text.rstrip("\r\n")))
                 lines.rewind()
                 reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar,
                                     strict=True)
@@ -209,7 +218,7 @@ def read_blocks(path: Path, *, encoding: str, bom: int, delimiter: str, quotecha
             if len(row) != width:
                 block.rejects.append(Reject(
                     f"{name}:{start}", f"expected {width} fields, got {len(row)}",
-                    lines.record_text))
+                    lines.record_text.rstrip("\r\n")))
             else:
                 block.rows.append(row)  # type: ignore[arg-type]
                 block.lines.append(start)
