@@ -239,3 +239,31 @@ def test_fatal_vs_retriable(tmp_path: Path) -> None:
                        tmp_path / "x.yaml", tmp_path)
     with pytest.raises(FatalSourceError):
         create_connector(cfg).discover()
+
+
+@pytest.mark.parametrize("fast_path", ["adbc", "off"])
+@pytest.mark.parametrize("spelling", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"])
+def test_sqlite_text_datetimes_written_by_other_programs_keep_the_boundary(
+        tmp_path: Path, fast_path: str, spelling: str) -> None:
+    """SQLite compares datetimes as the text the writing program chose (Python's sqlite3
+    writes '2024-05-01 09:00:00', others '2024-05-01T09:00:00'): a row committed later at
+    exactly the watermark's second must still be read, an older one never again."""
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE AC01 (AAC001 INTEGER PRIMARY KEY, AAE036 DATETIME)")
+        conn.executemany("INSERT INTO AC01 VALUES (?, ?)", [
+            (i, (T0 + dt.timedelta(hours=i)).strftime(spelling)) for i in range(5)])
+    con = make(f"sqlite:///{db}", fast_path, {"table": "AC01", "primary_key": ["AAC001"],
+                                              "cursor": "AAE036"}, tmp=tmp_path)
+    chunks = list(con.read("AC02"))
+    state = chunks[-1].state
+    assert state["cursor"] == (T0 + dt.timedelta(hours=4)).isoformat()
+    with sqlite3.connect(db) as conn:
+        conn.executemany("INSERT INTO AC01 VALUES (?, ?)", [
+            (10, (T0 + dt.timedelta(hours=4)).strftime(spelling)),     # at the watermark
+            (11, (T0 + dt.timedelta(hours=3)).strftime(spelling)),     # older: a late commit
+            (12, (T0 + dt.timedelta(hours=5)).strftime(spelling))])    # newer
+    again = [r["AAC001"] for c in con.read("AC02", state) for r in c.batch.to_pylist()]
+    assert again == [10, 12]

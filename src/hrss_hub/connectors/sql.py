@@ -27,6 +27,7 @@ Rows are fetched by one of the backends of :mod:`hrss_hub.connectors.sql_fetch`
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
 from collections.abc import Iterator
@@ -295,8 +296,7 @@ class SqlConnector(ConnectorKind):
         order = [*([cursor] if cursor else []), *[k for k in sc.primary_key if k != cursor]]
         where: list[sa.ColumnElement[bool]] = []
         if cursor and bound is not None:
-            where.append(source.c[cursor] >= sa.bindparam("cursor_lo", bound,
-                                                          type_=source.c[cursor].type))
+            where.append(self._lower_bound(source.c[cursor], bound))
         spec = QuerySpec(source, data_schema, where, order,
                          nulls_first=self.url.get_backend_name() in _NULLS_LAST_DIALECTS)
         batches = self._batches(sc, spec)
@@ -328,6 +328,29 @@ class SqlConnector(ConnectorKind):
             close = getattr(batches, "close", None)
             if close is not None:
                 close()
+
+    def _lower_bound(self, column: sa.ColumnElement[Any], bound: Any) -> sa.ColumnElement[bool]:
+        """``column >= bound`` in SQL; the exact comparison is the incremental filter's.
+
+        SQLite keeps datetimes as text in whatever form the writing program chose
+        (``2024-05-01 09:00:00``, ``2024-05-01T09:00:00``, with or without fractions), and
+        compares text. Bound as SQLAlchemy would (``2024-05-01 09:00:00.000000``) a row
+        written at that very second without fractions would compare *less* and be lost, and
+        every ``T``-separated row of that day would compare greater. So on SQLite the bound
+        is the whole second in both spellings, and ``Incremental.new_rows`` drops the rows
+        the SQL let through that are older than the watermark.
+        """
+        if self.url.get_backend_name() == "sqlite" and isinstance(bound, dt.datetime):
+            day, second = bound.strftime("%Y-%m-%d"), bound.strftime("%H:%M:%S")
+
+            def text(name: str, value: str) -> sa.BindParameter[str]:
+                return sa.bindparam(name, value, type_=sa.String())
+
+            spaced = column >= text("cursor_lo", f"{day} {second}")
+            t_before = sa.and_(column >= text("cursor_t_day", f"{day}T"),
+                               column < text("cursor_t_lo", f"{day}T{second}"))
+            return sa.and_(spaced, sa.not_(t_before))
+        return column >= sa.bindparam("cursor_lo", bound, type_=column.type)
 
     def _batches(self, sc: StreamConfig, spec: QuerySpec) -> Iterator[pa.RecordBatch]:
         size = self.config.batch_size
