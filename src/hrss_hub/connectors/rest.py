@@ -33,10 +33,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -63,20 +61,12 @@ from hrss_hub.connectors.paginators import (
     parse_pagination,
 )
 from hrss_hub.connectors.registry import register_kind
+from hrss_hub.connectors.rest_schema import ARROW_TYPES, BadValue, DeclaredField, describe
 from hrss_hub.errors import ConfigError, FatalSourceError, unknown_choice
 
 log = logging.getLogger(__name__)
 
 #: declared schema type → Arrow type
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
-
 _AUTH_KEYS: dict[str, frozenset[str]] = {
     "none": frozenset({"type"}),
     "bearer": frozenset({"type", "token_env"}),
@@ -85,122 +75,6 @@ _AUTH_KEYS: dict[str, frozenset[str]] = {
 }
 _INCREMENTAL_KEYS = frozenset({"param", "cursor_field"})
 _FIELD_KEYS = frozenset({"type", "required"})
-_INT_RE = re.compile(r"[+-]?\d+")
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-class _BadValue(ValueError):
-    """A value that does not fit its declared type (the message is the reason)."""
-
-
-# ---------------------------------------------------------------------------------------
-# declared schema: one converter per type, JSON value → Python value Arrow accepts
-# ---------------------------------------------------------------------------------------
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _to_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        # numbers and booleans are fine for a string field; JSON spelling keeps 1.0 vs 1
-        return json.dumps(value)
-    raise _BadValue(f"expected string, got {_describe(value)}")
-
-
-def _to_integer(value: Any) -> int:
-    result: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-        result = int(value.strip())
-    if result is None:
-        raise _BadValue(f"expected integer, got {_describe(value)}")
-    if not _INT64[0] <= result <= _INT64[1]:
-        raise _BadValue(f"integer {result} is out of the 64-bit range")
-    return result
-
-
-def _to_number(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise _BadValue(f"expected number, got {_describe(value)}")
-
-
-_TRUE = frozenset({"true", "1"})
-_FALSE = frozenset({"false", "0"})
-
-
-def _to_boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise _BadValue(f"expected boolean, got {_describe(value)}")
-
-
-def _to_date(value: Any) -> date:
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())  # 2024-05-01 and 20240501
-        except ValueError:
-            pass
-    raise _BadValue(f"expected date (YYYY-MM-DD), got {_describe(value)}")
-
-
-def _to_timestamp(value: Any) -> datetime:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is not None:
-                # Arrow column is naive: values with an offset are stored as UTC wall time
-                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-            return parsed
-    raise _BadValue(f"expected timestamp (ISO 8601), got {_describe(value)}")
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": _to_string,
-    "integer": _to_integer,
-    "number": _to_number,
-    "boolean": _to_boolean,
-    "date": _to_date,
-    "timestamp": _to_timestamp,
-}
-
-
-@dataclass(frozen=True)
-class _Field:
-    name: str
-    type: str
-    required: bool
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        return ARROW_TYPES[self.type]
-
-    def convert(self, value: Any) -> Any:
-        return _CONVERTERS[self.type](value)
-
-
-def _jsonable(value: Any) -> Any:
-    """A converted value as it can live in JSON state (dates as ISO strings)."""
-    return value.isoformat() if isinstance(value, date) else value
 
 
 # ---------------------------------------------------------------------------------------
@@ -214,13 +88,13 @@ class _Stream:
     params: dict[str, str]
     records_path: str
     pagination: PaginationOptions
-    fields: tuple[_Field, ...]
+    fields: tuple[DeclaredField, ...]
     primary_key: tuple[str, ...]
     cursor_field: str | None
     since_param: str | None
     schema: pa.Schema = field(compare=False)
 
-    def get_field(self, name: str) -> _Field:
+    def get_field(self, name: str) -> DeclaredField:
         return next(f for f in self.fields if f.name == name)
 
 
@@ -370,7 +244,7 @@ class RestConnector(ConnectorKind):
                               f"{where}.incremental.cursor_field")
         # primary-key and cursor fields can never be empty: they place the record
         required = set(stream.primary_key) | ({cursor_field} if cursor_field else set())
-        fields = tuple(_Field(f.name, f.type, f.required or f.name in required)
+        fields = tuple(DeclaredField(f.name, f.type, f.required or f.name in required)
                        for f in declared)
         schema = pa.schema([pa.field(f.name, f.arrow_type, nullable=not f.required)
                             for f in fields] + [pa.field(LOCATION_COLUMN, pa.string(), False)])
@@ -384,7 +258,7 @@ class RestConnector(ConnectorKind):
         return parse_pagination(raw, where, system=self.config.system,
                                 file=str(self.config.source_file))
 
-    def _parse_schema(self, raw: Any, where: str) -> list[_Field]:
+    def _parse_schema(self, raw: Any, where: str) -> list[DeclaredField]:
         if not isinstance(raw, dict) or not raw:
             raise self._error(f"{where} is required: the type of each field "
                               f"({' | '.join(ARROW_TYPES)})", where,
@@ -400,7 +274,7 @@ class RestConnector(ConnectorKind):
                 raise unknown_choice("field type", str(spec), ARROW_TYPES,
                                      system=self.config.system,
                                      file=str(self.config.source_file), path=f"{where}.{name}")
-            fields.append(_Field(str(name), str(spec), required))
+            fields.append(DeclaredField(str(name), str(spec), required))
         return fields
 
     # -- credentials (resolved lazily: building a connector must not need secrets) ---------
@@ -614,7 +488,7 @@ class _Reader:
             if self.inc is not None:
                 self.inc.value(self.since)
                 self.inc.value(self.start_mark)
-        except (ValueError, _BadValue) as exc:
+        except (ValueError, BadValue) as exc:
             raise self._bad_state(str(exc)) from None
 
     def run(self, base_url: str, client: HttpClient) -> Iterator[Chunk]:
@@ -772,7 +646,7 @@ class _Reader:
 
     def _convert(self, record: Any) -> tuple[dict[str, Any] | None, str]:
         if not isinstance(record, dict):
-            return None, f"record is not a JSON object but {_describe(record)}"
+            return None, f"record is not a JSON object but {describe(record)}"
         row: dict[str, Any] = {}
         problems: list[str] = []
         for f in self.spec.fields:
@@ -785,7 +659,7 @@ class _Reader:
                 continue
             try:
                 row[f.name] = f.convert(value)
-            except _BadValue as exc:
+            except BadValue as exc:
                 problems.append(f"field {f.name!r}: {exc}")
         extra = record.keys() - self.declared
         if extra:
