@@ -279,3 +279,21 @@ def test_the_encoding_vote_stays_right_on_big_files(tmp_path: Path) -> None:
     info = scan(utf8, "utf-8")
     assert not info.mismatch and info.first_undecodable is not None
     assert info.first_undecodable.line == 5002
+
+
+def test_an_older_xlsx_lacking_a_column_is_drift_too(tmp_path: Path) -> None:
+    import openpyxl
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    layouts = (("2024-01.xlsx", ["工号", "姓名"]), ("2024-02.xlsx", ["工号", "姓名", "岗位"]))
+    for name, header in layouts:
+        wb = openpyxl.Workbook()
+        wb.active.append(header)
+        wb.active.append(["1", "张三", "科员"][:len(header)])
+        wb.save(drop / name)
+    cfg = parse_system({"kind": "files", "connection": {"path": "drop"},
+                        "streams": [{"name": "s", "pattern": "*.xlsx"}]}, tmp_path / "f.yaml",
+                       tmp_path)
+    with pytest.raises(SchemaDriftError, match=r"2024-01\.xlsx lacks column\(s\) 岗位"):
+        list(create_connector(cfg).read("s"))
