@@ -39,9 +39,14 @@ _Name = Annotated[str, Field(min_length=1)]
 
 
 class PaginationOptions(BaseModel):
-    """Base of every style's options: the ``pagination:`` mapping of a REST stream."""
+    """Base of every style's options: the ``pagination:`` mapping of a REST stream.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    Configured like the configuration layer's file models (unknown keys are errors, models
+    are immutable, a parameter name YAML read as a number is text), so the REST stream
+    model can hold these as they are.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
     type: str
 
@@ -492,12 +497,18 @@ def _config_error(exc: ValidationError, model: type[PaginationOptions], where: s
         return ConfigError(f"{path} is required for {model.model_fields['type'].default} "
                            "pagination", {**context, "path": path},
                            f"e.g. pagination: {example}" if example else None)
-    expected = {"int_type": "an integer", "greater_than": "a positive integer",
+    expected = {"int_type": "an integer", "int_parsing": "an integer",
+                "int_from_float": "a whole number", "greater_than": "a positive integer",
                 "greater_than_equal": "a non-negative integer", "string_type": "a string",
                 "string_too_short": "a non-empty string"}.get(error["type"])
     message = (f"{path} must be {expected}, got {error.get('input')!r}" if expected else
                f"{path}: {error['msg']}")
     return ConfigError(message, {**context, "path": path})
+
+
+def options_model(style: str) -> type[PaginationOptions]:
+    """The options model of a registered style (``KeyError`` for an unknown one)."""
+    return _PAGINATORS[style].Options
 
 
 def create_paginator(options: PaginationOptions) -> Paginator:
