@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field as Param
 
-from hrss_hub.mapping.compile import KEY_SEPARATOR
+from hrss_hub import keys
 from hrss_hub.quality.rules.base import FieldRef, Rule, RuleContext, RuleParams, Verdict
 
 if TYPE_CHECKING:
@@ -50,9 +49,8 @@ class DuplicateKey(Rule[KeyParams]):
 
     def predicate(self, columns: Sequence[pa.Array], params: KeyParams,
                   ctx: RuleContext) -> Verdict:
-        """Every occurrence of a key after its first."""
-        key = columns[0] if len(columns) == 1 else pc.binary_join_element_wise(
-            *columns, KEY_SEPARATOR)
+        """Every occurrence of a key after its first (keys in the hub's one encoding)."""
+        key = keys.encode_columns(list(columns))
         # an exact Python set of the run's keys, one probe per row: measured against
         # 128-bit numpy hashes in sorted arrays it is ~6x faster (0.5 s vs 3.1 s per 1M
         # keys) for ~100 MB more at 1M keys; exactness and speed win here
