@@ -38,7 +38,8 @@ STAGE_RULES: tuple[tuple[str, str, str, bool], ...] = (
     ("importlib._bootstrap", "_find_and_load", "imports", False),
     ("hrss_hub/connectors/", "", "extract", False),
     ("hrss_hub/mapping/", "", "map", False),
-    ("hrss_hub/quality/gate.py", "_duplicates", "gate: duplicate keys", False),
+    ("hrss_hub/quality/gate.py", "_duplicates", "gate: duplicate keys", False),  # until 2026-12
+    ("hrss_hub/quality/rules/builtin/duplicate_key.py", "", "gate: duplicate keys", False),
     ("hrss_hub/quality/gate.py", "", "gate", False),
     ("hrss_hub/quality/rules", "", "gate", False),
     ("hrss_hub/quality/gx.py", "", "gx", False),

@@ -186,6 +186,8 @@ def test_stage_of_charges_the_innermost_named_frame() -> None:
     assert e2e_profile.stage_of([run, gate, dup]) == "gate: duplicate keys"
     qualified = ("/x/hrss_hub/quality/gate.py", "RowGate._duplicates")  # as py-spy names it
     assert e2e_profile.stage_of([run, gate, qualified]) == "gate: duplicate keys"
+    rule = ("/x/hrss_hub/quality/rules/builtin/duplicate_key.py", "DuplicateKey.evaluate")
+    assert e2e_profile.stage_of([run, gate, rule]) == "gate: duplicate keys"
     gx_init = ("/v/site-packages/great_expectations/__init__.py", "<module>")
     pandas = ("/v/site-packages/pandas/__init__.py", "<module>")
     assert e2e_profile.stage_of([run, gate, imp, gx_init, imp, pandas]) == \
