@@ -30,6 +30,7 @@ Usage::
     python bench/bench_e2e.py                       # 1M rows, SQLite and PostgreSQL, 3 rounds
     python bench/bench_e2e.py --rows 10000000 --db sqlite --tools hrss-hub   # memory check
     python bench/bench_e2e.py --rows 2000 --rounds 1 --json out.json         # smoke run
+    python bench/bench_e2e.py --deliver     # + one sharing agreement: publishing delivers
 """
 
 from __future__ import annotations
@@ -77,6 +78,30 @@ exchange_root: exchange
 quarantine_dir: quarantine
 reports_dir: reports
 state_dir: .hrss-hub
+"""
+
+#: ``--deliver``: one sharing agreement, so publishing also delivers (pseudonymised IDs)
+AGREEMENT_YAML = """\
+# 医疗保障局: insured persons' identity check; pseudonymised citizen ID, partial name
+recipient:
+  id: medical-insurance
+  name: 成都市武侯区医疗保障局
+  level: district
+  division: "510107"
+purpose: 医保参保人员身份核验
+legal_basis: 《社会保险法》第五十八条；《个人信息保护法》第十三条第一款第（三）项
+valid_from: 2026-01-01
+valid_to: 2030-12-31
+rows:
+  division_prefix: "510107"
+datasets:
+  person:
+    columns:
+      citizen_id: pseudonym
+      name: partial
+      gender: keep
+      birth_date: keep
+      address_division: keep
 """
 
 CONNECTOR_YAML = """\
@@ -229,8 +254,9 @@ class Prepared:
     cleanup: Any = None  # callable dropping the PostgreSQL database
 
 
-def prepare(backend: str, rows: int, workdir: Path) -> Prepared:
-    """Create and fill the source database, write the workspace."""
+def prepare(backend: str, rows: int, workdir: Path, deliver: bool = False) -> Prepared:
+    """Create and fill the source database, write the workspace (with one sharing
+    agreement when ``deliver``)."""
     import e2e_data
     import e2e_tools
 
@@ -264,7 +290,11 @@ def prepare(backend: str, rows: int, workdir: Path) -> Prepared:
         env[URL_ENV] = url
         connection = f"  url_env: {URL_ENV}"
     seconds = time.perf_counter() - t0
-    (ws / "hub.yaml").write_text(HUB_YAML, encoding="utf-8")
+    (ws / "hub.yaml").write_text(HUB_YAML + ("sharing: sharing\n" if deliver else ""),
+                                 encoding="utf-8")
+    if deliver:
+        (ws / "sharing").mkdir(exist_ok=True)
+        (ws / "sharing" / "medical-insurance.yaml").write_text(AGREEMENT_YAML, encoding="utf-8")
     connector = re.sub(r"\b(A[A-Z]{2}\d{3}|AC01)\b",
                        lambda m: e2e_data.identifier(m.group(0), backend),
                        CONNECTOR_YAML.format(connection=connection))
@@ -357,6 +387,12 @@ def check_hub(prep: Prepared, summary: dict[str, Any]) -> dict[str, Any]:
                      if s["quarantine_file"] else 0)
     if in_quarantine != s["quarantined"]:
         problems.append(f"quarantine file holds {in_quarantine:,} of {s['quarantined']:,}")
+    if (prep.workspace / "sharing").is_dir():  # every published row is in the recipient's scope
+        delivered = [d for d in (summary.get("publishing") or {}).get("deliveries") or []
+                     if d.get("status") != "unchanged"]
+        if [d["rows"] for d in delivered] != [s["published"]]:
+            problems.append(f"expected one delivery of {s['published']:,} rows, got "
+                            f"{[(d['recipient'], d['status'], d['rows']) for d in delivered]}")
     if problems:
         raise BenchError("hrss-hub result is wrong: " + "; ".join(problems))
     return {"read": s["read"], "written": written + in_quarantine + s["filtered"],
@@ -471,7 +507,7 @@ class ToolResult:
 def bench_database(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Prepare one database, run every tool round after round, and summarize."""
     print(f"[{backend}] generating {args.rows:,} rows …", file=sys.stderr, flush=True)
-    prep = prepare(backend, args.rows, workdir)
+    prep = prepare(backend, args.rows, workdir, deliver=args.deliver)
     try:
         results = {t: ToolResult() for t in args.tools}
         load_before = _load()
@@ -620,6 +656,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write every figure to this JSON file")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the databases, workspaces and profiles here")
+    parser.add_argument("--deliver", action="store_true",
+                        help="add one sharing agreement, so each run also delivers")
     parser.add_argument("--profile", action="store_true",
                         help="profile one extra hrss-hub run even if the summary has timings")
     parser.add_argument("--no-profile", action="store_true", help="never profile")
@@ -651,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hrss-bench-e2e-"))
     report: dict[str, Any] = {"rows": args.rows, "rounds": args.rounds, "tools": args.tools,
+                              "deliver": args.deliver,
                               "cpus": os.cpu_count(), "versions": _versions(),
                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                               "databases": {}}

@@ -7,6 +7,7 @@ it reports. The bench's own result checks are shown to fail on a wrong result.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -36,7 +37,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_e2e.py"), "--rows", str(ROWS),
          "--rounds", "1", "--db", "both", "--json", str(out), "--workdir", str(work / "w"),
-         "--profile"],
+         "--profile", "--deliver"],
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {"stdout": proc.stdout, "report": json.loads(out.read_text(encoding="utf-8")),
@@ -83,6 +84,18 @@ def test_hub_quarantines_exactly_the_planted_defects(smoke: dict[str, Any]) -> N
         assert counts["quarantined"] == sum(planted.values())
         assert counts["published"] == ROWS - sum(planted.values())
         assert counts["filtered"] == 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_every_published_row_was_delivered(smoke: dict[str, Any]) -> None:
+    """With ``--deliver`` each hrss-hub round also delivers to the one agreement; the
+    round counts only if the delivery holds every published row (checked by the bench)."""
+    report = smoke["report"]
+    assert report["deliver"] is True
+    for result in report["databases"].values():
+        for tool in ("hrss-hub", "hrss-hub-nogx"):
+            assert result["tools"][tool]["error"] is None and result["tools"][tool]["rounds"]
 
 
 @pytest.mark.integration
@@ -144,6 +157,10 @@ def test_a_wrong_hub_result_fails_the_bench(smoke: dict[str, Any]) -> None:
     fewer.defects["name_missing"] -= 1
     with pytest.raises(bench_e2e.BenchError, match="quarantined"):
         bench_e2e.check_hub(replace(prep, plan=fewer), summary)
+    assert (ws / "sharing").is_dir()  # the smoke run's --deliver agreement
+    undelivered = copy.deepcopy(summary) | {"publishing": None}
+    with pytest.raises(bench_e2e.BenchError, match="expected one delivery"):
+        bench_e2e.check_hub(prep, undelivered)
     stream = summary["systems"][0]["streams"][0]
     stream["published"] += 1
     stream["quarantined"] -= 1
