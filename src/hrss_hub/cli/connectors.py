@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hrss_hub.errors import HubError
 
+if TYPE_CHECKING:
+    from hrss_hub.config import HubConfig
 
-def _workspace(config: str | None) -> tuple[Path, Path]:
+
+def _workspace(config: str | None) -> HubConfig:
     from hrss_hub.config import load_config
 
-    hub = load_config(config)
-    assert hub.connectors_dir is not None
-    return hub.root, hub.connectors_dir
+    return load_config(config)
 
 
 @click.group()
@@ -31,18 +32,20 @@ def connectors() -> None:
               help="Also connect to each source and discover its streams.")
 def check(system: str | None, config: str | None, connect: bool) -> None:
     """Load every connectors/*.yaml (or only SYSTEM); print OK or what to fix."""
-    from hrss_hub.connectors.config import load_system
+    from hrss_hub.connectors.config import connector_files, load_system
     from hrss_hub.connectors.registry import create_connector
 
-    root, folder = _workspace(config)
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    hub = _workspace(config)
+    folder = hub.connectors_dir
+    assert folder is not None
+    files = connector_files(folder) if folder.is_dir() else []
     if not files:
         click.echo(f"no connector files in {folder}", err=True)
         sys.exit(1)
     failed = checked = 0
     for file in files:
         try:
-            cfg = load_system(file, root)
+            cfg = load_system(file, hub.root, hub=hub)
             if system and cfg.system != system:
                 continue
             checked += 1
@@ -69,15 +72,15 @@ def check(system: str | None, config: str | None, connect: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the schemas as JSON.")
 def discover(system: str, config: str | None, as_json: bool) -> None:
     """Print SYSTEM's streams and the Arrow schema of each."""
-    from hrss_hub.connectors.config import load_systems
+    from hrss_hub.connectors.config import load_workspace_systems
     from hrss_hub.connectors.drift import schema_to_json
     from hrss_hub.connectors.registry import create_connector
     from hrss_hub.errors import unknown_choice
 
-    root, folder = _workspace(config)
-    systems = load_systems(folder, root)
+    hub = _workspace(config)
+    systems = load_workspace_systems(hub)
     if system not in systems:
-        raise unknown_choice("system", system, systems, path=str(folder))
+        raise unknown_choice("system", system, systems, path=str(hub.connectors_dir))
     schemas = create_connector(systems[system]).discover()
     if as_json:
         click.echo(json.dumps({name: schema_to_json(s) for name, s in schemas.items()},

@@ -357,11 +357,11 @@ def _check_code_list(kwargs: Mapping[str, Any], standard: Standard, path: Path,
 
 def default_dir(configured: Path | None = None) -> Path:
     """The workspace's ``expectations/`` if it has suites, else the bundled one."""
-    from hrss_hub.config import REPO_ROOT
+    from hrss_hub.config import bundled_expectations_dir
 
     if configured is not None and any(configured.glob("*.json")):
         return configured
-    return REPO_ROOT / "expectations"
+    return bundled_expectations_dir()
 
 
 def load_suites(directory: Path, standard: Standard) -> dict[str, list[Suite]]:
