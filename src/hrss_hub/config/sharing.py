@@ -13,10 +13,10 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from hrss_hub.config import levels
-from hrss_hub.config.model import FileModel, Name, fail, fail_at
+from hrss_hub.config.model import FileModel, Name, fail
 
 #: what happens to a column: the value, a display mask, a per-recipient HMAC, or nothing
 ACTIONS = ("keep", "partial", "pseudonym", "drop")
@@ -127,9 +127,10 @@ class AgreementFile(FileModel):
                        "e.g. datasets: {person: {columns: {gender: keep}}}")
         return value
 
-    @model_validator(mode="after")
-    def _period(self) -> AgreementFile:
-        if self.valid_from > self.valid_to:
-            raise fail_at((("valid_to",), f"valid_to ({self.valid_to}) is before valid_from "
-                           f"({self.valid_from})", None))
-        return self
+    @field_validator("valid_to")
+    @classmethod
+    def _period(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("valid_from")
+        if start is not None and start > value:
+            raise fail(f"valid_to ({value}) is before valid_from ({start})")
+        return value

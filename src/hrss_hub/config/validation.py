@@ -202,7 +202,7 @@ def _walk(model: type[BaseModel], loc: tuple[Any, ...], data: Any) -> _Walk:
         if _is_tagged_union(tp) and isinstance(part, str):
             continue  # the tag of a discriminated union member
         out.append(part)
-        label, parent = None, None
+        parent = None  # (the label stays: a dict of actions is labelled by its field)
         origin, args = get_origin(tp), get_args(tp)
         if origin in (list, tuple) and args:
             tp = args[0]

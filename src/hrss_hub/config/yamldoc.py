@@ -124,7 +124,12 @@ class _Builder:
                 return self._mapping(node, loc)
             if isinstance(node, yaml.SequenceNode):
                 return [self._item(child, (*loc, i)) for i, child in enumerate(node.value)]
-            return self.loader.construct_object(node, deep=True)
+            try:
+                return self.loader.construct_object(node, deep=True)
+            except ValueError:
+                # looks like a date or number but is none (2027-02-30): keep the text, so the
+                # model says what it expected there
+                return node.value
         finally:
             self._active.discard(id(node))
 
