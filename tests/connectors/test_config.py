@@ -47,6 +47,9 @@ VALID_CONFIGS: list[Case] = [
          "kind: sql\nconnection: {url_env: SI_URL, fast_path: off}\nstreams:\n"
          "  - {name: q, query: 'SELECT 1 AS x', split: {column: x, parts: 2},\n"
          "     schema: {x: int64, amount: 'decimal128(12, 2)'}}\n"),
+    Case("fast path spelt sqlalchemy",
+         "kind: sql\nconnection: {url_env: U, fast_path: sqlalchemy}\n"
+         "streams: [{name: a, table: a}]\n"),
     Case("retries written as text are a number", "kind: sql\nconnection: {conn_id: si}\n"
          "retries: \"3\"\nretry_delay_seconds: '30'\nstreams: [{name: a, table: a}]\n"),
     Case("files csv and xlsx", "kind: files\nconnection: {path: drop}\nstreams:\n"
@@ -106,6 +109,10 @@ INVALID_CONFIGS: list[Case] = [
     Case("duplicate stream", "kind: sql\nconnection: {url: 'sqlite:///x.db'}\nstreams:\n"
          "  - {name: a, table: a}\n  - {name: a, table: b}\n",
          (("duplicate stream name 'a'", 5, "streams[1].name"),)),
+    Case("cursor without a key", "kind: sql\nconnection: {url: 'sqlite:///x.db'}\nstreams:\n"
+         "  - {name: a, table: a, cursor: AAE036}\n",
+         (("an incremental stream (cursor) needs a primary_key", 4, "streams[0].cursor"),),
+         ("add primary_key",)),
     Case("split shape", "kind: sql\nconnection: {url: 'sqlite:///x.db'}\nstreams:\n"
          "  - {name: a, table: a, split: {column: id, parts: 0}}\n",
          (("parts must be a positive integer, got 0", 4, "streams[0].split.parts"),)),
@@ -136,7 +143,7 @@ INVALID_CONFIGS: list[Case] = [
     Case("rest pagination type", "kind: rest\nconnection: {base_url: 'http://x'}\nstreams:\n"
          "  - name: a\n    path: /a\n    schema: {id: string}\n    pagination: {type: pag}\n",
          (("unknown pagination type 'pag'", 7, "streams[0].pagination"),),
-         ("did you mean 'page'", "cursor, link, none, offset, page")),
+         ("did you mean 'page'", "valid: cursor, link, ")),
     Case("rest pagination options", "kind: rest\nconnection: {base_url: 'http://x'}\nstreams:\n"
          "  - name: a\n    path: /a\n    schema: {id: string}\n    pagination:\n"
          "      type: page\n      size: none\n      offset_param: o\n",
@@ -427,3 +434,16 @@ def test_a_kind_declares_its_own_option_models(tmp_path: Path) -> None:
             (3, "streams[0].base_dn", "base_dn is required")]
     finally:
         _REGISTRY.pop("ldap_test")
+
+
+def test_builtin_kinds_are_checked_by_their_models_alone() -> None:
+    """One parser: a built-in kind's file checks live in its option models (which the DAG
+    parser uses too), not in a ``validate_config`` that only ``hrss-hub run`` would call."""
+    from hrss_hub.connectors.options import BUILTIN_OPTIONS
+    from hrss_hub.connectors.registry import kind_class
+
+    for kind, options in BUILTIN_OPTIONS.items():
+        cls = kind_class(kind)
+        assert not hasattr(cls, "validate_config"), kind
+        assert (cls.connection_model, cls.stream_model) == (options.connection,  # type: ignore[attr-defined]
+                                                            options.stream), kind

@@ -152,7 +152,8 @@ def test_unreachable_database_is_a_source_error_without_password(
     for url in (f"postgresql+psycopg://hub:{secret}@127.0.0.1:1/si",
                 f"mysql+pymysql://hub:{secret}@127.0.0.1:1/si"):
         for fast in ("auto", "off"):
-            con = make(url, fast, {"table": "AC01", "cursor": "x"}, tmp=tmp_path)
+            con = make(url, fast, {"table": "AC01", "cursor": "x", "primary_key": ["id"]},
+                       tmp=tmp_path)
             with pytest.raises(SourceError) as info:
                 list(con.read("AC02"))
             message = str(info.value)

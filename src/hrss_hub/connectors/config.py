@@ -31,7 +31,7 @@ from hrss_hub.config.problems import ConfigProblems, Problem, did_you_mean
 from hrss_hub.config.thresholds import Threshold
 from hrss_hub.config.validation import validate_doc
 from hrss_hub.config.yamldoc import YamlDoc, read_yaml
-from hrss_hub.connectors.options import BUILTIN_OPTIONS, KindOptions, StreamBase, options_model
+from hrss_hub.connectors.options import BUILTIN_OPTIONS, KindOptions, StreamBase, declared_options
 from hrss_hub.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def kind_options(kind: str, **context: Any) -> KindOptions:
         return BUILTIN_OPTIONS[kind]
     from hrss_hub.connectors.registry import kind_class
 
-    return options_model(kind_class(kind, **context))
+    return declared_options(kind_class(kind, **context))
 
 
 def _kind_problem(doc: YamlDoc, file: Path) -> tuple[KindOptions, Problem | None]:

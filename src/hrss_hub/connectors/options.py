@@ -10,9 +10,9 @@ validates connector files with exactly these models. Connector classes read thei
 typed with ``<Model>.model_validate(stream.options)`` (the options were validated when the
 file was loaded, so this cannot fail).
 
-REST pagination styles are small models registered by their ``type``
-(:func:`register_pagination`); a paginator class owns its model (``options_model``), so a new
-style is one model plus one paginator class.
+REST pagination styles are small models looked up by their ``type`` (:func:`options_model`,
+:func:`styles`); a paginator class owns its model, so a new style is one paginator class
+with its options model.
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ DeclaredSchema = dict[str, Annotated[str, AfterValidator(_known_type)]]
 # ---------------------------------------------------------------------------------------
 
 #: how a sql stream is fetched: ADBC when the driver allows (auto), always, or never
-FAST_PATHS = ("auto", "adbc", "off")
+#: (``off``, also spelt ``sqlalchemy``)
+FAST_PATHS = ("auto", "adbc", "off", "sqlalchemy")
 
 
 def _url_without_password(url: str | None) -> str | None:
@@ -150,8 +151,8 @@ class SqlConnection(OptionsModel):
     url: Name | None = None
     url_env: Name | None = None
     conn_id: Name | None = None
-    fast_path: Annotated[Literal["auto", "adbc", "off"], BeforeValidator(_yaml_off)] = Field(
-        default="auto", title="fast_path")
+    fast_path: Annotated[Literal["auto", "adbc", "off", "sqlalchemy"],
+                         BeforeValidator(_yaml_off)] = Field(default="auto", title="fast_path")
     db_schema: Name | None = None
 
     @field_validator("url")
@@ -195,7 +196,16 @@ class SqlStreamOptions(OptionsModel):
 
 
 class SqlStream(StreamBase, SqlStreamOptions):
-    """A stream of ``kind: sql``."""
+    """A stream of ``kind: sql``: an incremental one needs a primary key."""
+
+    @model_validator(mode="after")
+    def _cursor_needs_key(self) -> SqlStream:
+        # rows at the cursor's last value are told apart by their key (inclusive cursor)
+        if self.cursor and not self.primary_key:
+            raise fail_at((("cursor",), "an incremental stream (cursor) needs a primary_key: "
+                           "rows at the cursor's last value are told apart by their key",
+                           f"add primary_key: [<unique column>] next to cursor: {self.cursor}"))
+        return self
 
 
 # ---------------------------------------------------------------------------------------
@@ -350,41 +360,48 @@ class RestConnection(OptionsModel):
         return self
 
 
+# -- pagination styles -----------------------------------------------------------------
+# One options model per style, registered by its ``type``. The paginator classes of the
+# connectors workstream own these models (``hrss_hub.connectors.paginators``: same names —
+# ``PaginationOptions``, ``options_model(style)``, ``styles()``); until that module is merged
+# this block holds the built-in styles. At merge it becomes one import of those three names.
+
+
 class PaginationOptions(FileModel):
-    """Base of the pagination style models; ``type`` names the style."""
+    """Base of every style's options: the ``pagination:`` mapping of a REST stream."""
 
     type: str
 
 
-class NoPagination(PaginationOptions):
-    """One request per read."""
+class SinglePageOptions(PaginationOptions):
+    """``{type: none}``: one request returns every record."""
 
     type: Literal["none"] = "none"
 
 
-class PagePagination(PaginationOptions):
+class PageNumberOptions(PaginationOptions):
     """``?page=N&size=M`` (``start``: the number of the first page, 0 or 1)."""
 
-    type: Literal["page"]
+    type: Literal["page"] = "page"
     page_param: Name = "page"
     size_param: Name = "size"
     size: PositiveInt = 100
     start: NonNegativeInt = 1
 
 
-class OffsetPagination(PaginationOptions):
+class OffsetOptions(PaginationOptions):
     """``?offset=N&limit=M``."""
 
-    type: Literal["offset"]
+    type: Literal["offset"] = "offset"
     offset_param: Name = "offset"
     limit_param: Name = "limit"
     size: PositiveInt = 100
 
 
-class CursorPagination(PaginationOptions):
+class CursorOptions(PaginationOptions):
     """The next page's token at ``cursor_path`` in the body, sent back as ``cursor_param``."""
 
-    type: Literal["cursor"]
+    type: Literal["cursor"] = "cursor"
     cursor_path: Name | None = Field(default=None, validate_default=True)
     cursor_param: Name = "cursor"
 
@@ -397,28 +414,26 @@ class CursorPagination(PaginationOptions):
         return value
 
 
-class LinkPagination(PaginationOptions):
+class LinkHeaderOptions(PaginationOptions):
     """RFC 8288 ``Link: <…>; rel="next"`` headers."""
 
-    type: Literal["link"]
+    type: Literal["link"] = "link"
 
 
-#: pagination style name → its options model
-PAGINATION_STYLES: dict[str, type[PaginationOptions]] = {}
+_STYLES: dict[str, type[PaginationOptions]] = {
+    m.model_fields["type"].default: m
+    for m in (SinglePageOptions, PageNumberOptions, OffsetOptions, CursorOptions,
+              LinkHeaderOptions)}
 
 
-def register_pagination(model: type[PaginationOptions]) -> type[PaginationOptions]:
-    """Make ``model`` the options of the pagination style named by its ``type`` literal."""
-    annotation = model.model_fields["type"].annotation
-    names: tuple[Any, ...] = getattr(annotation, "__args__", ())
-    assert len(names) == 1, f"{model.__name__}.type must be a single Literal"
-    PAGINATION_STYLES[str(names[0])] = model
-    return model
+def options_model(style: str) -> type[PaginationOptions]:
+    """The options model of a pagination style (``KeyError`` for an unknown one)."""
+    return _STYLES[style]
 
 
-for _style in (NoPagination, PagePagination, OffsetPagination, CursorPagination,
-               LinkPagination):
-    register_pagination(_style)
+def styles() -> list[str]:
+    """Names of every pagination style, sorted."""
+    return sorted(_STYLES)
 
 
 def _pagination(value: Any) -> Any:
@@ -426,18 +441,17 @@ def _pagination(value: Any) -> Any:
     if value is None or isinstance(value, PaginationOptions):
         return value
     if not isinstance(value, dict):
-        raise fail("pagination must be a mapping with a type",
-                   "types: " + ", ".join(sorted(PAGINATION_STYLES)))
+        raise fail("pagination must be a mapping with a type", "types: " + ", ".join(styles()))
     style = value.get("type")
-    model = PAGINATION_STYLES.get(str(style)) if style is not None else None
-    if model is None:
+    if style is None:
+        raise fail("pagination needs a type", "types: " + ", ".join(styles()))
+    try:
+        model = options_model(str(style))
+    except KeyError:
         from hrss_hub.config.problems import did_you_mean
 
-        if style is None:
-            raise fail("pagination needs a type", "types: " + ", ".join(sorted(
-                PAGINATION_STYLES)))
         raise fail(f"unknown pagination type {style!r}",
-                   did_you_mean(str(style), PAGINATION_STYLES))
+                   did_you_mean(str(style), styles())) from None
     return model.model_validate(value)
 
 
@@ -570,7 +584,7 @@ def options_from_keys(kind: str, connection_keys: frozenset[str],
     return KindOptions(kind, connection, stream)
 
 
-def options_model(kind_class: Any) -> KindOptions:
+def declared_options(kind_class: Any) -> KindOptions:
     """The option models a connector class declares (``connection_model`` and
     ``stream_model``), or key-only models from its ``connection_keys``/``stream_keys``."""
     kind = str(kind_class.kind)

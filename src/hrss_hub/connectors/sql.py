@@ -39,6 +39,7 @@ from hrss_hub.connectors.base import (
     SystemConfig,
 )
 from hrss_hub.connectors.credentials import resolve_sql_url
+from hrss_hub.connectors.options import SqlConnection, SqlStream
 from hrss_hub.connectors.registry import register_kind
 from hrss_hub.connectors.sql_fetch import (
     QuerySpec,
@@ -49,7 +50,6 @@ from hrss_hub.connectors.sql_fetch import (
 )
 from hrss_hub.connectors.sql_types import (
     arrow_type,
-    check_declared_schema,
     from_json_value,
     parse_type_name,
     sql_type,
@@ -65,7 +65,6 @@ from hrss_hub.errors import (
     unknown_choice,
 )
 
-FAST_PATHS = ("auto", "adbc", "off")
 #: separates primary-key parts when building boundary-key strings
 _KEY_SEP = "\x1f"
 
@@ -86,10 +85,9 @@ class SqlConnector(ConnectorKind):
     """Reads tables/queries through ADBC (SQLite, PostgreSQL) or SQLAlchemy (anything)."""
 
     kind: ClassVar[str] = "sql"
-    connection_keys: ClassVar[frozenset[str]] = frozenset(
-        {"url", "url_env", "conn_id", "fast_path", "db_schema"})
-    stream_keys: ClassVar[frozenset[str]] = frozenset(
-        {"table", "query", "columns", "split", "schema"})
+    # the file's options, checked when it is loaded (also at DAG-parse time)
+    connection_model: ClassVar[type[SqlConnection]] = SqlConnection
+    stream_model: ClassVar[type[SqlStream]] = SqlStream
 
     def __init__(self, config: SystemConfig) -> None:
         super().__init__(config)
@@ -98,29 +96,6 @@ class SqlConnector(ConnectorKind):
         self._secrets: tuple[str, ...] = ()
         self._schemas: dict[str, pa.Schema] = {}
         self._sql_types: dict[str, dict[str, sa.types.TypeEngine[Any]]] = {}
-
-    # ------------------------------------------------------------------ config
-    @classmethod
-    def validate_config(cls, cfg: SystemConfig) -> None:
-        """Kind-specific checks: table xor query, fast_path, split, declared schema."""
-        ctx = {"system": cfg.system, "file": str(cfg.source_file)}
-        fast = cfg.connection.get("fast_path", "auto")
-        if fast not in FAST_PATHS:
-            raise unknown_choice("fast_path", str(fast), FAST_PATHS, **ctx,
-                                 path="connection.fast_path")
-        for i, s in enumerate(cfg.streams):
-            where = f"streams[{i}]"
-            has_table, has_query = "table" in s.options, "query" in s.options
-            if has_table == has_query:
-                raise ConfigError("a sql stream needs exactly one of table or query",
-                                  {**ctx, "path": where}, "table: AC01  or  query: SELECT ...")
-            split = s.options.get("split")
-            if split is not None and (not isinstance(split, dict) or set(split) !=
-                                      {"column", "parts"} or not isinstance(split["parts"], int)
-                                      or split["parts"] < 1):
-                raise ConfigError("split must be {column: <integer key>, parts: <n ≥ 1>}",
-                                  {**ctx, "path": f"{where}.split"})
-            check_declared_schema(s.options.get("schema"), ctx, where)
 
     def _ctx(self, stream: str | None = None) -> dict[str, Any]:
         return {"system": self.config.system, "stream": stream}
@@ -161,7 +136,7 @@ class SqlConnector(ConnectorKind):
     def fast_path(self) -> str:
         """``adbc`` or ``sqlalchemy``: the path ``read`` takes for this database."""
         choice = self.config.connection.get("fast_path", "auto")
-        if choice == "off" or not adbc_supported(self.url):
+        if choice in ("off", "sqlalchemy") or not adbc_supported(self.url):
             if choice == "adbc":
                 raise ConfigError(f"fast_path: adbc is not available for "
                                   f"{self.url.get_backend_name()}", self._ctx(),
