@@ -111,6 +111,31 @@ parallel: 0
          (("key 'level' appears twice (first on line 1)", 3, "level"),
           ("level city needs a prefecture-level code", 2, "division"))),
     Case("not a mapping", "- level\n", (("must be a mapping", 1, ""),)),
+    Case("service sections", """\
+level: county
+division: "510107"
+share:
+  endpoint: share.example.gov.cn
+  port: 70000
+  tls_cert: certs/s.pem
+  url_ttl: 60
+master:
+  review_threshold: 1.5
+duckdb:
+  memory_limit: lots
+  threads: 0
+""", (("endpoint must be an http(s) URL", 4, "share.endpoint"),
+      ("port must be at most 65535, got 70000", 5, "share.port"),
+      ("unknown key 'url_ttl'", 7, "share.url_ttl"),
+      ("review_threshold must be less than 1, got 1.5", 9, "master.review_threshold"),
+      ("memory_limit must be a size like 1GB", 11, "duckdb.memory_limit"),
+      ("threads must be a positive integer, got 0", 12, "duckdb.threads")),
+         ("did you mean 'url_ttl_seconds'",)),
+    Case("service sections across keys", "level: county\ndivision: '510107'\n"
+         "share: {tls_cert: c.pem}\nmaster: {review_threshold: 0.9, auto_link_threshold: 0.5}\n",
+         (("TLS needs both a certificate and its key", 3, "share.tls_key"),
+          ("auto_link_threshold (0.5) is below review_threshold (0.9)", 4,
+           "master.auto_link_threshold"))),
 ]
 
 
@@ -177,6 +202,22 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     assert (cfg.gx, cfg.gx_rows, cfg.airflow_queue) == (False, None, "hrss_{level}")
     assert cfg.threshold.as_dict() == {"critical_fail_pct": 5.0, "warn_fail_pct": 1.0}
     assert "hub.yaml" == cfg.origins["gx_rows"] == cfg.origins["signature_suite"]
+
+
+def test_service_sections(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "level: county\ndivision: '510107'\nsupervision: checks\n"
+                                      "share: {port: '8443', tls_cert: c.pem, tls_key: k.pem}\n"
+                                      "duckdb: {threads: 4}\n"), environ=CLEAN)
+    # the keys written, validated, paths made absolute; defaults belong to the users
+    assert cfg.share == {"port": 8443, "tls_cert": str(tmp_path / "c.pem"),
+                         "tls_key": str(tmp_path / "k.pem")}
+    assert (dict(cfg.master), dict(cfg.duckdb)) == ({}, {"threads": 4})
+    assert cfg.supervision_dir == tmp_path / "checks"
+    cfg = load_config(tmp_path / "hub.yaml", environ={
+        "HRSS_HUB_SHARE_ENDPOINT": "https://share.example.gov.cn/delta-sharing"})
+    assert cfg.share["endpoint"] == "https://share.example.gov.cn/delta-sharing"
+    with pytest.raises(ConfigError, match="HRSS_HUB_SHARE_ENDPOINT: endpoint must be an http"):
+        load_config(tmp_path / "hub.yaml", environ={"HRSS_HUB_SHARE_ENDPOINT": "ftp://x"})
 
 
 def test_no_workspace_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,13 @@ def test_a_good_agreement(tmp_path: Path) -> None:
     assert a.datasets["person"].division_prefixes == ("510107",)
     assert a.datasets["employment"].division_prefixes == ("5101", "5102")
     assert a.datasets["person"].delivered_columns == ["citizen_id", "name", "gender"]
+    assert a.active_on(date(2026, 6, 1)) and not a.revoked
+    path.write_text(GOOD + "revoked: true\n", encoding="utf-8")
+    withdrawn = load_agreement(path)
+    assert withdrawn.revoked and not withdrawn.active_on(date(2026, 6, 1))
+    path.write_text(GOOD + "revoked: perhaps\n", encoding="utf-8")
+    with pytest.raises(ConfigProblems, match="revoked must be true or false, got 'perhaps'"):
+        load_agreement(path)
 
 
 @pytest.mark.parametrize(("case", "text", "problems", "hints"), INVALID,

@@ -80,6 +80,20 @@ def test_a_missing_key_is_created_once_private_and_long(tmp_path: Path) -> None:
     assert [p.name for p in keys.iterdir()] == ["mib.key"]  # no temporary files left
 
 
+def test_the_share_url_key_follows_the_same_rules(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from hrss_hub.config.keys import load_share_url_key
+
+    monkeypatch.delenv("HRSS_HUB_SHARE_URL_KEY", raising=False)
+    (tmp_path / "share-url.key").write_text("", encoding="ascii")
+    with pytest.raises(ConfigError, match="the share URL key is empty: signed URLs could be"):
+        load_share_url_key(tmp_path)
+    monkeypatch.setenv("HRSS_HUB_SHARE_URL_KEY", "11" * 32)
+    assert load_share_url_key(tmp_path) == bytes(32 * [0x11])
+    monkeypatch.delenv("HRSS_HUB_SHARE_URL_KEY")
+    assert len(load_share_url_key(tmp_path / "fresh")) == 32
+
+
 def test_delivery_with_an_empty_key_fails_and_delivers_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HRSS_HUB_SIGNING_KEY", raising=False)

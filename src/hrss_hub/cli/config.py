@@ -24,7 +24,8 @@ _SHOWN = ("hub_id", "level", "division", "standard_dir", "connectors_dir", "expe
           "sharing_dir", "ledger_url", "exchange_root", "exchange_uri", "outbox_uri",
           "quarantine_dir", "reports_dir", "state_dir", "pseudonym_keys_dir", "batch_size",
           "keep_versions", "signing_key", "signature_suite", "source_precedence", "parallel",
-          "gx", "gx_rows", "threshold", "airflow_queue")
+          "gx", "gx_rows", "threshold", "airflow_queue", "supervision_dir", "share", "master",
+          "duckdb")
 
 
 def _shown(name: str, value: Any) -> Any:
@@ -36,6 +37,8 @@ def _shown(name: str, value: Any) -> Any:
         return "all"
     if name == "threshold":
         return value.as_dict()
+    if name in ("share", "master", "duckdb"):
+        return dict(value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple):

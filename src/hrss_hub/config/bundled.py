@@ -49,6 +49,15 @@ def bundled_standards_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(override).expanduser().resolve() if override else shipped_standards_dir()
 
 
+def shipped_supervision_dir() -> Path | None:
+    """The ``supervision/`` checks shipped with hrss-hub (``None`` when this installation
+    has none)."""
+    try:
+        return _package_dir("supervision")
+    except ConfigError:
+        return None
+
+
 def bundled_expectations_dir() -> Path:
     """The ``expectations/`` folder shipped with hrss-hub (generated + ``handwritten/``)."""
     return _package_dir("expectations")

@@ -61,10 +61,18 @@ STANDARDS = EnvVar("HRSS_HUB_STANDARDS", "standard",
 AIRFLOW_QUEUE = EnvVar("HRSS_HUB_AIRFLOW_QUEUE", "airflow_queue",
                        "Celery queue of every task, a template over {system}, {level}, "
                        "{division}, {hub_id} (e.g. hrss_{system})")
+SHARE_ENDPOINT = EnvVar("HRSS_HUB_SHARE_ENDPOINT", "share.endpoint",
+                        "the sharing server's public URL (known at deploy time, e.g. behind "
+                        "a reverse proxy)")
+SHARE_URL_KEY = EnvVar("HRSS_HUB_SHARE_URL_KEY", "share URL key",
+                       "hex key (≥ 32 bytes) signing file URLs and page tokens; every server "
+                       "process of a deployment needs the same (default: a key file in "
+                       "state_dir)")
 
 #: the variables that override one setting each, in documentation order
 SETTINGS: tuple[EnvVar, ...] = (CONFIG, LEDGER_URL, SIGNING_KEY, EXCHANGE_URI, OUTBOX_URI, GX,
-                                GX_ROWS, STANDARDS, AIRFLOW_QUEUE)
+                                GX_ROWS, STANDARDS, AIRFLOW_QUEUE, SHARE_ENDPOINT,
+                                SHARE_URL_KEY)
 
 #: per recipient: ``HRSS_HUB_PSEUDONYM_KEY_<RECIPIENT>`` (upper case, ``-`` → ``_``)
 PSEUDONYM_KEY_PREFIX = PREFIX + "PSEUDONYM_KEY_"

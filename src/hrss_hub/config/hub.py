@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
 
 from hrss_hub.config import env, levels
 from hrss_hub.config.bundled import bundled_standards_dir
 from hrss_hub.config.model import FileModel, Name, NameList, NonNegativeInt, PositiveInt, fail
 from hrss_hub.config.problems import ConfigProblems, Problem
+from hrss_hub.config.sections import DuckdbSection, MasterSection, ShareSection, written
 from hrss_hub.config.thresholds import Threshold
 from hrss_hub.config.validation import validate_doc
 from hrss_hub.config.yamldoc import read_yaml
@@ -76,6 +77,10 @@ class HubFile(FileModel):
     gx_rows: Annotated[NonNegativeInt | None, BeforeValidator(_gx_rows)] = DEFAULT_GX_ROWS
     threshold: Threshold = Threshold()
     airflow_queue: str | None = None
+    supervision: str | None = None
+    share: ShareSection = Field(default_factory=ShareSection)
+    master: MasterSection = Field(default_factory=MasterSection)
+    duckdb: DuckdbSection = Field(default_factory=DuckdbSection)
 
     @field_validator("level")
     @classmethod
@@ -175,6 +180,13 @@ class HubConfig:
     #: the default threshold of every stream
     threshold: Threshold = field(default_factory=Threshold)
     airflow_queue: str | None = None
+    #: supervision checks (one YAML each): the workspace's supervision/ if it has one,
+    #: else the checks shipped with hrss-hub
+    supervision_dir: Path | None = None
+    #: the hub.yaml sections of the hub's services, as written (see config.sections)
+    share: Mapping[str, Any] = field(default_factory=dict)
+    master: Mapping[str, Any] = field(default_factory=dict)
+    duckdb: Mapping[str, Any] = field(default_factory=dict)
     #: where each setting's value came from: ``default``, ``hub.yaml``, an env var, ``cli``
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -205,6 +217,8 @@ class HubConfig:
             object.__setattr__(self, "outbox_uri", str(self.exchange_root.parent / "outbox"))
         if self.pseudonym_keys_dir is None:
             object.__setattr__(self, "pseudonym_keys_dir", self.state_dir / "pseudonym-keys")
+        if self.supervision_dir is None:
+            object.__setattr__(self, "supervision_dir", _default_supervision(r))
 
     @property
     def tier(self) -> str:
@@ -218,6 +232,15 @@ class HubConfig:
             return self.source_precedence.index(system), ""
         except ValueError:
             return len(self.source_precedence), system
+
+
+def _default_supervision(root: Path) -> Path:
+    own = root / "supervision"
+    if own.is_dir():
+        return own
+    from hrss_hub.config.bundled import shipped_supervision_dir
+
+    return shipped_supervision_dir() or own
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -267,7 +290,7 @@ def resolve(model: HubFile, file: Path, *, overrides: Mapping[str, Any] | None =
     """The :class:`HubConfig` of a validated ``hub.yaml`` (``file``) after environment
     variables and ``overrides`` (precedence: overrides > environment > file > default)."""
     root = file.parent
-    written = model.model_fields_set
+    written_keys = model.model_fields_set
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
 
@@ -276,7 +299,7 @@ def resolve(model: HubFile, file: Path, *, overrides: Mapping[str, Any] | None =
         origins[name] = origin
 
     def from_file(key: str, value: Any) -> None:
-        put(key, value, "hub.yaml" if key in written else "default")
+        put(key, value, "hub.yaml" if key in written_keys else "default")
 
     def in_root(text: str) -> Path:
         return (root / Path(text).expanduser()).resolve()
@@ -289,9 +312,20 @@ def resolve(model: HubFile, file: Path, *, overrides: Mapping[str, Any] | None =
                         ("sharing", "sharing_dir"), ("exchange_root", "exchange_root"),
                         ("quarantine_dir", "quarantine_dir"), ("reports_dir", "reports_dir"),
                         ("state_dir", "state_dir")):
-        put(target, in_root(getattr(model, key)), "hub.yaml" if key in written else "default")
+        put(target, in_root(getattr(model, key)),
+            "hub.yaml" if key in written_keys else "default")
     if model.pseudonym_keys_dir is not None:
         put("pseudonym_keys_dir", in_root(model.pseudonym_keys_dir), "hub.yaml")
+    if model.supervision is not None:
+        put("supervision_dir", in_root(model.supervision), "hub.yaml")
+    for key, section, paths in (("share", model.share, ("tls_cert", "tls_key")),
+                                ("master", model.master, ()),
+                                ("duckdb", model.duckdb, ("temp_directory",))):
+        keys = written(section)
+        for name in paths:
+            if keys.get(name):
+                keys[name] = str(in_root(keys[name]))
+        put(key, keys, "hub.yaml" if key in written_keys else "default")
     if model.standard is not None:
         put("standard_dir", in_root(model.standard), "hub.yaml")
     if model.ledger_url:
@@ -341,6 +375,15 @@ def _apply_environment(put: Any, environ: Mapping[str, str] | None) -> None:
     value = env.GX_ROWS.read(environ)
     if value is not None:
         put("gx_rows", _env_rows(value), env.GX_ROWS.name)
+    value = env.SHARE_ENDPOINT.read(environ)
+    if value is not None:
+        try:
+            ShareSection.model_validate({"endpoint": value.strip()})
+        except ValidationError as exc:
+            raise ConfigError(f"{env.SHARE_ENDPOINT.name}: "
+                              f"{exc.errors()[0]['msg'].removeprefix('Value error, ')}",
+                              {"env": env.SHARE_ENDPOINT.name}) from None
+        put("share_endpoint", value.strip(), env.SHARE_ENDPOINT.name)
     value = env.AIRFLOW_QUEUE.read(environ)
     if value is not None:
         try:
@@ -378,6 +421,9 @@ def _finish(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     if "standard_dir" in out:
         out["standard_dir"] = Path(out["standard_dir"])
+    endpoint = out.pop("share_endpoint", None)
+    if endpoint is not None:  # HRSS_HUB_SHARE_ENDPOINT: one key of the share section
+        out["share"] = {**out.get("share", {}), "endpoint": endpoint}
     return out
 
 

@@ -1,14 +1,19 @@
-"""Where a recipient's pseudonym key comes from, and what a usable key is.
+"""The hub's secret HMAC keys: where each comes from, and what a usable key is.
 
-A pseudonym is HMAC-SHA256 of an identifier under the recipient's own key. Its protection is
-the key alone: with an empty or short key, anyone can recompute the pseudonym of every
-possible citizen ID and reverse it. So a key is refused unless it has at least
-:data:`MIN_KEY_BYTES` bytes (RFC 2104 recommends no less than the hash output, 32 bytes).
+Two keys are HMAC keys kept by the hub: a recipient's **pseudonym key** (a pseudonym is
+HMAC-SHA256 of an identifier under it) and the sharing server's **URL key** (it signs file
+URLs and page tokens). Each is protected by its secrecy and length alone: with an empty or
+short pseudonym key anyone can recompute the pseudonym of every possible citizen ID and
+reverse it; with a weak URL key anyone can forge a download link. So a key is refused unless
+it has at least :data:`MIN_KEY_BYTES` bytes (RFC 2104 recommends no less than the hash
+output, 32 bytes).
 
-Lookup, in order: ``HRSS_HUB_PSEUDONYM_KEY_<RECIPIENT>`` (hex), then
-``<pseudonym_keys_dir>/<recipient>.key`` (hex; created once with 32 random bytes and mode
-0600 when absent). A present but unusable key is an error naming the recipient and the
-variable or file; it is never replaced silently, since that would change every pseudonym.
+Lookup, in order: the environment variable (hex) — ``HRSS_HUB_PSEUDONYM_KEY_<RECIPIENT>`` or
+``HRSS_HUB_SHARE_URL_KEY`` —, then the key file (hex; created once with 32 random bytes and
+mode 0600 when absent): ``<pseudonym_keys_dir>/<recipient>.key`` or
+``<state_dir>/share-url.key``. A present but unusable key is an error naming the key and the
+variable or file; it is never replaced silently, since that would change every pseudonym
+(or invalidate every link) already handed out.
 """
 
 from __future__ import annotations
@@ -22,58 +27,76 @@ from pathlib import Path
 from hrss_hub.config import env
 from hrss_hub.errors import ConfigError
 
-#: the shortest pseudonym key accepted (bytes)
+#: the shortest HMAC key accepted (bytes)
 MIN_KEY_BYTES = 32
 
-_NEW_KEY_HINT = ("a key is at least 64 hex digits, e.g. from: "
-                 "python -c 'import secrets; print(secrets.token_hex(32))'")
+_NEW_KEY = ("at least 64 hex digits, e.g. from: "
+            "python -c 'import secrets; print(secrets.token_hex(32))'")
 
 
 def load_pseudonym_key(recipient: str, keys_dir: Path | None, *, create: bool = True,
                        environ: Mapping[str, str] | None = None) -> bytes:
-    """``recipient``'s HMAC key (see the module docstring for where it comes from)."""
-    var = env.pseudonym_key_var(recipient)
-    value = env.read_pseudonym_key(recipient, environ)
+    """``recipient``'s pseudonym key (see the module docstring for where it comes from)."""
+    return load_hmac_key(
+        env.EnvVar(env.pseudonym_key_var(recipient), "pseudonym key", ""),
+        None if keys_dir is None else keys_dir / f"{recipient}.key",
+        what="pseudonym key", danger="pseudonyms would be reversible",
+        context={"recipient": recipient}, create=create, environ=environ,
+        consequence="pseudonyms made with another key will not match")
+
+
+def load_share_url_key(state_dir: Path | None, *, create: bool = True,
+                       environ: Mapping[str, str] | None = None) -> bytes:
+    """The key signing the sharing server's file URLs and page tokens."""
+    return load_hmac_key(env.SHARE_URL_KEY,
+                         None if state_dir is None else state_dir / "share-url.key",
+                         what="share URL key", danger="signed URLs could be forged",
+                         context={}, create=create, environ=environ,
+                         consequence="links handed out with another key stop working")
+
+
+def load_hmac_key(var: env.EnvVar, file: Path | None, *, what: str, danger: str,
+                  context: Mapping[str, str], consequence: str, create: bool = True,
+                  environ: Mapping[str, str] | None = None) -> bytes:
+    """A hex HMAC key from ``var``, else from ``file`` (created when absent and ``create``)."""
+    value = var.read(environ)
     if value is not None:
-        return _parse(value, recipient, {"recipient": recipient, "env": var},
-                      f"set {var} to {_NEW_KEY_HINT.removeprefix('a key is ')}")
-    if keys_dir is None:
-        raise ConfigError("no pseudonym key for recipient", {"recipient": recipient},
-                          f"set {var}, or configure pseudonym_keys_dir in hub.yaml")
-    path = keys_dir / f"{recipient}.key"
-    if not path.exists():
+        return _parse(value, what, danger, {**context, "env": var.name},
+                      f"set {var.name} to {_NEW_KEY}")
+    if file is None:
+        raise ConfigError(f"no {what}", dict(context), f"set {var.name}")
+    if not file.exists():
         if not create:
-            raise ConfigError("no pseudonym key for recipient",
-                              {"recipient": recipient, "file": str(path)}, f"set {var}")
-        _create(path)
+            raise ConfigError(f"no {what}", {**context, "file": str(file)}, f"set {var.name}")
+        _create(file)
     try:
-        text = path.read_text(encoding="ascii")
+        text = file.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the pseudonym key file: {exc}",
-                          {"recipient": recipient, "file": str(path)}) from None
-    return _parse(text, recipient, {"recipient": recipient, "file": str(path), "env": var},
-                  f"write a new key into the file or set {var}; {_NEW_KEY_HINT} (pseudonyms "
-                  "made with another key will not match)")
+        raise ConfigError(f"cannot read the {what} file: {exc}",
+                          {**context, "file": str(file)}) from None
+    return _parse(text, what, danger, {**context, "file": str(file), "env": var.name},
+                  f"write a new key of {_NEW_KEY} into the file, or set {var.name} "
+                  f"({consequence})")
 
 
-def _parse(text: str, recipient: str, where: dict[str, str], hint: str) -> bytes:
+def _parse(text: str, what: str, danger: str, where: dict[str, str], hint: str) -> bytes:
     stripped = text.strip()
     if not stripped:
-        raise ConfigError("the pseudonym key is empty: pseudonyms would be reversible",
-                          where, hint)
+        raise ConfigError(f"the {what} is empty: {danger}", where, hint)
     try:
         key = bytes.fromhex(stripped)
     except ValueError:
-        raise ConfigError("the pseudonym key is not hex", where, hint) from None
+        raise ConfigError(f"the {what} is not hex", where, hint) from None
     if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(f"the pseudonym key has {len(key)} bytes; at least {MIN_KEY_BYTES} "
-                          "are required (a short key makes pseudonyms reversible)", where, hint)
+        raise ConfigError(f"the {what} has {len(key)} bytes; at least {MIN_KEY_BYTES} are "
+                          f"required (a short key: {danger})", where, hint)
     return key
 
 
 def _create(path: Path) -> None:
-    # written whole under a temporary name, then linked into place: a concurrent delivery
-    # (another Airflow task) sees no key or a complete one, never an empty file
+    # written whole under a temporary name, then linked into place: a concurrent process
+    # (another Airflow task, a second server) sees no key or a complete one, never an empty
+    # file, and exactly one key wins
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

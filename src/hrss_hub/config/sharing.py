@@ -117,6 +117,8 @@ class AgreementFile(FileModel):
     rows: RowScope | None = None
     datasets: dict[str, GrantFile] = Field(default_factory=dict, validate_default=True)
     allow_raw_identifiers: bool = False
+    #: withdrawn before its end date: delivers nothing from now on
+    revoked: bool = False
     description: str = ""
 
     @field_validator("datasets")

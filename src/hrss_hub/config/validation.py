@@ -144,9 +144,14 @@ def _plain(err: ErrorDetails, integer: bool) -> str:
                 else f"must be at least {_number(ctx.get('ge'))}, got {value}")
     if kind == "less_than_equal":
         return f"must be at most {_number(ctx.get('le'))}, got {value}"
+    if kind == "less_than":
+        return f"must be less than {_number(ctx.get('lt'))}, got {value}"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
-    return str(err["msg"])
+    message = str(err["msg"])
+    if message.startswith("Input should be "):
+        return f"must be {message.removeprefix('Input should be ')}, got {value}"
+    return message
 
 
 def _show(value: Any) -> str:

@@ -11,7 +11,8 @@ agreement lists are delivered, each with an action:
 
 Personal identifier columns (citizen ID) may be kept raw only when the agreement says
 ``allow_raw_identifiers: true``: joining on raw IDs is a decision, not a default.
-Outside ``valid_from``..``valid_to`` an agreement delivers nothing.
+Outside ``valid_from``..``valid_to`` an agreement delivers nothing, and neither does an
+agreement marked ``revoked: true`` (withdrawn before its end date).
 """
 
 from __future__ import annotations
@@ -69,11 +70,12 @@ class Agreement:
     recipient_level: str | None = None
     recipient_division: str | None = None
     allow_raw_identifiers: bool = False
+    revoked: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def active_on(self, day: date) -> bool:
-        """Whether the agreement is in force on ``day``."""
-        return self.valid_from <= day <= self.valid_to
+        """Whether the agreement is in force on ``day`` (never once revoked)."""
+        return not self.revoked and self.valid_from <= day <= self.valid_to
 
     def summary(self) -> dict[str, Any]:
         """What a manifest, the catalog and the audit log record about the agreement."""
@@ -123,7 +125,7 @@ def load_agreement(path: Path) -> Agreement:
         purpose=model.purpose, legal_basis=model.legal_basis, valid_from=model.valid_from,
         valid_to=model.valid_to, datasets=grants, source_file=path,
         recipient_level=model.recipient.level, recipient_division=model.recipient.division,
-        allow_raw_identifiers=model.allow_raw_identifiers, raw=raw)
+        allow_raw_identifiers=model.allow_raw_identifiers, revoked=model.revoked, raw=raw)
 
 
 def check_agreements(agreements: list[Agreement], standard: Standard,
@@ -134,7 +136,9 @@ def check_agreements(agreements: list[Agreement], standard: Standard,
     warnings: list[str] = []
     for a in agreements:
         where = a.source_file.name
-        if a.valid_to < today:
+        if a.revoked:
+            warnings.append(f"{where}: revoked (delivers nothing)")
+        elif a.valid_to < today:
             warnings.append(f"{where}: expired on {a.valid_to} (delivers nothing)")
         elif a.valid_from > today:
             warnings.append(f"{where}: not in force before {a.valid_from}")
