@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from pydantic import ValidationError
 
 from hrss_hub.config.model import FileModel, Percent
 
@@ -26,3 +29,30 @@ class Threshold(FileModel):
     def over(self, default: Threshold) -> Threshold:
         """These values where set, ``default``'s elsewhere."""
         return Threshold.model_validate({**default.as_dict(), **self.as_dict()})
+
+
+def parse_threshold(raw: Threshold | Mapping[str, Any] | None, *, where: str = "threshold",
+                    file: str = "") -> Threshold:
+    """A threshold given as data (``StreamConfig.threshold``); problems name ``where``.
+
+    Thresholds in files are validated when the file is loaded; this is for the dict a
+    stream carries (already valid then) and for thresholds built in code.
+    """
+    if isinstance(raw, Threshold):
+        return raw
+    if raw is not None and not isinstance(raw, Mapping):
+        from hrss_hub.config.problems import ConfigProblems, Problem
+
+        raise ConfigProblems.of(Problem(file, None, where, "threshold must be a mapping",
+                                        "e.g. threshold: {critical_fail_pct: 5}"))
+    try:
+        return Threshold.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        from pathlib import Path
+
+        from hrss_hub.config.problems import ConfigProblems
+        from hrss_hub.config.validation import problems_from
+        from hrss_hub.config.yamldoc import YamlDoc
+
+        doc = YamlDoc(file=Path(file), data=dict(raw or {}))
+        raise ConfigProblems.collect(problems_from(exc, Threshold, doc, prefix=where)) from None
