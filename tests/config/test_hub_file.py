@@ -243,6 +243,7 @@ def test_workspace_from_the_environment_or_a_folder(tmp_path: Path,
 def test_hubconfig_built_in_code_needs_a_real_level_and_division(tmp_path: Path) -> None:
     cfg = HubConfig(root=tmp_path, level="city", division="510100")
     assert cfg.exchange_root == tmp_path / "exchange"
+    assert HubConfig(root=tmp_path, division="510107").tier == "county"  # code's default
     with pytest.raises(ConfigError, match="did you mean 'county'"):
         HubConfig(root=tmp_path, level="countyy", division="510107")
     with pytest.raises(ConfigError, match="ending in 0000"):

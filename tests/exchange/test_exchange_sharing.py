@@ -54,7 +54,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HubConfig:
             yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     (tmp_path / "hub.yaml").write_text("hub_id: wuhou\n"
                                        "level: district\ndivision: '510107'\n", encoding="utf-8")
-    return HubConfig(root=tmp_path, hub_id="wuhou", level="district", division="510107")
+    return HubConfig(root=tmp_path, hub_id="wuhou", division="510107")
 
 
 def _run(cfg: HubConfig, tables: list, run_no: int) -> tuple[Ledger, str]:

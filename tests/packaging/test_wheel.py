@@ -28,9 +28,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tracked_copy(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                           check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
+    """The files git tracks (a data file someone forgot to add would be missing from the
+    wheel, as from a release); outside a git checkout, the folders the build reads."""
+    try:
+        listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                                 check=True).stdout.decode()
+        files = [name for name in listing.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        files = [p.relative_to(ROOT).as_posix()
+                 for top in ("src", "standards", "expectations", "supervision")
+                 for p in (ROOT / top).rglob("*")
+                 if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)]
+        files += ["pyproject.toml", "setup.py", "README.md"]
+    for name in files:
         src = ROOT / name
         if src.is_file():  # (a file deleted in the working tree is not shipped)
             target = dest / name

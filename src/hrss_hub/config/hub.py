@@ -140,15 +140,17 @@ def _has_password(url: str) -> bool:
 
 @dataclass(frozen=True)
 class HubConfig:
-    """Resolved settings of one workspace (all paths absolute).
+    """Resolved settings of one workspace (all paths absolute; immutable — derive a variant
+    with ``dataclasses.replace``).
 
-    Built by :func:`load_config`; tests and tools may build one directly (the folders then
-    default to the usual names under ``root``).
+    Built by :func:`load_config` from a hub.yaml, which must say its level and division.
+    Tests and tools may build one directly: ``division`` is required there too, ``level``
+    defaults to the county tier, the folders to the usual names under ``root``.
     """
 
     root: Path
-    level: str
     division: str
+    level: str = "county"
     hub_id: str = "hrss-hub"
     standard_dir: Path = field(default_factory=bundled_standards_dir)
     connectors_dir: Path | None = None

@@ -7,11 +7,10 @@ a did-you-mean), rather than one mistake per attempt.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from hrss_hub.errors import ConfigError, redact
+from hrss_hub.errors import ConfigError, redact, unknown_choice
 
 
 @dataclass(frozen=True)
@@ -76,11 +75,9 @@ class ConfigProblems(ConfigError):
 
 
 def did_you_mean(value: str, valid: Iterable[str]) -> str:
-    """``did you mean 'x'? valid: a, b, x`` (the first part only when something is close)."""
-    options = sorted({str(v) for v in valid})
-    close = difflib.get_close_matches(str(value), options, n=1)
-    text = f"did you mean {close[0]!r}? " if close else ""
-    return text + "valid: " + ", ".join(options)
+    """``did you mean 'x'? valid: a, b, x`` (the first part only when something is close):
+    the hint of :func:`hrss_hub.errors.unknown_choice`, the one place that words it."""
+    return unknown_choice("value", str(value), sorted({str(v) for v in valid})).hint or ""
 
 
 def problems_of(errors: Sequence[BaseException]) -> list[Problem]:
