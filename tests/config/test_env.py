@@ -82,6 +82,13 @@ def test_standard_and_signing_key(tmp_path: Path) -> None:
     assert cfg.standard_dir == tmp_path and cfg.origins["standard_dir"] == "cli"
 
 
+def test_only_settings_can_be_overridden(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="'paralel' is not a setting"):
+        load_config(workspace(tmp_path), environ={}, overrides={"paralel": 2})
+    cfg = load_config(workspace(tmp_path), environ={}, overrides={"parallel": 3, "gx": None})
+    assert (cfg.parallel, cfg.origins["parallel"], cfg.origins["gx"]) == (3, "cli", "default")
+
+
 def test_the_env_signing_key_signs(tmp_path: Path) -> None:
     from hrss_hub.exchange.versions import signer_of
 

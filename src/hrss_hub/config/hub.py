@@ -10,6 +10,7 @@ precedence of :mod:`hrss_hub.config.env`, and returns one immutable :class:`HubC
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -340,9 +341,13 @@ def resolve(model: HubFile, file: Path, *, overrides: Mapping[str, Any] | None =
             put(key, value if "://" in value else str(in_root(value)), "hub.yaml")
 
     _apply_environment(put, environ)
+    fields = {f.name for f in dataclasses.fields(HubConfig)}
     for key, value in (overrides or {}).items():
+        target = _OVERRIDE_TARGETS.get(key, key)
+        if target not in fields or target in ("root", "source_file", "origins"):
+            raise TypeError(f"load_config: {key!r} is not a setting a flag can override")
         if value is not None:
-            put(_OVERRIDE_TARGETS.get(key, key), value, "cli")
+            put(target, value, "cli")
     values = _finish(values)
     return HubConfig(root=root, source_file=file, origins=origins, **values)
 
