@@ -132,6 +132,7 @@ def test_seed_job_wiring(compose: dict[str, Any]) -> None:
     assert seed["entrypoint"][-1] == "/opt/hrss-hub/docker/seed_demo.py"
     assert "si-core-pg:5432" in seed["environment"]["HRSS_SEED_PG_URL"]
     assert "si-core-mariadb:3306" in seed["environment"]["HRSS_SEED_MARIADB_URL"]
+    assert "HRSS_HUB_STANDARDS" not in seed["environment"]  # the package finds its standard
     assert "COPY --chown=airflow:root docker/seed_demo.py docker/demo_api.py" in dockerfile()
     api = services["demo-api"]
     assert api["entrypoint"][-1] == "/opt/hrss-hub/docker/demo_api.py"
