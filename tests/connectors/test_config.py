@@ -148,11 +148,12 @@ INVALID_CONFIGS: list[Case] = [
          "  - name: a\n    path: /a\n    schema: {id: string}\n    pagination:\n"
          "      type: page\n      size: none\n      offset_param: o\n",
          (("size must be an integer, got 'none'", 9, "streams[0].pagination.size"),
-          ("unknown key 'offset_param'", 10, "streams[0].pagination.offset_param"))),
+          ("unknown key 'offset_param'", 10, "streams[0].pagination.offset_param")),
+         ("valid: page_param, size, size_param, start",)),  # the keys of *this* style
     Case("cursor pagination without its path", "kind: rest\nconnection: {base_url: 'http://x'}\n"
          "streams: [{name: a, path: /a, schema: {id: string}, pagination: {type: cursor}}]\n",
-         (("cursor_path is required for cursor pagination", 3,
-           "streams[0].pagination.cursor_path"),)),
+         (("cursor_path is required", 3,
+           "streams[0].pagination.cursor_path"),), ("e.g. {type: cursor, cursor_path:",)),
     Case("rest auth", "kind: rest\nconnection:\n  base_url: 'http://x'\n"
          "  auth: {type: bearer}\nstreams: [{name: a, path: /a, schema: {id: string}}]\n",
          (("auth type bearer needs token_env", 4, "connection.auth.token_env"),), ("conn_id",)),
@@ -450,3 +451,15 @@ def test_builtin_kinds_are_checked_by_their_models_alone() -> None:
         assert not hasattr(cls, "validate_config"), kind
         assert (cls.connection_model, cls.stream_model) == (options.connection,  # type: ignore[attr-defined]
                                                             options.stream), kind
+
+
+def test_the_fast_path_model_knows_every_fetch_backend() -> None:
+    """``fast_path`` is checked at DAG-parse time without SQLAlchemy, so the model lists the
+    choices itself: a new fetch backend must be added there too (this test says so)."""
+    from typing import get_args
+
+    from hrss_hub.connectors.options import FAST_PATHS, SqlConnection
+    from hrss_hub.connectors.sql_fetch import fast_path_choices
+
+    literal = get_args(SqlConnection.model_fields["fast_path"].annotation)
+    assert set(FAST_PATHS) == set(literal) == set(fast_path_choices())

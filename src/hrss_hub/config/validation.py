@@ -81,7 +81,7 @@ def _describe(err: ErrorDetails, walk: _Walk) -> tuple[str, str | None]:
                        walk.parent.model_fields) if walk.parent is not None else []
         return f"unknown key {name!r}", did_you_mean(name, valid) if valid else None
     if kind == "missing":
-        return f"{name} is required", None
+        return f"{name} is required", _example(walk.parent)
     if kind in ("literal_error", "enum"):
         valid = _QUOTED.findall(str(ctx.get("expected", "")))
         return (f"unknown {label or name.replace('_', ' ')} {_show(value)}",
@@ -104,6 +104,16 @@ def _is_int(annotation: Any) -> bool:
 
 def _number(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+_EXAMPLE = re.compile(r"``(\{[^`]*\})``")
+
+
+def _example(model: type[BaseModel] | None) -> str | None:
+    """``e.g. {type: next_url, next_url_path: links.next}`` when the model's docstring shows
+    its YAML form (the pagination styles' docstrings do)."""
+    found = _EXAMPLE.search(model.__doc__ or "") if model is not None else None
+    return f"e.g. {found.group(1)}" if found else None
 
 
 def _plain(err: ErrorDetails, integer: bool) -> str:
@@ -263,11 +273,31 @@ def _resolve(tp: Any, value: Any) -> Any:
         members = [m for m in _members(tp) if m is not type(None)]
         return members[0] if len(members) == 1 else tp
     if len(models) == 1:
-        return models[0]
+        return _by_tag(models[0], value)
     tag = value.get("type") if isinstance(value, Mapping) else None
     for m in models:
-        info = m.model_fields.get("type")
-        if info is not None and get_origin(info.annotation) is Literal \
-                and tag in get_args(info.annotation):
+        if _tagged(m, tag):
             return m
     return models[0]
+
+
+def _tagged(model: type[BaseModel], tag: Any) -> bool:
+    info = model.model_fields.get("type")
+    return info is not None and get_origin(info.annotation) is Literal \
+        and tag in get_args(info.annotation)
+
+
+def _by_tag(model: type[BaseModel], value: Any) -> type[BaseModel]:
+    """The subclass of ``model`` whose ``type`` literal is ``value['type']`` — for a field
+    declared as a base class and validated as the registered subclass of its style
+    (pagination options)."""
+    tag = value.get("type") if isinstance(value, Mapping) else None
+    if tag is None or _tagged(model, tag):
+        return model
+    stack = list(model.__subclasses__())
+    while stack:
+        sub = stack.pop()
+        if _tagged(sub, tag):
+            return sub
+        stack.extend(sub.__subclasses__())
+    return model

@@ -44,6 +44,7 @@ from hrss_hub.config.model import (
     fail_at,
 )
 from hrss_hub.config.thresholds import Threshold
+from hrss_hub.connectors.paginators import PaginationOptions, options_model, styles
 from hrss_hub.mapping.spec import MappingModel
 
 # ---------------------------------------------------------------------------------------
@@ -361,79 +362,8 @@ class RestConnection(OptionsModel):
 
 
 # -- pagination styles -----------------------------------------------------------------
-# One options model per style, registered by its ``type``. The paginator classes of the
-# connectors workstream own these models (``hrss_hub.connectors.paginators``: same names —
-# ``PaginationOptions``, ``options_model(style)``, ``styles()``); until that module is merged
-# this block holds the built-in styles. At merge it becomes one import of those three names.
-
-
-class PaginationOptions(FileModel):
-    """Base of every style's options: the ``pagination:`` mapping of a REST stream."""
-
-    type: str
-
-
-class SinglePageOptions(PaginationOptions):
-    """``{type: none}``: one request returns every record."""
-
-    type: Literal["none"] = "none"
-
-
-class PageNumberOptions(PaginationOptions):
-    """``?page=N&size=M`` (``start``: the number of the first page, 0 or 1)."""
-
-    type: Literal["page"] = "page"
-    page_param: Name = "page"
-    size_param: Name = "size"
-    size: PositiveInt = 100
-    start: NonNegativeInt = 1
-
-
-class OffsetOptions(PaginationOptions):
-    """``?offset=N&limit=M``."""
-
-    type: Literal["offset"] = "offset"
-    offset_param: Name = "offset"
-    limit_param: Name = "limit"
-    size: PositiveInt = 100
-
-
-class CursorOptions(PaginationOptions):
-    """The next page's token at ``cursor_path`` in the body, sent back as ``cursor_param``."""
-
-    type: Literal["cursor"] = "cursor"
-    cursor_path: Name | None = Field(default=None, validate_default=True)
-    cursor_param: Name = "cursor"
-
-    @field_validator("cursor_path")
-    @classmethod
-    def _required(cls, value: str | None) -> str | None:
-        if value is None:
-            raise fail("cursor_path is required for cursor pagination (dotted path of the "
-                       "next-page token in the body)", "e.g. cursor_path: data.next")
-        return value
-
-
-class LinkHeaderOptions(PaginationOptions):
-    """RFC 8288 ``Link: <…>; rel="next"`` headers."""
-
-    type: Literal["link"] = "link"
-
-
-_STYLES: dict[str, type[PaginationOptions]] = {
-    m.model_fields["type"].default: m
-    for m in (SinglePageOptions, PageNumberOptions, OffsetOptions, CursorOptions,
-              LinkHeaderOptions)}
-
-
-def options_model(style: str) -> type[PaginationOptions]:
-    """The options model of a pagination style (``KeyError`` for an unknown one)."""
-    return _STYLES[style]
-
-
-def styles() -> list[str]:
-    """Names of every pagination style, sorted."""
-    return sorted(_STYLES)
+# One options model per style, owned by its paginator class (hrss_hub.connectors.paginators,
+# pyarrow-free); a stream's ``pagination:`` is validated by its style's model.
 
 
 def _pagination(value: Any) -> Any:
