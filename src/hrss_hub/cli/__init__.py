@@ -30,6 +30,7 @@ from hrss_hub.errors import HubError, unknown_choice
 COMMANDS: dict[str, str] = {
     "audit": "hrss_hub.cli.audit:audit",
     "catalog": "hrss_hub.cli.catalog:catalog",
+    "config": "hrss_hub.cli.config:config",
     "connectors": "hrss_hub.cli.connectors:connectors",
     "demo": "hrss_hub.cli.demo:demo",
     "expectations": "hrss_hub.cli.expectations:expectations",
