@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,19 +29,26 @@ TARGET_SECONDS = 0.5  # issue #13 acceptance for ``hrss-hub --help``
 HEAVY = ("pyarrow", "sqlalchemy", "great_expectations", "pandas", "numpy", "rich", "yaml")
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(args: list[str], runs: int) -> dict[str, float]:
-    """Median/min/max wall seconds of ``hrss-hub ARGS`` over ``runs`` fresh processes."""
+    """Median/min/max wall seconds and median CPU seconds (user + system: what a busy
+    machine does not stretch) of ``hrss-hub ARGS`` over ``runs`` fresh processes."""
     cmd = [str(HUB), *args]
     subprocess.run(cmd, capture_output=True, check=False)  # warm the page cache
-    times = []
+    times, cpus = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, check=False)
         times.append(time.perf_counter() - t0)
+        cpus.append(_children_cpu() - c0)
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr!r}")
     return {"median": round(statistics.median(times), 3), "min": round(min(times), 3),
-            "max": round(max(times), 3)}
+            "max": round(max(times), 3), "cpu": round(statistics.median(cpus), 3)}
 
 
 def top_imports(args: list[str], n: int = 12) -> tuple[list[tuple[str, float]], list[str]]:
@@ -78,9 +87,11 @@ def main() -> int:
     args = parser.parse_args()
     lines = [["--help"], ["--version"], *[[c, "--help"] for c in commands()]]
     results = {" ".join(a): timed(a, args.runs) for a in lines}
-    print(f"{'command line':<34}{'median':>9}{'min':>8}{'max':>8}   ({args.runs} runs each)")
+    print(f"{'command line':<34}{'median':>9}{'min':>8}{'max':>8}{'CPU':>8}   "
+          f"({args.runs} runs each; load average {os.getloadavg()[0]:.1f})")
     for name, r in results.items():
-        print(f"hrss-hub {name:<25}{r['median']:>8.3f}s{r['min']:>7.3f}s{r['max']:>7.3f}s")
+        print(f"hrss-hub {name:<25}{r['median']:>8.3f}s{r['min']:>7.3f}s{r['max']:>7.3f}s"
+              f"{r['cpu']:>7.3f}s")
     slowest = max((k for k in results if k not in ("--help", "--version")),
                   key=lambda k: results[k]["median"])
     report: dict[str, object] = {"runs": args.runs, "times": results}
