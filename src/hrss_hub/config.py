@@ -24,7 +24,7 @@ LEVELS = ("district", "city", "province")
 _KNOWN_KEYS = {
     "hub_id", "level", "division", "standard", "connectors", "expectations", "sharing",
     "ledger_url", "exchange_root", "quarantine_dir", "reports_dir", "state_dir", "batch_size",
-    "keep_versions", "signing_key",
+    "keep_versions", "signing_key", "share",
 }
 
 
@@ -56,6 +56,8 @@ class HubConfig:
     batch_size: int = 50_000
     keep_versions: int = 10
     signing_key: str | None = None
+    #: the ``share:`` section (Delta Sharing server), validated by hrss_hub.share.settings
+    share: dict[str, Any] = field(default_factory=dict)
     source_file: Path | None = None
 
     def __post_init__(self) -> None:
@@ -129,6 +131,11 @@ def load_config(path: str | Path | None = None) -> HubConfig:
                 raise ConfigError(f"{key} must be a positive integer, got {raw[key]!r}",
                                   {"file": str(path), "path": key})
             kwargs[key] = raw[key]
+    if "share" in raw:
+        if not isinstance(raw["share"], dict):
+            raise ConfigError("share must be a mapping (endpoint, host, port, tls_cert, …)",
+                              {"file": str(path), "path": "share"})
+        kwargs["share"] = dict(raw["share"])
     env_url = os.environ.get("HRSS_HUB_LEDGER_URL")
     if env_url:
         kwargs["ledger_url"] = env_url

@@ -39,6 +39,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("hrss_hub.cli.audit", "audit", "Verify and show the audit log."),
     "publish": ("hrss_hub.cli.publish", "publish",
                 "Publish staged rows, deliver to recipients, manage signing keys."),
+    "share": ("hrss_hub.cli.share", "share", "Serve outboxes over Delta Sharing; tokens."),
 }
 
 

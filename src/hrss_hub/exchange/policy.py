@@ -11,7 +11,8 @@ agreement lists are delivered, each with an action:
 
 Personal identifier columns (citizen ID) may be kept raw only when the agreement says
 ``allow_raw_identifiers: true``: joining on raw IDs is a decision, not a default.
-Outside ``valid_from``..``valid_to`` an agreement delivers nothing.
+Outside ``valid_from``..``valid_to`` an agreement delivers nothing, and neither does an
+agreement marked ``revoked: true`` (withdrawn before its end date).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PERSONAL_IDENTIFIERS = ("citizen_id",)
 RAW_ID_FIELDS = ("citizen_id_raw",)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 _TOP_KEYS = {"recipient", "purpose", "legal_basis", "valid_from", "valid_to", "rows",
-             "datasets", "allow_raw_identifiers", "description"}
+             "datasets", "allow_raw_identifiers", "description", "revoked"}
 _RECIPIENT_KEYS = {"id", "name", "level", "division"}
 
 
@@ -68,11 +69,12 @@ class Agreement:
     recipient_level: str | None = None
     recipient_division: str | None = None
     allow_raw_identifiers: bool = False
+    revoked: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def active_on(self, day: date) -> bool:
-        """Whether the agreement is in force on ``day``."""
-        return self.valid_from <= day <= self.valid_to
+        """Whether the agreement is in force on ``day`` (never once revoked)."""
+        return not self.revoked and self.valid_from <= day <= self.valid_to
 
     def summary(self) -> dict[str, Any]:
         """What a manifest, the catalog and the audit log record about the agreement."""
@@ -152,7 +154,15 @@ def load_agreement(path: Path) -> Agreement:
         recipient_level=recipient.get("level"),
         recipient_division=None if recipient.get("division") is None
         else str(recipient["division"]),
-        allow_raw_identifiers=bool(doc.get("allow_raw_identifiers", False)), raw=doc)
+        allow_raw_identifiers=bool(doc.get("allow_raw_identifiers", False)),
+        revoked=_flag(doc.get("revoked", False), path, "revoked"), raw=doc)
+
+
+def _flag(value: Any, path: Path, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}",
+                          {"file": str(path), "path": key})
+    return value
 
 
 def _date(value: Any, path: Path, key: str) -> date:
@@ -191,6 +201,8 @@ def check_agreements(agreements: list[Agreement], standard: Standard,
         where = a.source_file.name
         if a.valid_from > a.valid_to:
             problems.append(f"{where}: valid_from is after valid_to")
+        elif a.revoked:
+            warnings.append(f"{where}: revoked (delivers nothing)")
         elif a.valid_to < today:
             warnings.append(f"{where}: expired on {a.valid_to} (delivers nothing)")
         elif a.valid_from > today:
