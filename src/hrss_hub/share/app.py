@@ -163,13 +163,15 @@ class ShareService:
                       path: str) -> Conformance:
         """Check every version a change feed ``start``..``end`` draws rows from: the
         version before ``start`` (removed files and pre-images come from it) up to
-        ``end``. One snapshot is loaded; later versions follow the log's metadata."""
+        ``end``. One snapshot is loaded; later versions follow the log's metadata. A
+        version cut under a wider grant refuses the feed and names where it may start."""
         reader = self.reader(table)
         first = max(start - 1, 0)
         snap = reader.snapshot(first)
         columns = snap.metadata.column_names
         partitions = snap.metadata.partition_columns
         rules = conformance(table, reader, first, columns, partitions)
+        last_bad = None if rules.ok else (first, rules)
         for commit in reader.commits(first + 1, end) if end > first else []:
             if commit.raw_metadata is None and commit.grant is None:
                 continue
@@ -179,11 +181,17 @@ class ShareService:
                 partitions = tuple(commit.raw_metadata.get("partitionColumns") or ())
             rules = conformance(table, reader, commit.version, columns, partitions)
             if not rules.ok:
-                break
-        if not rules.ok:
+                last_bad = (commit.version, rules)
+        if last_bad is not None:
+            version, bad = last_bad
+            if version >= end:
+                raise self._denied(caller.token, p.forbidden(bad.reason or "not granted"),
+                                   path)
             raise self._denied(caller.token, p.forbidden(
-                (rules.reason or "not granted") + "; read a snapshot and then the changes "
-                "after the re-derivation"), path)
+                f"version {version} of {table.qualified} was cut under a wider grant than "
+                f"the agreement in force ({(bad.reason or '').split('; ')[0]}); read a "
+                f"snapshot of version {version + 1} and the changes from version "
+                f"{version + 2} on"), path)
         return rules
 
 
