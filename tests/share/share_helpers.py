@@ -182,6 +182,31 @@ def create_token(ws: Workspace, recipient: str, out: Path, *extra: str) -> dict[
     return doc
 
 
+def demo_delta_outboxes(world: Path) -> Path:
+    """Each outbox of a demo run, current version, as a Delta table (CDF on, partitioned
+    by division, the grant stamped) at ``<world>/outbox-delta/<recipient>/<dataset>/`` —
+    what the delta workstream's pipeline writes, until it is on main."""
+    from hrss_hub.exchange.policy import load_agreements
+    from hrss_hub.exchange.reading import read_version
+    from hrss_hub.exchange.storage import Store
+
+    root = world / "outbox-delta"
+    agreements = {a.recipient_id: a for a in load_agreements(world / "sharing")}
+    for recipient in sorted(p.name for p in (world / "outbox").iterdir() if p.is_dir()):
+        box = Store.open(world / "outbox" / recipient)
+        for dataset in sorted(p.name for p in (world / "outbox" / recipient).iterdir()
+                              if (p / "CURRENT").exists()):
+            table = read_version(box, dataset)
+            grant = agreements[recipient].datasets[dataset]
+            partition = [c for c in ("division", "address_division") if c in table.column_names]
+            write_deltalake(str(root / recipient / dataset), table,
+                            partition_by=partition[:1] or None,
+                            configuration={"delta.enableChangeDataFeed": "true"},
+                            commit_properties=CommitProperties(
+                                custom_metadata={GRANT_KEY: grant_record(grant)}))
+    return root
+
+
 # -- the server ---------------------------------------------------------------------------
 
 

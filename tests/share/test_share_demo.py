@@ -24,38 +24,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import requests
-from deltalake import CommitProperties, DeltaTable, write_deltalake
-from share_helpers import Workspace, client_ok, create_token, serve
+from deltalake import DeltaTable
+from share_helpers import Workspace, client_ok, create_token, demo_delta_outboxes, serve
 
 from hrss_hub.demo.generator import generate_world
 from hrss_hub.demo_tour import run_demo
-from hrss_hub.exchange.policy import load_agreements
 from hrss_hub.exchange.reading import read_version
-from hrss_hub.exchange.storage import Store
-from hrss_hub.share.shares import GRANT_KEY, grant_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PERSONS = 300
 ID_RE = re.compile(rb"[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx]")
-
-
-def _delta_outboxes(world: Path) -> Path:
-    """Each outbox's current version as a Delta table (see the module docstring)."""
-    root = world / "outbox-delta"
-    agreements = {a.recipient_id: a for a in load_agreements(world / "sharing")}
-    for recipient in sorted(p.name for p in (world / "outbox").iterdir() if p.is_dir()):
-        box = Store.open(world / "outbox" / recipient)
-        for dataset in sorted(p.name for p in (world / "outbox" / recipient).iterdir()
-                              if (p / "CURRENT").exists()):
-            table = read_version(box, dataset)
-            grant = agreements[recipient].datasets[dataset]
-            partition = [c for c in ("division", "address_division") if c in table.column_names]
-            write_deltalake(str(root / recipient / dataset), table,
-                            partition_by=partition[:1] or None,
-                            configuration={"delta.enableChangeDataFeed": "true"},
-                            commit_properties=CommitProperties(
-                                custom_metadata={GRANT_KEY: grant_record(grant)}))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +41,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     world = tmp_path_factory.mktemp("demo-share") / "demo"
     generate_world(world, persons=PERSONS, seed=11)
     assert run_demo(world, PERSONS, 11, quiet=True) == 0
-    return {"world": world, "outbox": _delta_outboxes(world)}
+    return {"world": world, "outbox": demo_delta_outboxes(world)}
 
 
 def _raw_identifiers(world: Path) -> tuple[set[bytes], set[bytes]]:
