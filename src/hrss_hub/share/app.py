@@ -612,6 +612,8 @@ def _historical_metadata(reader: DeltaTableReader, start: int, end: int,
 
 
 def _local_file(s: ShareService, table: SharedTable, log_path: str) -> Path:
+    if s.registry.outbox.is_s3:  # S3 files are fetched from S3 with presigned URLs
+        raise p.not_found("files of this table are not served here")
     rel = FileAction("add", log_path, 0, {}).file_path
     parts = rel.split("/")
     if rel.startswith("/") or "\\" in rel or any(x in ("", ".", "..") for x in parts):
