@@ -305,3 +305,43 @@ def test_page_tokens_are_bound_to_their_listing(world: dict[str, Any]) -> None:
                      f"/shares/medical-insurance/all-tables?pageToken={first['nextPageToken']}",
                      None, token)
     assert elsewhere.status_code == 400
+
+
+def test_capabilities_and_file_id_headers_are_answered_as_the_protocol_says(
+        world: dict[str, Any]) -> None:
+    token = world["tokens"]["medical"]
+    url = world["server"].url(T.format(share="medical-insurance") + "/query")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def query(**headers: str) -> requests.Response:
+        return requests.post(url, json={}, headers={**auth, **headers}, timeout=30)
+
+    plain = query()
+    assert plain.headers["delta-sharing-capabilities"] == "responseformat=parquet"
+    both = query(**{"delta-sharing-capabilities": "responseformat=delta,parquet"})
+    assert both.headers["delta-sharing-capabilities"] == "responseformat=parquet"
+    delta = query(**{"delta-sharing-capabilities":
+                     "ResponseFormat=Delta;ReaderFeatures=deletionvectors"})
+    assert delta.headers["delta-sharing-capabilities"] == "responseformat=delta"
+    first = json.loads(delta.text.splitlines()[0])
+    assert first["protocol"]["deltaProtocol"]["minReaderVersion"] == 1
+    ended = query(**{"delta-sharing-capabilities":
+                     "responseformat=parquet;includeendstreamaction=true"})
+    assert "includeendstreamaction=true" in ended.headers["delta-sharing-capabilities"]
+    lines = [json.loads(x) for x in ended.text.splitlines()]
+    expiries = [x["file"]["expirationTimestamp"] for x in lines if "file" in x]
+    assert lines[-1] == {"endStreamAction": {"minUrlExpirationTimestamp": min(expiries)}}
+    assert "endStreamAction" not in plain.text
+    unknown = query(**{"delta-sharing-capabilities": "responseformat=orc"})
+    assert unknown.status_code == 400 and "orc" in error_of(unknown)["message"]
+    hashed = query(fileidhash="Delta")
+    assert hashed.headers["fileidhash"] == "delta"
+    bad = query(fileidhash="md5")
+    assert bad.status_code == 400 and "fileidhash" in error_of(bad)["message"]
+    # file ids are stable across requests; URLs are new each time
+    ids = [[json.loads(x)["file"]["id"] for x in r.text.splitlines() if '"file"' in x]
+           for r in (plain, both)]
+    urls = [[json.loads(x)["file"]["url"] for x in r.text.splitlines() if '"file"' in x]
+            for r in (plain, both)]
+    assert ids[0] == ids[1] and ids[0]
+    assert urls[0] != urls[1] or len(set(urls[0])) == len(urls[0])

@@ -200,7 +200,10 @@ def _json(doc: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> R
                     media_type=JSON, headers=dict(headers or {}))
 
 
-def _ndjson(lines: Sequence[Mapping[str, Any]], headers: Mapping[str, str]) -> Response:
+def _ndjson(lines: Sequence[Mapping[str, Any]], headers: Mapping[str, str],
+            caps: p.Capabilities) -> Response:
+    if caps.end_stream:
+        lines = [*lines, p.end_stream_line(lines)]
     return Response(b"".join(p.line(x) for x in lines), media_type=p.NDJSON,
                     headers=dict(headers))
 
@@ -296,7 +299,8 @@ def create_app(service: ShareService) -> Starlette:
         lines = [p.protocol_line(snap.metadata, fmt),
                  p.metadata_line(snap.metadata, fmt, snapshot=snap,
                                  version=snap.version if version is not None else None)]
-        return _ndjson(lines, {p.TABLE_VERSION_HEADER: str(snap.version), **caps.echo(fmt)})
+        return _ndjson(lines, {p.TABLE_VERSION_HEADER: str(snap.version), **caps.echo(fmt)},
+                       caps)
 
     def query(request: Request, data: bytes) -> Response:
         caller, table = _table(s, request)
@@ -329,7 +333,7 @@ def create_app(service: ShareService) -> Starlette:
                       extra={"limit_hint": body.get("limitHint"),
                              "predicate_hint": hint is not None})
         return _ndjson(lines, {p.TABLE_VERSION_HEADER: str(snap.version), **caps.echo(fmt),
-                               **extra_headers})
+                               **extra_headers}, caps)
 
     def changes(request: Request, _: bytes) -> Response:
         caller, table = _table(s, request)
@@ -357,7 +361,7 @@ def create_app(service: ShareService) -> Starlette:
                       response_format=fmt, files=[f.file_path for f in files],
                       extra={"starting_version": start, "ending_version": end})
         return _ndjson(lines, {p.TABLE_VERSION_HEADER: str(start), **caps.echo(fmt),
-                               **extra_headers})
+                               **extra_headers}, caps)
 
     def file(request: Request, _: bytes) -> Response:
         params = request.path_params
@@ -597,7 +601,7 @@ def _streaming_query(s: ShareService, caller: Caller, table: SharedTable,
                   response_format=fmt, files=[f.file_path for f in files],
                   extra={"starting_version": start, "ending_version": last})
     return _ndjson(lines, {p.TABLE_VERSION_HEADER: str(start), **caps.echo(fmt),
-                           **extra_headers})
+                           **extra_headers}, caps)
 
 
 def _historical_metadata(reader: DeltaTableReader, start: int, end: int,

@@ -51,22 +51,31 @@ def may_match(predicate: Mapping[str, Any] | None, partition_values: Mapping[str
         return True
 
 
+def _try(node: Mapping[str, Any], values: Mapping[str, str | None],
+         partitions: set[str]) -> bool | None:
+    """A child of and/or/not: unknown (``None``) when it cannot be evaluated."""
+    try:
+        return _eval(node, values, partitions)
+    except (Unknown, KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
 def _eval(node: Mapping[str, Any], values: Mapping[str, str | None],
           partitions: set[str]) -> bool | None:
     op = node.get("op")
     children = node.get("children") or []
     if op == "and":
-        results = [_eval(c, values, partitions) for c in children]
+        results = [_try(c, values, partitions) for c in children]
         if False in results:
             return False
         return None if None in results else True
     if op == "or":
-        results = [_eval(c, values, partitions) for c in children]
+        results = [_try(c, values, partitions) for c in children]
         if True in results:
             return True
         return None if None in results else False
     if op == "not":
-        inner = _eval(children[0], values, partitions)
+        inner = _try(children[0], values, partitions)
         return None if inner is None else not inner
     if op == "isNull":
         return _leaf(children[0], values, partitions) is None

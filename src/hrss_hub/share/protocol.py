@@ -104,9 +104,32 @@ class Capabilities:
                           "format cannot express; ask for responseformat=delta",
                           "UNSUPPORTED_OPERATION")
 
+    @property
+    def end_stream(self) -> bool:
+        """Whether the client asked for an ``endStreamAction`` line at the end."""
+        return self.values.get("includeendstreamaction") == ("true",)
+
     def echo(self, response_format: str) -> dict[str, str]:
-        """The capabilities header of the response."""
-        return {CAPABILITIES_HEADER: f"responseformat={response_format}"}
+        """The capabilities header of the response (``includeendstreamaction=true`` is
+        echoed when requested: this server then always ends with the action)."""
+        value = f"responseformat={response_format}"
+        if self.end_stream:
+            value += ";includeendstreamaction=true"
+        return {CAPABILITIES_HEADER: value}
+
+
+def end_stream_line(lines: Sequence[Mapping[str, Any]]) -> JSONDict:
+    """The ``endStreamAction`` closing a response: the earliest URL expiry in it."""
+    expiries = []
+    for x in lines:
+        for key in ("file", "add", "cdf", "remove"):
+            entry = x.get(key)
+            if isinstance(entry, Mapping) and entry.get("expirationTimestamp") is not None:
+                expiries.append(int(entry["expirationTimestamp"]))
+    action: JSONDict = {}
+    if expiries:
+        action["minUrlExpirationTimestamp"] = min(expiries)
+    return {"endStreamAction": action}
 
 
 def line(obj: Mapping[str, Any]) -> bytes:
