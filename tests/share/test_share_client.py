@@ -120,6 +120,7 @@ def test_list_load_time_travel_and_changes_equal_the_outbox(world: dict[str, Any
     ws: Workspace = world["ws"]
     history = {h["version"]: h["timestamp"] for h in outbox(ws).history()}
     at_v1 = dt.datetime.fromtimestamp((history[1] + history[2]) / 2000, dt.UTC)
+    start_v1 = dt.datetime.fromtimestamp((history[0] + history[1]) / 2000, dt.UTC)
     client_ok(NORMALISE + f"""
 import delta_sharing
 profile = "{world['profile']}"
@@ -136,6 +137,13 @@ dump("changes.json", rows(delta_sharing.load_table_changes_as_pandas(url, starti
 dump("changes_1_2.json", rows(delta_sharing.load_table_changes_as_pandas(
     url, starting_version=1, ending_version=2)))
 dump("version.json", delta_sharing.get_table_version(url))
+dump("version_from.json", delta_sharing.get_table_version(
+    url, starting_timestamp="{at_v1:%Y-%m-%dT%H:%M:%S.%fZ}"))
+dump("version_first.json", delta_sharing.get_table_version(
+    url, starting_timestamp="2000-01-01T00:00:00Z"))
+dump("changes_ts.json", rows(delta_sharing.load_table_changes_as_pandas(
+    url, starting_timestamp="{start_v1:%Y-%m-%dT%H:%M:%S.%fZ}",
+    ending_timestamp="{at_v1:%Y-%m-%dT%H:%M:%S.%fZ}")))
 """, cwd=ws.root)
     assert load(ws.root / "tables.json") == [["medical-insurance", "default", "person"]]
     assert load(ws.root / "shares.json") == ["medical-insurance"]
@@ -158,6 +166,12 @@ dump("version.json", delta_sharing.get_table_version(url))
     part = [r for r in expected if r["_commit_version"] in (1, 2)]
     assert canon(load(ws.root / "changes_1_2.json")) == canon(part)
     assert load(ws.root / "version.json") == 2
+    # the earliest version at or after a time; before the first version: the first
+    assert load(ws.root / "version_from.json") == 2
+    assert load(ws.root / "version_first.json") == 0
+    # changes by timestamps: from the first version at or after, to the last at or before
+    only_v1 = [r for r in expected if r["_commit_version"] == 1]
+    assert canon(load(ws.root / "changes_ts.json")) == canon(only_v1) and only_v1
 
 
 def test_partition_pruning_by_json_predicate_hints(world: dict[str, Any]) -> None:

@@ -162,3 +162,21 @@ def test_bad_share_settings_stop_serve_with_exit_2(tmp_path: Path, share: dict[s
     result = hub("share", "serve", "--config", str(ws.config), check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_the_token_store_on_every_ledger_backend(tmp_path: Path, ledger_url: str) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    agreement = load_agreement(ws.agreement_file("medical-insurance"))
+    with Ledger.open(ledger_url) as ledger:
+        store = TokenStore(ledger)
+        new = store.create(agreement, endpoint="https://x/delta-sharing", actor="t")
+        found = store.authenticate(new.token)
+        assert found is not None and found.id == new.info.id
+        assert found.expires_at == agreement_end(agreement) and found.status() == "active"
+        assert store.authenticate(new.token + "x") is None
+        assert store.authenticate("not-a-hub-token") is None
+        assert [t.id for t in store.revoke("medical-insurance", actor="t")] == [new.info.id]
+        again = store.authenticate(new.token)
+        assert again is not None and again.status() == "revoked"
+        assert ledger.verify_audit() == []
