@@ -183,13 +183,16 @@ def create_token(ws: Workspace, recipient: str, out: Path, *extra: str) -> dict[
 
 
 def demo_delta_outboxes(world: Path) -> Path:
-    """Each outbox of a demo run, current version, as a Delta table (CDF on, partitioned
-    by division, the grant stamped) at ``<world>/outbox-delta/<recipient>/<dataset>/`` —
-    what the delta workstream's pipeline writes, until it is on main."""
+    """The Delta outboxes of a demo run: the run's own (``<world>/outbox``) when the
+    pipeline writes Delta outboxes; otherwise (the Parquet ``v<N>/`` outboxes before the
+    delta workstream's pipeline) each outbox's current version copied into a Delta table
+    (CDF on, partitioned by division, the grant stamped) at ``<world>/outbox-delta/``."""
     from hrss_hub.exchange.policy import load_agreements
     from hrss_hub.exchange.reading import read_version
     from hrss_hub.exchange.storage import Store
 
+    if any((t / "_delta_log").is_dir() for t in (world / "outbox").glob("*/*")):
+        return world / "outbox"
     root = world / "outbox-delta"
     agreements = {a.recipient_id: a for a in load_agreements(world / "sharing")}
     for recipient in sorted(p.name for p in (world / "outbox").iterdir() if p.is_dir()):

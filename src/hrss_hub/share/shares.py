@@ -243,7 +243,13 @@ def _covers(current: tuple[str, ...] | None, recorded: tuple[str, ...] | None) -
 
 
 def recorded_grant(reader: DeltaTableReader, version: int) -> dict[str, object] | None:
-    """The grant stamped into the newest commit ≤ ``version`` that carries one."""
+    """The grant ``version`` was cut with: the policy of its signed manifest (columns
+    and actions, division prefixes), else the stamp in the newest commit ≤ ``version``
+    that carries one, else ``None``."""
+    policy = reader.manifest_policy(version)
+    if policy is not None and isinstance(policy.get("columns"), dict):
+        return {"columns": {c: a for c, a in policy["columns"].items() if a != "drop"},
+                "division_prefix": policy.get("division_prefix")}
     for v in range(version, max(-1, version - 20), -1):
         try:
             commit = reader.commit(v)

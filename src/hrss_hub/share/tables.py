@@ -9,6 +9,10 @@ Two sources, each used for what it is exact at:
   timestamp) comes from that commit's own ``_delta_log/<N>.json``, read raw, because the
   protocol's change feed is made of exactly those actions.
 
+A table the hub signs (``_hrss/manifests/<N>.json`` beside the log) is served up to its
+newest *signed* version only, like every hub reader, and the grant an outbox version was
+cut with is read from the ``policy`` of its signed manifest.
+
 A commit's timestamp is its ``commitInfo.timestamp`` — the value delta-rs itself reports
 as ``_commit_timestamp`` in its change data feed — so time travel by timestamp here and
 in delta-rs agree. Versions are immutable, so snapshots and commits are cached by
@@ -34,6 +38,8 @@ import pyarrow as pa
 from hrss_hub.share.storage import OutboxRoot
 
 _COMMIT_RE = re.compile(r"^(\d{20})\.json$")
+#: where the hub keeps the signed manifest of each version of its tables
+HUB_MANIFESTS = "_hrss/manifests"
 JSONDict = dict[str, Any]
 
 
@@ -151,18 +157,64 @@ class DeltaTableReader:
         self._lock = threading.Lock()
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         self._commits: OrderedDict[int, Commit] = OrderedDict()
+        self._policies: dict[int, dict[str, Any] | None] = {}
         self._cache_size = cache_size
 
     # -- versions ------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        """Whether a Delta table (a log with at least one commit) is there."""
+        """Whether a Delta table (a log with at least one servable commit) is there."""
         return bool(self.commit_versions())
 
-    def commit_versions(self) -> list[int]:
+    def log_versions(self) -> list[int]:
         """Versions whose commit file is still in the log, ascending."""
         names = self.root.store.listdir(f"{self.rel}/_delta_log")
         return sorted(int(m.group(1)) for n in names if (m := _COMMIT_RE.match(n)))
+
+    def signed_versions(self) -> set[int] | None:
+        """Versions the hub signed a manifest for (``_hrss/manifests/<N>.json``), or
+        ``None`` for a table the hub does not sign (no ``_hrss/manifests`` folder)."""
+        if not self.root.store.is_dir(f"{self.rel}/{HUB_MANIFESTS}"):
+            return None
+        names = self.root.store.listdir(f"{self.rel}/{HUB_MANIFESTS}")
+        return {int(m.group(1)) for n in names if (m := _COMMIT_RE.match(n))}
+
+    def commit_versions(self) -> list[int]:
+        """The versions the server serves, ascending: every log version — of a table the
+        hub signs, only those with a signed manifest. A version committed but not (yet)
+        signed is the hub's crash window or a write from outside the hub, and a reader of
+        the hub never sees either."""
+        log = self.log_versions()
+        signed = self.signed_versions()
+        return log if signed is None else [v for v in log if v in signed]
+
+    def _servable(self, version: int) -> None:
+        if version not in set(self.commit_versions()):
+            if version in set(self.log_versions()):
+                raise TableHistoryError(f"version {version} is not a signed version of the "
+                                        "hub")
+            raise TableHistoryError(f"version {version} does not exist (latest: "
+                                    f"{self.latest_version()})")
+
+    def manifest_policy(self, version: int) -> dict[str, Any] | None:
+        """The ``policy`` the hub signed for ``version`` (an outbox's grant: columns with
+        their actions, division prefixes), or ``None`` without a manifest."""
+        signed = self.signed_versions()
+        if not signed or version not in signed:
+            return None
+        with self._lock:
+            if version in self._policies:
+                return self._policies[version]
+        try:
+            doc = json.loads(self.root.store.read_bytes(
+                f"{self.rel}/{HUB_MANIFESTS}/{version:020d}.json"))
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        policy = doc.get("policy") if isinstance(doc, dict) else None
+        result = policy if isinstance(policy, dict) else None
+        with self._lock:
+            self._policies[version] = result
+        return result
 
     def latest_version(self) -> int:
         """The newest committed version."""
@@ -212,9 +264,7 @@ class DeltaTableReader:
     def _load_snapshot(self, version: int) -> Snapshot:
         from deltalake import DeltaTable
 
-        latest = self.latest_version()
-        if version < 0 or version > latest:
-            raise TableHistoryError(f"version {version} does not exist (latest: {latest})")
+        self._servable(version)
         try:
             dt = DeltaTable(self.root.table_uri(self.rel), version=version,
                             storage_options=self.root.delta_storage_options() or None)
@@ -275,7 +325,10 @@ class DeltaTableReader:
                                     f"{latest}")
         if end < start:
             raise TableHistoryError(f"endingVersion {end} is before startingVersion {start}")
-        return self._commits_of(range(start, min(end, latest) + 1))
+        versions = range(start, min(end, latest) + 1)
+        for v in versions:
+            self._servable(v)
+        return self._commits_of(versions)
 
     def change_files(self, start: int, end: int | None = None) -> list[FileAction]:
         """The change data feed of versions ``start``..``end`` as files: a version that
