@@ -11,6 +11,10 @@ Delta Sharing client read a share with a profile file and no hub installed.
 - :mod:`.tokens`: recipients' bearer tokens, stored hashed in the ledger, and profiles;
 - :mod:`.urls`: short-lived signed file URLs (presigned on S3);
 - :mod:`.audit`: the queries and downloads recorded in the hash-chained audit log;
+- :mod:`.service`: who is calling and what they may read (checked on every request);
+- :mod:`.params`: the parameters of protocol requests;
+- :mod:`.predicates`: best-effort file pruning by JSON predicate hints;
+- :mod:`.settings` / :mod:`.storage`: the ``share:`` settings, where the outboxes live;
 - :mod:`.app` / :mod:`.server`: the ASGI application and running it on uvicorn;
 - :mod:`.catalog`: the shares as the catalog shows them.
 """

@@ -30,8 +30,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,14 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from hrss_hub.share import protocol as p
-from hrss_hub.share.audit import ShareAudit
+from hrss_hub.share.params import change_range, file_id_hash, query_body, requested_version
 from hrss_hub.share.predicates import may_match, parse_hint
+from hrss_hub.share.service import Caller, ShareService
 from hrss_hub.share.settings import PREFIX
 from hrss_hub.share.shares import (
     AgreementsUnreadable,
-    Conformance,
     Share,
     SharedTable,
-    ShareRegistry,
     agreement_state,
     conformance,
     in_scope,
@@ -63,136 +61,9 @@ from hrss_hub.share.tables import (
     TableHistoryError,
     parse_timestamp,
 )
-from hrss_hub.share.tokens import TokenInfo, TokenStore
-from hrss_hub.share.urls import FileUrls
 
 log = logging.getLogger("hrss_hub.share")
 JSON = "application/json; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated recipient whose agreement is in force."""
-
-    token: TokenInfo
-    share: Share
-
-
-@dataclass
-class ShareService:
-    """What the routes need: who is calling, what they may read, how to hand it out."""
-
-    registry: ShareRegistry
-    tokens: TokenStore
-    urls: FileUrls
-    audit: ShareAudit
-    page_tokens: p.PageTokens
-    today: Callable[[], date] = date.today
-
-    # -- who is calling ------------------------------------------------------------------
-
-    def caller(self, request: Request) -> Caller:
-        """Authenticate the bearer token and check the recipient's agreement."""
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if not header:
-            raise p.unauthenticated("a bearer token is required (Authorization: Bearer …)")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise p.unauthenticated("the Authorization header must be 'Bearer <token>'")
-        info = self.tokens.authenticate(token.strip())
-        if info is None:
-            raise p.unauthenticated("the bearer token is not valid")
-        status = info.status()
-        if status == "revoked":
-            raise p.unauthenticated(f"the bearer token {info.id} has been revoked")
-        if status == "expired":
-            raise p.unauthenticated(
-                f"the bearer token {info.id} expired at {info.expires_at.isoformat()}")
-        share = self.registry.share_of(info.recipient)
-        if share is None:
-            raise self._denied(info, p.forbidden(
-                f"there is no sharing agreement for recipient {info.recipient}"),
-                request.url.path)
-        state = agreement_state(share.agreement, self.today())
-        if state != "active":
-            a = share.agreement
-            why = {"revoked": "has been revoked",
-                   "expired": f"expired on {a.valid_to}",
-                   "pending": f"is not in force before {a.valid_from}"}[state]
-            raise self._denied(info, p.forbidden(f"the sharing agreement of {a.recipient_id} "
-                                                 f"{why}"), request.url.path)
-        return Caller(info, share)
-
-    def share_named(self, caller: Caller, name: str, path: str) -> Share:
-        """The caller's share if ``name`` is it (case-insensitive), else 404."""
-        if name.lower() != caller.share.name.lower():
-            raise self._denied(caller.token, p.not_found(f"share {name!r} not found"), path)
-        return caller.share
-
-    def table_named(self, caller: Caller, share: str, schema: str, table: str,
-                    path: str) -> SharedTable:
-        """The caller's table ``share.schema.table``, else 404."""
-        s = self.share_named(caller, share, path)
-        found = self.registry.table(s, schema, table)
-        if found is None:
-            raise self._denied(caller.token, p.not_found(
-                f"table {share}.{schema}.{table} not found"), path)
-        return found
-
-    def _denied(self, token: TokenInfo, error: p.ProtocolError, path: str) -> p.ProtocolError:
-        self.audit.denied(recipient=token.recipient, token_id=token.id, status=error.status,
-                          error_code=error.error_code, reason=error.message, path=path)
-        return error
-
-    # -- what the table holds ------------------------------------------------------------
-
-    def reader(self, table: SharedTable) -> DeltaTableReader:
-        """The table's log reader."""
-        return self.registry.reader(table)
-
-    def rules(self, caller: Caller, table: SharedTable, snapshot: Snapshot,
-              path: str) -> Conformance:
-        """Check ``snapshot`` against the grant in force (403 when it is not covered)."""
-        rules = conformance(table, self.reader(table), snapshot.version,
-                            snapshot.metadata.column_names, snapshot.metadata.partition_columns)
-        if not rules.ok:
-            raise self._denied(caller.token, p.forbidden(rules.reason or "not granted"), path)
-        return rules
-
-    def history_rules(self, caller: Caller, table: SharedTable, start: int, end: int,
-                      path: str) -> Conformance:
-        """Check every version a change feed ``start``..``end`` draws rows from: the
-        version before ``start`` (removed files and pre-images come from it) up to
-        ``end``. One snapshot is loaded; later versions follow the log's metadata. A
-        version cut under a wider grant refuses the feed and names where it may start."""
-        reader = self.reader(table)
-        first = max(start - 1, 0)
-        snap = reader.snapshot(first)
-        columns = snap.metadata.column_names
-        partitions = snap.metadata.partition_columns
-        rules = conformance(table, reader, first, columns, partitions)
-        last_bad = None if rules.ok else (first, rules)
-        for commit in reader.commits(first + 1, end) if end > first else []:
-            if commit.raw_metadata is None and commit.grant is None:
-                continue
-            if commit.raw_metadata is not None:
-                columns = [f["name"] for f in json.loads(
-                    commit.raw_metadata["schemaString"])["fields"]]
-                partitions = tuple(commit.raw_metadata.get("partitionColumns") or ())
-            rules = conformance(table, reader, commit.version, columns, partitions)
-            if not rules.ok:
-                last_bad = (commit.version, rules)
-        if last_bad is not None:
-            version, bad = last_bad
-            if version >= end:
-                raise self._denied(caller.token, p.forbidden(bad.reason or "not granted"),
-                                   path)
-            raise self._denied(caller.token, p.forbidden(
-                f"version {version} of {table.qualified} was cut under a wider grant than "
-                f"the agreement in force ({(bad.reason or '').split('; ')[0]}); read a "
-                f"snapshot of version {version + 1} and the changes from version "
-                f"{version + 2} on"), path)
-        return rules
 
 
 def _json(doc: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
@@ -244,38 +115,44 @@ def create_app(service: ShareService) -> Starlette:
     s = service
 
     def list_shares(request: Request, _: bytes) -> Response:
+        """The caller's share (one per agreement)."""
         caller = s.caller(request)
         items = [_share_json(caller.share)]
         return _json(_page(s, request, items, f"shares:{caller.share.name}"))
 
     def get_share(request: Request, _: bytes) -> Response:
+        """The caller's share by name."""
         caller = s.caller(request)
         share = s.share_named(caller, request.path_params["share"], request.url.path)
         return _json({"share": _share_json(share)})
 
     def list_schemas(request: Request, _: bytes) -> Response:
+        """The one schema, ``default``."""
         caller = s.caller(request)
         share = s.share_named(caller, request.path_params["share"], request.url.path)
         items = [{"name": "default", "share": share.name}]
         return _json(_page(s, request, items, f"schemas:{share.name}"))
 
     def list_tables(request: Request, _: bytes) -> Response:
+        """The tables of ``default``: granted datasets with an outbox table."""
         caller = s.caller(request)
         share = s.share_named(caller, request.path_params["share"], request.url.path)
         schema = request.path_params["schema"]
         if schema.lower() != "default":
-            raise s._denied(caller.token, p.not_found(f"schema {share.name}.{schema} not "
+            raise s.denied(caller.token, p.not_found(f"schema {share.name}.{schema} not "
                                                       "found"), request.url.path)
         items = [_table_json(t) for t in s.registry.tables(share)]
         return _json(_page(s, request, items, f"tables:{share.name}.default"))
 
     def all_tables(request: Request, _: bytes) -> Response:
+        """Every table of the share."""
         caller = s.caller(request)
         share = s.share_named(caller, request.path_params["share"], request.url.path)
         items = [_table_json(t) for t in s.registry.tables(share)]
         return _json(_page(s, request, items, f"all-tables:{share.name}"))
 
     def table_version(request: Request, _: bytes) -> Response:
+        """``Delta-Table-Version``: the latest, or the first at/after a timestamp."""
         caller, table = _table(s, request)
         reader = s.reader(table)
         starting = request.query_params.get("startingTimestamp")
@@ -288,10 +165,11 @@ def create_app(service: ShareService) -> Starlette:
         return Response(b"", headers={p.TABLE_VERSION_HEADER: str(version)})
 
     def metadata(request: Request, _: bytes) -> Response:
+        """``protocol`` and ``metaData`` of a version."""
         caller, table = _table(s, request)
         caps = p.Capabilities.parse(request.headers.get(p.CAPABILITIES_HEADER))
         reader = s.reader(table)
-        version = _requested_version(reader, request.query_params.get("version"),
+        version = requested_version(reader, request.query_params.get("version"),
                                      request.query_params.get("timestamp"))
         snap = reader.snapshot(version)
         s.rules(caller, table, snap, request.url.path)
@@ -303,15 +181,16 @@ def create_app(service: ShareService) -> Starlette:
                        caps)
 
     def query(request: Request, data: bytes) -> Response:
+        """A snapshot (latest, by version or timestamp), or a stream from a version."""
         caller, table = _table(s, request)
         caps = p.Capabilities.parse(request.headers.get(p.CAPABILITIES_HEADER))
-        extra_headers = _file_id_hash(request)
-        body = _query_body(data)
+        extra_headers = file_id_hash(request)
+        body = query_body(data)
         reader = s.reader(table)
         if body.get("startingVersion") is not None:
             return _streaming_query(s, caller, table, caps, body, extra_headers,
                                     request.url.path)
-        version = _requested_version(reader, body.get("version"), body.get("timestamp"))
+        version = requested_version(reader, body.get("version"), body.get("timestamp"))
         snap = reader.snapshot(version)
         rules = s.rules(caller, table, snap, request.url.path)
         fmt = caps.response_format(snap.metadata)
@@ -336,12 +215,13 @@ def create_app(service: ShareService) -> Starlette:
                                **extra_headers}, caps)
 
     def changes(request: Request, _: bytes) -> Response:
+        """The change data feed of a version (or timestamp) range."""
         caller, table = _table(s, request)
         caps = p.Capabilities.parse(request.headers.get(p.CAPABILITIES_HEADER))
-        extra_headers = _file_id_hash(request)
+        extra_headers = file_id_hash(request)
         reader = s.reader(table)
         q = request.query_params
-        start, end = _change_range(reader, q)
+        start, end = change_range(reader, q)
         latest_snap = reader.snapshot(end)
         if not latest_snap.metadata.change_data_feed:
             raise p.bad_request(f"{table.qualified} does not record a change data feed")
@@ -364,6 +244,7 @@ def create_app(service: ShareService) -> Starlette:
                                **extra_headers}, caps)
 
     def file(request: Request, _: bytes) -> Response:
+        """One data file through its signed URL (ranged reads; the first GET audited)."""
         params = request.path_params
         grant = s.urls.verify(params["token"], params["share"], params["schema"],
                               params["table"], params["version"], params["path"],
@@ -374,18 +255,18 @@ def create_app(service: ShareService) -> Starlette:
         share = s.registry.share_of(token.recipient)
         if share is None or share.name != grant.share or agreement_state(
                 share.agreement, s.today()) != "active":
-            raise s._denied(token, p.forbidden("the sharing agreement is no longer in force"),
+            raise s.denied(token, p.forbidden("the sharing agreement is no longer in force"),
                             request.url.path)
         table = s.registry.table(share, grant.schema, grant.table)
         if table is None:
-            raise s._denied(token, p.forbidden("the table is no longer shared"),
+            raise s.denied(token, p.forbidden("the table is no longer shared"),
                             request.url.path)
         reader = s.reader(table)
         snap = reader.snapshot(min(grant.version, reader.latest_version()))
         rules = conformance(table, reader, snap.version, snap.metadata.column_names,
                             snap.metadata.partition_columns)
         if not rules.ok:
-            raise s._denied(token, p.forbidden(rules.reason or "not granted"),
+            raise s.denied(token, p.forbidden(rules.reason or "not granted"),
                             request.url.path)
         target = _local_file(s, table, grant.path)
         if request.method == "GET":
@@ -452,95 +333,6 @@ def _share_json(share: Share) -> dict[str, Any]:
 def _table_json(t: SharedTable) -> dict[str, Any]:
     return {"name": t.name, "schema": t.schema, "share": t.share, "shareId": t.share_id,
             "id": t.id}
-
-
-def _file_id_hash(request: Request) -> dict[str, str]:
-    value = request.headers.get("fileidhash")
-    if value is None:
-        return {}
-    if value.strip().lower() not in (p.PARQUET, p.DELTA):
-        raise p.bad_request(f"fileidhash {value!r} is not supported (parquet, delta)")
-    return {"fileidhash": value.strip().lower()}
-
-
-def _query_body(data: bytes) -> dict[str, Any]:
-    if not data.strip():
-        return {}
-    try:
-        body = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise p.bad_request("the request body is not JSON", "MALFORMED_REQUEST") from None
-    if not isinstance(body, dict):
-        raise p.bad_request("the request body must be a JSON object", "MALFORMED_REQUEST")
-    for key in ("limitHint", "version", "startingVersion", "endingVersion"):
-        value = body.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or value < 0):
-            raise p.bad_request(f"{key} must be a non-negative integer, got {value!r}")
-    for key in ("timestamp", "jsonPredicateHints"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise p.bad_request(f"{key} must be a string")
-    hints = body.get("predicateHints")
-    if hints is not None and (not isinstance(hints, list)
-                              or not all(isinstance(h, str) for h in hints)):
-        raise p.bad_request("predicateHints must be a list of strings")
-    given = [k for k in ("version", "timestamp", "startingVersion") if body.get(k) is not None]
-    if len(given) > 1:
-        raise p.bad_request(f"{' and '.join(given)} are mutually exclusive")
-    if body.get("endingVersion") is not None and body.get("startingVersion") is None:
-        raise p.bad_request("endingVersion needs startingVersion")
-    return body
-
-
-def _requested_version(reader: DeltaTableReader, version: Any, timestamp: Any) -> int | None:
-    if version not in (None, "") and timestamp not in (None, ""):
-        raise p.bad_request("version and timestamp are mutually exclusive")
-    if version not in (None, ""):
-        try:
-            number = int(version)
-        except (TypeError, ValueError):
-            raise p.bad_request(f"version must be an integer, got {version!r}") from None
-        if number < 0:
-            raise p.bad_request(f"version must be non-negative, got {number}")
-        return number
-    if timestamp not in (None, ""):
-        return reader.version_at_or_before(parse_timestamp(str(timestamp), "timestamp"))
-    return None
-
-
-def _int_param(value: str | None, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    assert value is not None
-    try:
-        number = int(value)
-    except ValueError:
-        raise p.bad_request(f"{name} must be an integer, got {value!r}") from None
-    if number < 0:
-        raise p.bad_request(f"{name} must be non-negative, got {number}")
-    return number
-
-
-def _change_range(reader: DeltaTableReader, q: Mapping[str, str]) -> tuple[int, int]:
-    start_v = _int_param(q.get("startingVersion"), "startingVersion")
-    end_v = _int_param(q.get("endingVersion"), "endingVersion")
-    start_ts, end_ts = q.get("startingTimestamp"), q.get("endingTimestamp")
-    if start_v is not None and start_ts:
-        raise p.bad_request("startingVersion and startingTimestamp are mutually exclusive")
-    if end_v is not None and end_ts:
-        raise p.bad_request("endingVersion and endingTimestamp are mutually exclusive")
-    if start_v is None and not start_ts:
-        raise p.bad_request("the change data feed needs startingVersion or startingTimestamp")
-    latest = reader.latest_version()
-    start = start_v if start_v is not None else reader.version_at_or_after(
-        parse_timestamp(str(start_ts), "startingTimestamp"))
-    end = end_v if end_v is not None else (reader.version_at_or_before(
-        parse_timestamp(str(end_ts), "endingTimestamp")) if end_ts else latest)
-    if start > latest:
-        raise p.bad_request(f"startingVersion {start} is after the latest version {latest}")
-    if end < start:
-        raise p.bad_request(f"the ending version {end} is before the starting version {start}")
-    return start, min(end, latest)
 
 
 def _limit(files: list[FileAction], limit: Any) -> list[FileAction]:

@@ -12,9 +12,10 @@ from starlette.applications import Starlette
 
 from hrss_hub.config import HubConfig
 from hrss_hub.ledger import Ledger
-from hrss_hub.share.app import ShareService, create_app
+from hrss_hub.share.app import create_app
 from hrss_hub.share.audit import ShareAudit
 from hrss_hub.share.protocol import PageTokens
+from hrss_hub.share.service import ShareService
 from hrss_hub.share.settings import ShareSettings, url_key
 from hrss_hub.share.shares import AgreementSource, ShareRegistry
 from hrss_hub.share.storage import OutboxRoot
