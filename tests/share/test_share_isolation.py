@@ -225,10 +225,12 @@ def test_file_urls_are_signed_and_bound_to_their_file(world: dict[str, Any]) -> 
     base, query = url.split("?")
     tampered_sig = f"{base}?{query[:-1]}{'0' if query[-1] != '0' else '1'}"
     later = base + "?" + query.replace("e=", "e=9")
+    other_nonce = base + "?" + query.replace("n=", "n=0")
+    no_nonce = base + "?" + "&".join(q for q in query.split("&") if not q.startswith("n="))
     other_file = base.rsplit("/", 1)[0] + "/_delta_log/00000000000000000000.json?" + query
     escape = base.split("/person/")[0] + "/person/1/..%2F..%2F..%2Fexchange%2Fperson?" + query
     foreign = base.replace("/medical-insurance/", "/civil-affairs/") + "?" + query
-    for bad in (tampered_sig, later, other_file, escape, foreign, base):
+    for bad in (tampered_sig, later, other_nonce, no_nonce, other_file, escape, foreign, base):
         response = requests.get(bad, timeout=30)
         assert response.status_code == 403, bad
         assert error_of(response)["errorCode"] == "PERMISSION_DENIED"
@@ -244,8 +246,8 @@ def test_an_expired_file_url_is_refused(world: dict[str, Any]) -> None:
                     OutboxRoot.open(ws.outbox))
     from urllib.parse import unquote
     old = urls._sign(token_id, share, schema, table, int(version), unquote(rest),
-                     1_000_000)
-    response = requests.get(url.split("?")[0] + f"?e=1000000&s={old}", timeout=30)
+                     1_000_000, "abc")
+    response = requests.get(url.split("?")[0] + f"?e=1000000&n=abc&s={old}", timeout=30)
     assert response.status_code == 403
     assert "expired" in error_of(response)["message"]
 

@@ -248,7 +248,8 @@ def create_app(service: ShareService) -> Starlette:
         params = request.path_params
         grant = s.urls.verify(params["token"], params["share"], params["schema"],
                               params["table"], params["version"], params["path"],
-                              request.query_params.get("e"), request.query_params.get("s"))
+                              request.query_params.get("e"), request.query_params.get("n"),
+                              request.query_params.get("s"))
         token = s.tokens.get(grant.token_id)
         if token is None or token.status() != "active":
             raise p.forbidden("the token this file URL was issued to is no longer valid")

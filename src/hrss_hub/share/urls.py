@@ -4,9 +4,10 @@ Clients fetch the files a query lists with plain GETs, without their bearer toke
 URL carries its own authority: on a local outbox, a path on this server
 
     {endpoint}/files/{token id}/{share}/{schema}/{table}/{version}/{file path}
-        ?e={expiry in ms}&s={signature}
+        ?e={expiry in ms}&n={nonce}&s={signature}
 
-where the signature is HMAC-SHA256, under the server's URL key, of every part of it. The
+where the signature is HMAC-SHA256, under the server's URL key, of every part of it (the
+nonce makes every issued URL unique, so each fetch of one is one download). The
 server checks it in constant time, refuses it once expired (403), and — because the URL
 names the token it was issued to — also once that token is revoked or its agreement ends.
 On an S3 outbox the URL is an S3 presigned GET of the same file and life time; S3 checks
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -38,6 +40,7 @@ class FileGrant:
     version: int
     path: str  # as in the Delta log
     expires_ms: int
+    nonce: str
     signature: str
 
 
@@ -58,20 +61,23 @@ class FileUrls:
         if self.outbox.is_s3:
             return self.outbox.presign(f"{table.rel}/{action.file_path}", self.ttl_seconds), \
                 expires
+        nonce = secrets.token_hex(6)
         sig = self._sign(token_id, table.share, table.schema, table.name, version,
-                         action.path, expires)
+                         action.path, expires, nonce)
         url = (f"{self.endpoint}/files/{quote(token_id)}/{quote(table.share)}/"
                f"{quote(table.schema)}/{quote(table.name)}/{version}/"
-               f"{quote(action.path, safe='/')}?e={expires}&s={sig}")
+               f"{quote(action.path, safe='/')}?e={expires}&n={nonce}&s={sig}")
         return url, expires
 
     def verify(self, token_id: str, share: str, schema: str, table: str, version: str,
-               path: str, expires: str | None, signature: str | None,
+               path: str, expires: str | None, nonce: str | None, signature: str | None,
                now_ms: int | None = None) -> FileGrant:
         """The grant of a file URL; a tampered, malformed or expired URL is a 403."""
-        if not expires or not signature or not expires.isdigit() or not version.isdigit():
+        if not expires or not signature or not nonce or not expires.isdigit() \
+                or not version.isdigit():
             raise forbidden("this file URL is not signed by this server")
-        expected = self._sign(token_id, share, schema, table, int(version), path, int(expires))
+        expected = self._sign(token_id, share, schema, table, int(version), path, int(expires),
+                              nonce)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise forbidden("this file URL is not signed by this server")
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -80,9 +86,10 @@ class FileUrls:
                                 "this file URL has expired; query the table again for a "
                                 "fresh one")
         return FileGrant(token_id, share, schema, table, int(version), path, int(expires),
-                         signature)
+                         nonce, signature)
 
     def _sign(self, token_id: str, share: str, schema: str, table: str, version: int,
-              path: str, expires: int) -> str:
-        message = "\n".join((token_id, share, schema, table, str(version), path, str(expires)))
+              path: str, expires: int, nonce: str) -> str:
+        message = "\n".join((token_id, share, schema, table, str(version), path, str(expires),
+                             nonce))
         return hmac.new(self._key, message.encode("utf-8"), hashlib.sha256).hexdigest()
