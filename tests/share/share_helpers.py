@@ -294,7 +294,12 @@ def run_client(code: str, *, cwd: Path, env: Mapping[str, str] | None = None,
                timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """Run ``code`` with the recipient's Python (the real delta-sharing client)."""
     script = cwd / f"client_{time.monotonic_ns()}.py"
-    script.write_text(textwrap.dedent(code), encoding="utf-8")
+    # leave without interpreter finalization once the code has run: on a loaded machine the
+    # client's native I/O threads (pyarrow/fsspec) occasionally abort the process at exit
+    # ("terminate called without an active exception") after all the work is done
+    trailer = "\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_sys.stderr.flush()\n" \
+        "_os._exit(0)\n"
+    script.write_text(textwrap.dedent(code) + trailer, encoding="utf-8")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("HRSS_HUB_", "VIRTUAL"))}
     result = subprocess.run([str(recipient_python()), str(script)], cwd=cwd,
                             capture_output=True, text=True, timeout=timeout,
