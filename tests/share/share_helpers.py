@@ -153,7 +153,8 @@ def make_workspace(root: Path, agreements: tuple[Mapping[str, Any], ...] = (MEDI
                    *, share: Mapping[str, Any] | None = None) -> Workspace:
     """A workspace with ``agreements`` and a SQLite ledger; no outbox yet."""
     root.mkdir(parents=True, exist_ok=True)
-    doc: dict[str, Any] = {"hub_id": "wuhou", "ledger_url": "sqlite:///.hrss-hub/ledger.db"}
+    doc: dict[str, Any] = {"hub_id": "wuhou", "level": "county", "division": "510107",
+                           "ledger_url": "sqlite:///.hrss-hub/ledger.db"}
     if share:
         doc["share"] = dict(share)
     (root / "hub.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -164,10 +165,10 @@ def make_workspace(root: Path, agreements: tuple[Mapping[str, Any], ...] = (MEDI
 
 
 def hub(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
+        check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """Run the ``hrss-hub`` CLI of this venv."""
     result = subprocess.run([str(HUB_BIN), *args], cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, **(env or {})}, timeout=300)
+                            env={**os.environ, **(env or {})}, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"hrss-hub {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")

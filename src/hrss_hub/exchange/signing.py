@@ -6,6 +6,9 @@ Where the private key comes from, first match wins:
 2. ``signing_key`` in ``hub.yaml``: a path (relative to the workspace);
 3. ``<state_dir>/signing_key.pem``, created on first use with mode 0600.
 
+(1 and 2 are resolved into ``HubConfig.signing_key`` by :func:`hrss_hub.config.load_config`;
+:func:`load_signer` receives the result.)
+
 The key never leaves this module: errors name the source (``env``/a file path), never
 its content. A signature document carries the signer's public key and its id so that a
 recipient can verify without the hub; a recipient that wants more than integrity pins the
@@ -29,9 +32,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from hrss_hub.config.env import SIGNING_KEY
 from hrss_hub.errors import ConfigError
 
-ENV_KEY = "HRSS_HUB_SIGNING_KEY"
+ENV_KEY = SIGNING_KEY.name
 ALGORITHM = "Ed25519"
 
 
@@ -105,12 +109,13 @@ def _private_from_pem(pem: bytes, source: str) -> Ed25519PrivateKey:
 
 def load_signer(configured: str | None = None, state_dir: Path | None = None,
                 *, create: bool = True) -> Signer:
-    """The signer of this hub (see the module docstring for where the key comes from)."""
-    env = os.environ.get(ENV_KEY)
-    if env:
-        if env.lstrip().startswith("-----BEGIN"):
-            return Signer(_private_from_pem(env.encode(), "env"), f"env {ENV_KEY}")
-        return _from_file(Path(env), f"{ENV_KEY} file {env}")
+    """The signer of this hub (see the module docstring for where the key comes from).
+
+    ``configured``: ``HubConfig.signing_key`` — PEM text (from ``HRSS_HUB_SIGNING_KEY``)
+    or the path of a PEM file.
+    """
+    if configured and configured.lstrip().startswith("-----BEGIN"):
+        return Signer(_private_from_pem(configured.encode(), "env"), f"env {ENV_KEY}")
     if configured:
         return _from_file(Path(configured), f"file {configured}")
     if state_dir is None:

@@ -14,7 +14,6 @@ agreement covers it. It is safe to rerun after a crash at any point:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hrss_hub.config import HubConfig
+from hrss_hub.config import HubConfig, env
 from hrss_hub.exchange.commit import (
     CommittedVersion,
     commit_version,
@@ -43,9 +42,10 @@ __all__ = ["PublishReport", "current", "exchange_store", "outbox_store", "publis
            "publish_pending", "read_version"]
 
 #: where the published exchange lives when it is not the local ``exchange_root``
-ENV_EXCHANGE_URI = "HRSS_HUB_EXCHANGE_URI"
+#: (resolved with hub.yaml's ``exchange_uri`` by :func:`hrss_hub.config.load_config`)
+ENV_EXCHANGE_URI = env.EXCHANGE_URI.name
 #: where recipients' outboxes live (default: ``<exchange_root>/../outbox``)
-ENV_OUTBOX_URI = "HRSS_HUB_OUTBOX_URI"
+ENV_OUTBOX_URI = env.OUTBOX_URI.name
 
 
 @dataclass
@@ -68,15 +68,14 @@ class PublishReport:
 
 
 def exchange_store(cfg: HubConfig) -> Store:
-    """The published exchange of a workspace (``HRSS_HUB_EXCHANGE_URI`` overrides)."""
-    assert cfg.exchange_root is not None
-    return Store.open(os.environ.get(ENV_EXCHANGE_URI) or cfg.exchange_root)
+    """The published exchange of a workspace (``cfg.exchange_uri``: hub.yaml's
+    ``exchange_uri`` or ``HRSS_HUB_EXCHANGE_URI``, default ``exchange_root``)."""
+    return Store.open(cfg.exchange_uri)
 
 
 def outbox_store(cfg: HubConfig) -> Store:
-    """The recipients' outboxes (``HRSS_HUB_OUTBOX_URI`` overrides)."""
-    assert cfg.exchange_root is not None
-    return Store.open(os.environ.get(ENV_OUTBOX_URI) or cfg.exchange_root.parent / "outbox")
+    """The recipients' outboxes (``cfg.outbox_uri``; ``HRSS_HUB_OUTBOX_URI`` overrides)."""
+    return Store.open(cfg.outbox_uri)
 
 
 def publisher_of(cfg: HubConfig) -> dict[str, str]:
@@ -250,7 +249,7 @@ def deliver_current(cfg: HubConfig, ledger: Any, store: Store, version: Committe
     if not agreements:
         return []
     table = read_version(store, version.dataset, version.version)
-    keys_dir = None if cfg.state_dir is None else cfg.state_dir / "pseudonym-keys"
+    keys_dir = cfg.pseudonym_keys_dir
     out: list[DeliveryResult] = []
     actor = f"hub:{cfg.hub_id}"
     for agreement in agreements:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -22,15 +21,12 @@ from hrss_hub.share.storage import OutboxRoot
 from hrss_hub.share.tokens import TokenStore
 from hrss_hub.share.urls import FileUrls
 
-#: the same override the publisher uses (hrss_hub.exchange.versions.ENV_OUTBOX_URI)
-ENV_OUTBOX_URI = "HRSS_HUB_OUTBOX_URI"
-
 
 def outbox_root(cfg: HubConfig) -> OutboxRoot:
-    """The recipients' outboxes of a workspace: ``HRSS_HUB_OUTBOX_URI``, else
-    ``<exchange_root>/../outbox`` — where the publisher delivers them."""
-    assert cfg.exchange_root is not None
-    return OutboxRoot.open(os.environ.get(ENV_OUTBOX_URI) or cfg.exchange_root.parent / "outbox")
+    """The recipients' outboxes of a workspace, where the publisher delivers them
+    (``cfg.outbox_uri``: ``outbox_uri`` of hub.yaml or ``HRSS_HUB_OUTBOX_URI``, else
+    ``<exchange_root>/../outbox``)."""
+    return OutboxRoot.open(cfg.outbox_uri)
 
 
 def build_service(cfg: HubConfig, settings: ShareSettings, ledger: Ledger) -> ShareService:

@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hrss_hub.config import HubConfig
+from hrss_hub.config import HubConfig, env
 from hrss_hub.errors import ConfigError, unknown_choice
 
 PREFIX = "/delta-sharing"
-ENV_ENDPOINT = "HRSS_HUB_SHARE_ENDPOINT"
-ENV_URL_KEY = "HRSS_HUB_SHARE_URL_KEY"
+ENV_URL_KEY = env.SHARE_URL_KEY.name
 _KEYS = {"endpoint", "host", "port", "tls_cert", "tls_key", "url_ttl_seconds"}
 
 
@@ -62,7 +61,8 @@ class ShareSettings:
 
 
 def load_settings(cfg: HubConfig) -> ShareSettings:
-    """The ``share:`` section of ``cfg`` with ``HRSS_HUB_SHARE_ENDPOINT`` applied."""
+    """The ``share:`` section of ``cfg`` (``HRSS_HUB_SHARE_ENDPOINT`` already applied by
+    :mod:`hrss_hub.config`) as settings; the checks here also guard command-line values."""
     raw = dict(cfg.share)
     where = str(cfg.source_file or cfg.root / "hub.yaml")
     unknown = set(raw) - _KEYS
@@ -82,9 +82,6 @@ def load_settings(cfg: HubConfig) -> ShareSettings:
     for key in ("tls_cert", "tls_key"):
         if raw.get(key):
             values[key] = (cfg.root / str(raw[key])).resolve()
-    env = os.environ.get(ENV_ENDPOINT)
-    if env:
-        values["endpoint"] = env
     return _checked(ShareSettings(**values), where)
 
 
@@ -110,7 +107,7 @@ def _checked(s: ShareSettings, where: str) -> ShareSettings:
 
 def url_key(state_dir: Path | None) -> bytes:
     """The HMAC key of file URLs and page tokens (see the module docstring)."""
-    value = os.environ.get(ENV_URL_KEY)
+    value = env.SHARE_URL_KEY.read()
     if value:
         try:
             key = bytes.fromhex(value.strip())

@@ -11,7 +11,6 @@ from the URI, so no secret reaches a response, a log or the audit chain.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +47,9 @@ class OutboxRoot:
         scheme = query.get("scheme", "https")
         endpoint_url = None if endpoint is None else (
             endpoint if "://" in endpoint else f"{scheme}://{endpoint}")
-        region = query.get("region") or os.environ.get("AWS_REGION") or os.environ.get(
-            "AWS_DEFAULT_REGION")
-        return cls(Store.open(text), parts.netloc, parts.path.strip("/"), endpoint_url, region)
+        # without ``region=`` in the URI, delta-rs and boto3 take it from the AWS_* env
+        return cls(Store.open(text), parts.netloc, parts.path.strip("/"), endpoint_url,
+                   query.get("region"))
 
     @property
     def is_s3(self) -> bool:
