@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 from deltalake import CommitProperties, DeltaTable, write_deltalake
+from hrss_test_s3 import bucket_uri, create_bucket, s3_server
 from share_helpers import client_ok, create_token, make_workspace, person_rows, serve
 
 from hrss_hub.exchange.policy import load_agreement
@@ -26,24 +27,15 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"{host}:{port}"
-    finally:
-        server.stop()
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 def test_the_client_reads_an_s3_outbox_through_presigned_urls(
         tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in CREDENTIALS.items():
         monkeypatch.setenv(k, v)
-    bucket = f"outbox-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=f"http://{s3_endpoint}",
-                 region_name="us-east-1").create_bucket(Bucket=bucket)
+    bucket = create_bucket(s3_endpoint, f"outbox-{uuid.uuid4().hex[:8]}")
     ws = make_workspace(tmp_path / "ws")
     options = {"AWS_ENDPOINT_URL": f"http://{s3_endpoint}", "AWS_ALLOW_HTTP": "true",
                "AWS_REGION": "us-east-1", **CREDENTIALS}
@@ -55,8 +47,7 @@ def test_the_client_reads_an_s3_outbox_through_presigned_urls(
                     configuration={"delta.enableChangeDataFeed": "true"})
     write_deltalake(uri, person_rows(range(25, 30)), mode="append", storage_options=options,
                     commit_properties=stamp)
-    outbox_uri = (f"s3://{bucket}/hub/outbox?endpoint_override={s3_endpoint}&scheme=http"
-                  "&region=us-east-1")
+    outbox_uri = bucket_uri(s3_endpoint, bucket, "hub/outbox")
     env = {"HRSS_HUB_OUTBOX_URI": outbox_uri, **CREDENTIALS}
     with serve(ws, env=env) as server:
         profile = ws.root / "mi.share"
