@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from hrss_hub.cli import cli, main
-from hrss_hub.ledger import Ledger
+from hrss_hub.ledger import Ledger, head_revision
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def test_upgrade_relative_sqlite_in_workspace(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["ledger", "upgrade", "--config",
                                       str(tmp_path / "hub.yaml")])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert f"revision {head_revision()}" in result.output
     assert str(tmp_path / "state" / "ledger.db") in result.output
     assert (tmp_path / "state" / "ledger.db").exists()
 
@@ -40,7 +40,7 @@ def test_upgrade_hides_password(ledger_url: str, tmp_path: Path,
     result = CliRunner().invoke(cli, ["ledger", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "S3cretPw" not in result.output
-    assert "revision 0001" in result.output
+    assert f"revision {head_revision()}" in result.output
 
 
 def test_runs_table_and_json(tmp_path: Path) -> None:

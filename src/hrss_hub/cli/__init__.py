@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "quarantine": "hrss_hub.cli.quarantine:quarantine",
     "report": "hrss_hub.cli.report:report",
     "run": "hrss_hub.cli.run:run",
+    "share": "hrss_hub.cli.share:share",
     "sharing": "hrss_hub.cli.sharing:sharing",
     "standard": "hrss_hub.cli.standard:standard",
     "verify": "hrss_hub.cli.verify:verify",

@@ -11,8 +11,10 @@ from hrss_hub.exchange.policy import Agreement
 from hrss_hub.exchange.storage import Store
 
 
-def build_catalog(store: Store, agreements: list[Agreement] | None = None) -> dict[str, Any]:
-    """Describe every dataset in ``store`` (its current version in full, older ones briefly)."""
+def build_catalog(store: Store, agreements: list[Agreement] | None = None,
+                  shares: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Describe every dataset in ``store`` (its current version in full, older ones briefly);
+    ``shares`` is the sharing server's section (:func:`hrss_hub.share.catalog.share_section`)."""
     datasets = []
     for name in store.listdir():
         if name.startswith(".") or not store.exists(f"{name}/CURRENT"):
@@ -49,7 +51,7 @@ def build_catalog(store: Store, agreements: list[Agreement] | None = None) -> di
             "versions": versions,
             "recipients": recipients,
         })
-    return {"root": store.display(), "datasets": datasets}
+    return {"root": store.display(), "datasets": datasets, "shares": shares or []}
 
 
 def render_html(catalog: dict[str, Any]) -> str:
@@ -92,5 +94,8 @@ def render_html(catalog: dict[str, Any]) -> str:
                 f"<td>{e(', '.join(f'{c}:{a}' for c, a in r['columns'].items()))}</td>"
                 f"<td>{e(', '.join(r['division_prefix'] or ['all']))}</td>"
                 f"<td>{e(r['valid_to'])}</td></tr>" for r in d["recipients"]) + "</table>")
+    from hrss_hub.share.catalog import render_shares_html
+
+    parts.append(render_shares_html(catalog.get("shares")))
     parts.append("</body></html>")
     return "\n".join(parts)
