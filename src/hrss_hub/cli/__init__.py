@@ -39,6 +39,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("hrss_hub.cli.audit", "audit", "Verify and show the audit log."),
     "publish": ("hrss_hub.cli.publish", "publish",
                 "Publish staged rows, deliver to recipients, manage signing keys."),
+    "exchange": ("hrss_hub.cli.exchange", "exchange",
+                 "Maintain the exchange's Delta tables: optimize, vacuum, history."),
 }
 
 

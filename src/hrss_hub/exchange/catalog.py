@@ -19,6 +19,7 @@ from hrss_hub.exchange.manifest import signature_rel
 from hrss_hub.exchange.policy import Agreement
 from hrss_hub.exchange.signing import parse_signature
 from hrss_hub.exchange.storage import Store
+from hrss_hub.exchange.suites import PublicKey
 from hrss_hub.exchange.tables import Table
 from hrss_hub.exchange.verify import find_tables
 from hrss_hub.standard.model import Standard
@@ -112,7 +113,7 @@ def build_catalog(store: Store, agreements: list[Agreement] | None = None,
             "publishers": sorted(publishers.values(), key=lambda p: p["key_id"])}
 
 
-def pinned_keys(catalog: dict[str, Any]) -> list[Any]:
+def pinned_keys(catalog: dict[str, Any]) -> list[PublicKey]:
     """The publisher keys a catalog pins (for ``verify --catalog``)."""
     from hrss_hub.exchange.suites import load_public_pem
 
