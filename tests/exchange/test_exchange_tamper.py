@@ -108,7 +108,7 @@ def test_a_file_swapped_in_the_log_fails(published: Path) -> None:
     and the manifest's file list both catch it."""
     folder = published / "person"
     log = folder / "_delta_log" / f"{1:020d}.json"
-    a, b = _data_files(published)[:2]
+    a = _data_files(published)[0]
     shutil.copy(a, folder / "swapped.parquet")
     text = log.read_text().replace(a.relative_to(folder).as_posix(), "swapped.parquet")
     log.write_text(text)

@@ -183,9 +183,10 @@ def test_hive_partitions_and_plain_readers(tmp_path: Path, signer: Signer) -> No
     arrow = pa.table(dt.to_pyarrow_table())
     assert arrow.schema.names == schema.names
     assert [f.type for f in arrow.schema] == [f.type for f in schema]
-    person = dt.to_pyarrow_dataset()
-    assert duckdb.sql("select count(*), min(typeof(address_division)) from person "
-                      "where address_division = '510104'").fetchall() == [(15, "VARCHAR")]
+    con = duckdb.connect()
+    con.register("person", dt.to_pyarrow_dataset())
+    assert con.sql("select count(*), min(typeof(address_division)) from person "
+                   "where address_division = '510104'").fetchall() == [(15, "VARCHAR")]
     assert read_version(root, "person", divisions=["510104"]).num_rows == 15
     assert dataset(root, "person", divisions=["510107"]).count_rows() == 20
 

@@ -235,8 +235,8 @@ def _rederive(box: Table, plan: _Plan, src_table: Table, source: CommittedVersio
     exchange_key = tuple(source.manifest.get("key") or ())
 
     def extract() -> Any:
-        scanner = src_dt.to_pyarrow_dataset().scanner(batch_size=_BATCH, batch_readahead=1,
-                                                      fragment_readahead=1)
+        scanner = src_table.dataset(src_dt).scanner(batch_size=_BATCH, batch_readahead=1,
+                                                    fragment_readahead=1)
         for batch in scanner.to_batches():
             rows = pa.Table.from_batches([batch])
             rows = rows.filter(in_scope(rows, plan.grant))
@@ -313,7 +313,6 @@ def _incremental(box: Table, plan: _Plan, src_table: Table, src_layout: TableLay
     downs = plan.cut(full.filter(pc.invert(scope)), key)
     dt = box.open()
     base = int(dt.version())
-    changed = ups.num_rows + downs.num_rows
     only_new = bool(pc.all(pc.equal(changes["_change_type"], "insert")).as_py()) \
         if changes.num_rows else True
     if only_new and downs.num_rows == 0:
@@ -325,7 +324,7 @@ def _incremental(box: Table, plan: _Plan, src_table: Table, src_layout: TableLay
         done = commit_version(box, layout, signer, base=base, operation="deliver", meta=meta,
                               do_commit=append,
                               known_digests={f.path: str(f.digest) for f in files})
-        return done, changed
+        return done, ups.num_rows
     source_rows = pa.concat_tables([
         ups.append_column(_OP, pa.array(np.full(ups.num_rows, "U", dtype=object), pa.string())),
         downs.append_column(_OP, pa.array(np.full(downs.num_rows, "D", dtype=object),
@@ -335,15 +334,19 @@ def _incremental(box: Table, plan: _Plan, src_table: Table, src_layout: TableLay
         touched |= set(pc.unique(ups[part]).to_pylist()) if ups.num_rows else set()
         predicate += " AND " + partition_in(part, touched)
 
+    metrics: dict[str, Any] = {}
+
     def merge(custom: dict[str, Any]) -> None:
-        box.merge(dt, source_rows, predicate, custom, lambda m: (
+        metrics.update(box.merge(dt, source_rows, predicate, custom, lambda m: (
             m.when_matched_delete(f"s.{_OP} = 'D'")
              .when_matched_update_all(f"s.{_OP} = 'U'", except_cols=[_OP])
-             .when_not_matched_insert_all(f"s.{_OP} = 'U'", except_cols=[_OP])))
+             .when_not_matched_insert_all(f"s.{_OP} = 'U'", except_cols=[_OP]))))
 
     done = commit_version(box, layout, signer, base=base, operation="deliver", meta=meta,
                           do_commit=merge)
-    return done, changed
+    effective = sum(int(metrics.get(k, 0)) for k in (
+        "num_target_rows_inserted", "num_target_rows_updated", "num_target_rows_deleted"))
+    return done, effective
 
 
 def withdraw(box: Table, signer: Signer, publisher: dict[str, str],

@@ -109,7 +109,8 @@ def merge_upstream(store: Store, entity: Entity, sources: Sequence[Upstream], *,
         prev_lineage = {} if base_version is None else base_version.manifest.get("lineage", {})
 
         def attempt() -> CommittedVersion:
-            return _merge_once(city, entity, fresh, merged, rule, signer, meta, prev_lineage)
+            return _merge_once(city, entity, fresh, merged, rule, signer, meta, prev_lineage,
+                               [s.name for s in sources])
 
         return with_retries(attempt, f"merge upstream {entity.name}")
 
@@ -121,7 +122,7 @@ def _candidates(table: Table, version: CommittedVersion, since: dict[str, Any] |
     same_table = since is not None and since.get("table_id") == version.manifest.get(
         "table_id")
     if not same_table or since is None:
-        rows = pa.table(dt.to_pyarrow_dataset().to_table())
+        rows = table.dataset(dt).to_table()
         return _conform(rows, schema), schema.empty_table()
     changes = load_changes(dt, int(since["version"]) + 1, version.version)
     key = tuple(version.manifest.get("key") or ())
@@ -144,7 +145,8 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 def _merge_once(city: Table, entity: Entity,
                 fresh: Sequence[tuple[Upstream, Table, CommittedVersion]],
                 merged: dict[str, dict[str, Any]], rule: WinRule, signer: Signer,
-                meta: dict[str, Any], prev_lineage: dict[str, Any]) -> CommittedVersion:
+                meta: dict[str, Any], prev_lineage: dict[str, Any],
+                names: list[str]) -> CommittedVersion:
     layout = entity_layout(entity)
     dt = city.open()
     base = int(dt.version())
@@ -162,8 +164,7 @@ def _merge_once(city: Table, entity: Entity,
                               "publisher": version.manifest.get("publisher")}
     incoming = pa.concat_tables(ups)
     decision = Decision()
-    decide_bucket(dt, layout, incoming, rule, decision, None)
-    names = [s.name for s, _, _ in fresh]
+    decide_bucket(city, dt, layout, incoming, rule, decision, None)
     retract = pa.concat_tables(downs)
     if retract.num_rows:
         # a retraction only applies to keys no district sent a fresh record for
@@ -180,9 +181,9 @@ def _merge_once(city: Table, entity: Entity,
         "systems": sorted(set(prev_lineage.get("systems", [])) | {
             s for t in ups if t.num_rows for s in pc.unique(t["source_system"]).to_pylist()
             if s is not None}),
-        # sources merged before first, then this merge's in the order given
+        # in the order the sources were given, then any merged before and not given now
         "upstream": [upstream[n] for n in sorted(upstream, key=lambda n: (
-            names.index(n) if n in names else -1, n))],
+            names.index(n) if n in names else len(names), n))],
         "merge": merge_stats(incoming.num_rows, decision) | {"retracted": retract.num_rows},
     }
     return apply_decision(city, layout, signer, dt, base, decision, "merge-upstream",

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from hrss_hub.exchange import buckets
@@ -209,7 +208,7 @@ def _publish_once(table: Table, layout: TableLayout, fresh: Sequence[PendingFile
         else:
             spill = Path(tmp) if buckets.bucket_count(sum(p.rows for p in fresh)) > 1 else None
             for bucket in parts:
-                decide_bucket(dt, layout, bucket, rule, decision, spill)
+                decide_bucket(table, dt, layout, bucket, rule, decision, spill)
         lineage = {
             "inputs": [p.lineage() for p in fresh],
             "runs": sorted({p.run_id for p in fresh}),
@@ -305,8 +304,8 @@ def candidate_buckets(layout: TableLayout, fresh: Sequence[PendingFile],
     yield from buckets.read_buckets(paths)
 
 
-def decide_bucket(dt: Any, layout: TableLayout, incoming: pa.Table, rule: WinRule,
-                  decision: Decision, spill: Path | None) -> None:
+def decide_bucket(table: Table, dt: Any, layout: TableLayout, incoming: pa.Table,
+                  rule: WinRule, decision: Decision, spill: Path | None) -> None:
     """Decide one bucket of candidates against the table's current records and add its
     inserts/updates to ``decision``."""
     if incoming.num_rows == 0:
@@ -315,7 +314,7 @@ def decide_bucket(dt: Any, layout: TableLayout, incoming: pa.Table, rule: WinRul
     decision.candidates += incoming.num_rows
     narrow = [c for c in (*key, *layout.partition_by, *_LINEAGE)
               if c in layout.schema.names]
-    existing = lookup(dt, layout, incoming, narrow)
+    existing = lookup(dt, layout, incoming, narrow, table)
     cand = incoming.select(narrow).append_column(
         "__origin", pa.array(np.zeros(incoming.num_rows, dtype=np.int8))).append_column(
         "__row", pa.array(np.arange(incoming.num_rows, dtype=np.int64)))
@@ -325,7 +324,7 @@ def decide_bucket(dt: Any, layout: TableLayout, incoming: pa.Table, rule: WinRul
         "__row", pa.array(np.full(existing.num_rows, -1, dtype=np.int64)))
 
     def hashes(tied: pa.Table) -> list[str]:
-        return _tie_hashes(dt, layout, incoming, tied)
+        return _tie_hashes(table, dt, layout, incoming, tied)
 
     ordered = order(pa.concat_tables([cand, ex]), key, rule, hashes=hashes)
     first = ordered.filter(pa.array(first_of_each_key(ordered, key)))
@@ -368,7 +367,8 @@ def _key_set(table: pa.Table, key: Sequence[str]) -> set[tuple[Any, ...]]:
     return {_key_tuple(r, key) for r in table.select(list(key)).to_pylist()}
 
 
-def _tie_hashes(dt: Any, layout: TableLayout, incoming: pa.Table, tied: pa.Table) -> list[str]:
+def _tie_hashes(table: Table, dt: Any, layout: TableLayout, incoming: pa.Table,
+                tied: pa.Table) -> list[str]:
     """Content hashes of tied candidates: staged ones from ``incoming``, current ones
     read back in full from the table (only the tied keys)."""
     out: list[str] = [""] * tied.num_rows
@@ -383,7 +383,7 @@ def _tie_hashes(dt: Any, layout: TableLayout, incoming: pa.Table, tied: pa.Table
     if theirs:
         key = list(layout.key)
         probe = tied.take(pa.array(theirs)).select(key)
-        current = lookup(dt, layout, probe, layout.schema.names)
+        current = lookup(dt, layout, probe, layout.schema.names, table)
         by_key = {_key_tuple(r, key): h for r, h in zip(
             current.select(key).to_pylist(), content_hashes(current), strict=True)}
         for i, r in zip(theirs, probe.to_pylist(), strict=True):
@@ -391,24 +391,33 @@ def _tie_hashes(dt: Any, layout: TableLayout, incoming: pa.Table, tied: pa.Table
     return out
 
 
-def lookup(dt: Any, layout: TableLayout, probe: pa.Table, columns: Sequence[str]) -> pa.Table:
+def lookup(dt: Any, layout: TableLayout, probe: pa.Table, columns: Sequence[str],
+           table: Table) -> pa.Table:
     """The table's current rows whose key is among ``probe``'s keys (``columns`` only).
 
     Files are pruned by their key statistics (min/max of the probe's keys) before any is
-    opened; rows are matched exactly on the full key.
+    opened; rows are matched exactly on the full key. The key filter is applied batch by
+    batch here, not pushed into pyarrow: files delta-rs wrote carry ``string_view`` row
+    group statistics that pyarrow cannot compare with a string filter.
     """
     key = list(layout.key)
     keys = probe.select(key)
     predicate = _stats_predicate(layout, keys)
-    dataset = dt.to_pyarrow_dataset(file_pruning_predicate=predicate)
-    expr = None
-    for k in key:
-        values = pc.unique(keys[k].combine_chunks()).drop_null()
-        term = ds.field(k).isin(values)
-        expr = term if expr is None else expr & term
-    scanner = dataset.scanner(columns=list(columns), filter=expr, batch_readahead=2,
-                              fragment_readahead=2)
-    found = scanner.to_table()
+    dataset = table.dataset(dt, predicate)
+    sets = {k: pc.unique(keys[k].combine_chunks()).drop_null() for k in key}
+    wanted = list(dict.fromkeys([*columns, *key]))
+    scanner = dataset.scanner(columns=wanted, batch_readahead=2, fragment_readahead=2)
+    hits = []
+    for batch in scanner.to_batches():
+        mask = None
+        for k in key:
+            m = pc.fill_null(pc.is_in(batch.column(k), value_set=sets[k]), False)
+            mask = m if mask is None else pc.and_(mask, m)
+        assert mask is not None
+        if pc.any(mask).as_py():
+            hits.append(pa.Table.from_batches([batch.filter(mask)]))
+    found = (pa.concat_tables(hits) if hits else dataset.schema.empty_table().select(wanted)
+             ).select(list(columns))
     if found.num_rows == 0 or len(key) == 1:
         return found
     distinct = keys.group_by(key).aggregate([])

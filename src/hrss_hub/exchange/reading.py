@@ -87,7 +87,7 @@ def _dataset(table: Table, dt: Any, divisions: Sequence[str] | None) -> ds.Datas
             predicate = f"`{parts[0]}` IS NULL AND `{parts[0]}` IS NOT NULL"
         else:
             predicate = f"`{parts[0]}` IN ({', '.join(sql_literal(w) for w in wanted)})"
-    return dt.to_pyarrow_dataset(file_pruning_predicate=predicate)
+    return table.dataset(dt, predicate)
 
 
 def _partitions(dt: Any, column: str) -> list[dict[str, Any]]:

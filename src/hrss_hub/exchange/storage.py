@@ -144,8 +144,10 @@ class Store:
     # -- writing -------------------------------------------------------------------------
 
     def makedirs(self, rel: str) -> None:
-        """Create a folder and its parents (no-op on S3, where folders are prefixes)."""
-        self.fs.create_dir(self.path(rel), recursive=True)
+        """Create a folder and its parents (no-op on S3, where folders are prefixes and
+        pyarrow would leave empty marker objects)."""
+        if self.is_local:
+            self.fs.create_dir(self.path(rel), recursive=True)
 
     @contextmanager
     def open_output(self, rel: str) -> Iterator[Any]:

@@ -158,6 +158,41 @@ class Table:
                                                           else str(row[c])) for c in parts}))
         return sorted(out, key=lambda f: f.path)
 
+    def dataset(self, dt: Any, file_pruning_predicate: str | None = None) -> Any:
+        """A ``pyarrow.dataset.Dataset`` over ``dt``'s snapshot with the table schema.
+
+        Built here rather than with ``DeltaTable.to_pyarrow_dataset``: that one attaches
+        per-file statistics whose string literals are ``string_view`` after a delta-rs
+        MERGE, and pyarrow then refuses filters on string columns. Fragments here carry
+        only their partition values; ``file_pruning_predicate`` (SQL, see
+        ``DeltaTable.file_uris``) prunes files by statistics before any is opened.
+        """
+        import pyarrow.dataset as ds
+
+        schema = pa.schema(dt.schema().to_arrow())
+        parts = list(dt.metadata().partition_columns)
+        wanted = None
+        if file_pruning_predicate is not None:
+            base = self.uri.rstrip("/") + "/"
+            wanted = {u[len(base):] if u.startswith(base) else u.rpartition(
+                f"/{self.name}/")[2] for u in dt.file_uris(
+                file_pruning_predicate=file_pruning_predicate)}
+        fmt = ds.ParquetFileFormat()
+        fragments = []
+        for f in self.active_files(dt):
+            rel = _unquote(f.path)
+            if wanted is not None and rel not in wanted and f.path not in wanted:
+                continue
+            expr = None
+            for col in parts:
+                value = f.partition.get(col)
+                term = (ds.field(col).is_null() if value is None else
+                        ds.field(col) == pa.scalar(value).cast(schema.field(col).type))
+                expr = term if expr is None else expr & term
+            fragments.append(fmt.make_fragment(self.files.path(rel), filesystem=self.files.fs,
+                                               partition_expression=expr))
+        return ds.FileSystemDataset(fragments, schema, fmt, self.files.fs)
+
     def digest_file(self, path: str, suite: str) -> str:
         """Digest of a data file (streamed)."""
         h = new_digest(suite)
@@ -213,6 +248,7 @@ class Table:
 
         props = WriterProperties(compression="ZSTD", compression_level=ZSTD_LEVEL,
                                  max_row_group_size=ROW_GROUP_ROWS)
+        before = self.log_versions()[-1:]
         with commit_guard(self):
             merger = dt.merge(
                 source, predicate, source_alias="s", target_alias="t",
@@ -221,6 +257,10 @@ class Table:
                 commit_properties=CommitProperties(custom_metadata=metadata,
                                                    max_commit_retries=0))
             metrics: dict[str, Any] = build(merger).execute()
+        if self.log_versions()[-1:] == before:
+            # delta-rs commits nothing for a MERGE that changes no row; the hub still
+            # needs the version (one publish = one version, the source version advances)
+            self.append_files(dt, layout_of(dt), [], {}, metadata)
         return metrics
 
 
@@ -243,6 +283,12 @@ def load_changes(dt: Any, starting_version: int, ending_version: int) -> pa.Tabl
     """The Change Data Feed of ``dt``'s table between two versions (inclusive)."""
     return plain_types(pa.table(dt.load_cdf(starting_version=starting_version,
                                             ending_version=ending_version)))
+
+
+def layout_of(dt: Any) -> TableLayout:
+    """Enough of a layout to commit on ``dt`` (its schema and partitions)."""
+    schema = pa.schema(dt.schema().to_arrow())
+    return TableLayout("", schema, (), tuple(dt.metadata().partition_columns), ())
 
 
 class commit_guard:
