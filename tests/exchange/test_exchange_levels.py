@@ -146,7 +146,8 @@ def test_two_districts_report_up_city_merges_and_distributes_down(tmp_path: Path
     assert merged2 is not None and merged2.rows == 90
     assert merged2.manifest["lineage"]["merge"]["candidates"] == 3
     assert merged2.manifest["lineage"]["merge"]["updated"] == 3
-    assert [u["version"] for u in merged2.manifest["lineage"]["upstream"]] == [2, 1]  # 510107, 510104
+    upstream = merged2.manifest["lineage"]["upstream"]
+    assert [(u["source"], u["version"]) for u in upstream] == [("510107", 2), ("510104", 1)]
     names = {r["citizen_id"]: r for r in read_version(city.exchange_root, "person").to_pylist()}
     changed = [r for r in names.values() if r["name"].startswith("王五")]
     assert len(changed) == 3 and {r["run_id"] for r in changed} == {"w2"}
