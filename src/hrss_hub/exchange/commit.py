@@ -110,8 +110,8 @@ def write_intent(table: Table, signer: Signer, txn: str, base_version: int | Non
            "operation": operation, "meta": meta,
            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
     data = canonical_bytes(doc)
-    table.hub.write_bytes(f"{INTENTS}/{txn}.json", data)
-    table.hub.write_bytes(f"{INTENTS}/{txn}.sig", signer.sign(data))
+    table.hub.replace_atomic(f"{INTENTS}/{txn}.sig", signer.sign(data))
+    table.hub.replace_atomic(f"{INTENTS}/{txn}.json", data)
 
 
 def drop_intent(table: Table, txn: str) -> None:
@@ -199,9 +199,10 @@ def write_manifest(table: Table, layout: TableLayout, signer: Signer, version: i
         **meta,
     }
     data = canonical_bytes(doc)
-    table.hub.write_bytes(manifest_rel(version), data)
-    table.hub.write_bytes(signature_rel(version), signer.sign(data))
-    table.hub.sync_dir(MANIFESTS)
+    # signature first, manifest last, each replaced atomically: a version's manifest
+    # exists only complete and signed (a kill in between leaves it unsigned: recovered)
+    table.hub.replace_atomic(signature_rel(version), signer.sign(data))
+    table.hub.replace_atomic(manifest_rel(version), data)
     return CommittedVersion(layout.name, version, int(doc["rows"]), doc, sha256_bytes(data),
                             table.hub.display(manifest_rel(version)))
 
@@ -244,21 +245,35 @@ def recover(table: Table, layout: TableLayout, signer: Signer) -> list[Committed
     return out
 
 
-def sweep_intents(table: Table) -> int:
-    """Delete intents whose commit never happened (their txn is in no log entry)."""
-    names = table.hub.listdir(INTENTS)
-    txns = {n.partition(".")[0] for n in names}
-    if not txns:
-        return 0
-    used = set()
-    for version in table.log_versions()[-50:]:
-        try:
-            txn = table.commit_info(version).get(TXN_KEY)
-        except (HubError, OSError, ValueError):
+def sweep_intents(table: Table, older_than_hours: float = 1.0) -> int:
+    """Delete intents whose commit never happened (their txn is in no recent log entry)
+    and that are older than ``older_than_hours`` — a younger one may belong to a
+    publisher that is committing right now."""
+    now = datetime.now(UTC)
+    stale: list[str] = []
+    used: set[str] | None = None
+    for name in table.hub.listdir(INTENTS):
+        txn, _, ext = name.partition(".")
+        if ext != "json" or not txn:
             continue
-        if txn:
-            used.add(str(txn))
-    stale = txns - used
+        try:
+            doc = json.loads(table.hub.read_bytes(f"{INTENTS}/{name}"))
+            age = (now - datetime.fromisoformat(str(doc["created_at"]))).total_seconds()
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            continue
+        if age < older_than_hours * 3600:
+            continue
+        if used is None:
+            used = set()
+            for version in table.log_versions()[-50:]:
+                try:
+                    found = table.commit_info(version).get(TXN_KEY)
+                except (HubError, OSError, ValueError):
+                    continue
+                if found:
+                    used.add(str(found))
+        if txn not in used:
+            stale.append(txn)
     for txn in stale:
         drop_intent(table, txn)
     return len(stale)

@@ -291,6 +291,24 @@ def net_changes(changes: pa.Table, key: tuple[str, ...]) -> pa.Table:
     return last.drop_columns(["__rank"]).append_column(_OP, op)
 
 
+def prior_states(changes: pa.Table, key: tuple[str, ...]) -> pa.Table:
+    """Per key that existed before ``changes`` began, its state then: the first change
+    of a key is a pre-image or a delete exactly when the key existed (an insert means
+    it is new). These are the rows the outbox may hold now."""
+    if changes.num_rows == 0:
+        return changes
+    rank = pc.if_else(pc.is_in(changes["_change_type"], value_set=pa.array(
+        ["update_preimage", "delete"])), 0, 1).cast(pa.int8())
+    rows = changes.append_column("__rank", rank)
+    rows = rows.take(pc.sort_indices(rows, sort_keys=[
+        *((k, "ascending") for k in key), ("_commit_version", "ascending"),
+        ("__rank", "ascending")]))
+    from hrss_hub.exchange.winner import first_of_each_key
+
+    first = rows.filter(pa.array(first_of_each_key(rows, key)))
+    return first.filter(pc.equal(first["__rank"], 0)).drop_columns(["__rank"])
+
+
 def _incremental(box: Table, plan: _Plan, src_table: Table, src_layout: TableLayout,
                  since: int, source: CommittedVersion, signer: Signer,
                  meta: dict[str, Any]) -> tuple[CommittedVersion, int]:
@@ -307,10 +325,19 @@ def _incremental(box: Table, plan: _Plan, src_table: Table, src_layout: TableLay
     if part is not None and part in changes.column_names:
         touched = set(pc.unique(changes[part]).to_pylist())
     data_cols = [c for c in src_layout.schema.names if c in net.column_names]
-    full = net.select(data_cols).cast(pa.schema([src_layout.schema.field(c) for c in data_cols]))
+    data_schema = pa.schema([src_layout.schema.field(c) for c in data_cols])
+    full = net.select(data_cols).cast(data_schema)
     scope = pc.and_(pc.equal(net[_OP], "U"), in_scope(full, plan.grant))
     ups = plan.cut(full.filter(scope), key)
-    downs = plan.cut(full.filter(pc.invert(scope)), key)
+    # retract only rows the outbox holds: keys that existed in scope before the changes
+    # and are now gone or out of scope (delta-rs' MERGE also rejects unmatched source
+    # rows that no clause inserts when they would violate a NOT NULL column)
+    prior = prior_states(changes, key).select(data_cols).cast(data_schema)
+    prior = prior.filter(in_scope(prior, plan.grant))
+    gone = full.filter(pc.invert(scope))
+    from hrss_hub.exchange.publish import in_keys
+
+    downs = plan.cut(prior.filter(in_keys(prior, gone, key)), key)
     dt = box.open()
     base = int(dt.version())
     only_new = bool(pc.all(pc.equal(changes["_change_type"], "insert")).as_py()) \

@@ -41,6 +41,7 @@ from hrss_hub.exchange.publish import (
     decide_bucket,
     ensure_table,
     in_keys,
+    lookup,
     merge_stats,
     publish_lock,
 )
@@ -169,6 +170,12 @@ def _merge_once(city: Table, entity: Entity,
     if retract.num_rows:
         # a retraction only applies to keys no district sent a fresh record for
         retract = retract.filter(pc.invert(in_keys(retract, incoming, layout.key)))
+    if retract.num_rows:
+        # and only where the city still holds that very record (same origin): delta-rs'
+        # MERGE rejects unmatched source rows that would violate NOT NULL columns
+        origin = [*layout.key, "source_system", "source_key"]
+        held = lookup(dt, layout, retract, origin, city)
+        retract = retract.filter(in_keys(retract, held, origin))
     if retract.num_rows:
         kept = winners(retract, list(layout.key), rule)
         decision.deletes.append(kept)

@@ -11,7 +11,8 @@ agreement lists are delivered, each with an action:
 
 Personal identifier columns (citizen ID) may be kept raw only when the agreement says
 ``allow_raw_identifiers: true``: joining on raw IDs is a decision, not a default.
-Outside ``valid_from``..``valid_to`` an agreement delivers nothing.
+Outside ``valid_from``..``valid_to``, or once ``revoked: true``, an agreement delivers
+nothing and its outboxes are emptied on the next run.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PERSONAL_IDENTIFIERS = ("citizen_id",)
 RAW_ID_FIELDS = ("citizen_id_raw",)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 _TOP_KEYS = {"recipient", "purpose", "legal_basis", "valid_from", "valid_to", "rows",
-             "datasets", "allow_raw_identifiers", "description"}
+             "datasets", "allow_raw_identifiers", "description", "revoked"}
 _RECIPIENT_KEYS = {"id", "name", "level", "division"}
 
 
@@ -69,6 +70,8 @@ class Agreement:
     recipient_division: str | None = None
     allow_raw_identifiers: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: ``revoked: true``: withdrawn before its validity ends (outboxes emptied next run)
+    revoked: bool = False
 
     def active_on(self, day: date) -> bool:
         """Whether the agreement is in force on ``day``."""
@@ -152,7 +155,8 @@ def load_agreement(path: Path) -> Agreement:
         recipient_level=recipient.get("level"),
         recipient_division=None if recipient.get("division") is None
         else str(recipient["division"]),
-        allow_raw_identifiers=bool(doc.get("allow_raw_identifiers", False)), raw=doc)
+        allow_raw_identifiers=bool(doc.get("allow_raw_identifiers", False)), raw=doc,
+        revoked=doc.get("revoked") is True)
 
 
 def _date(value: Any, path: Path, key: str) -> date:
