@@ -176,9 +176,9 @@ def run_child(root: Path, entity: str, key: Path) -> dict[str, object]:
 
 def check(root: Path, entity: str, rows: int) -> None:
     from hrss_hub.exchange.reading import read_version
+    from hrss_hub.exchange.storage import Store
     from hrss_hub.exchange.tables import Table
     from hrss_hub.exchange.verify import verify_table
-    from hrss_hub.exchange.storage import Store
 
     key = list(load_standard().entity(entity).key)
     table = read_version(root, entity, columns=key)

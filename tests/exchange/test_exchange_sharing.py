@@ -12,8 +12,8 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import yaml
-from deltalake import DeltaTable
 from click.testing import CliRunner
+from deltalake import DeltaTable
 from exchange_helpers import persons, stage
 
 from hrss_hub.cli import cli
