@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 
 #: candidates decided together in memory (≈ 150 MB of person rows with their sort)
 BUCKET_ROWS = 400_000
-#: rows buffered per bucket before a row group is written
-_FLUSH_ROWS = 32_768
+#: rows buffered over all buckets before every buffer is written (memory stays flat
+#: however many buckets a big publish needs)
+_FLUSH_ROWS = 131_072
 _P = np.uint64(0x100000001B3)  # FNV prime: the polynomial base of the string hash
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MAX_POW = 4096
@@ -121,8 +122,9 @@ def spread(batches: Iterable[pa.RecordBatch], key: Sequence[str], schema: pa.Sch
                 if hi > lo:
                     buffers[i].append(table.take(pa.array(order[lo:hi])))
                     counts[i] += hi - lo
-                    if counts[i] >= _FLUSH_ROWS:
-                        flush(i)
+            if sum(counts) >= _FLUSH_ROWS:
+                for i in range(n):
+                    flush(i)
         for i in range(n):
             flush(i)
     finally:

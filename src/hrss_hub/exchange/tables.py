@@ -39,6 +39,9 @@ from hrss_hub.exchange.suites import new_digest
 ROW_GROUP_ROWS = 128_000
 #: rows per data file before a new one is started
 FILE_ROWS = 1_000_000
+#: rows buffered over all open files before every buffer is written out: bounds memory
+#: whatever the number of partitions (row groups get smaller instead)
+BUFFER_ROWS = 131_072
 #: zstd level 1: ~0.25x the Arrow size at ~200 MB/s per core (reference measurements)
 ZSTD_LEVEL = 1
 #: DataFusion memory before a MERGE spills to disk, and the spill space it may use
@@ -383,6 +386,11 @@ class _OpenFile:
         self._buffer: list[pa.Table] = []
         self._buffered = 0
 
+    @property
+    def buffered(self) -> int:
+        """Rows waiting for the next row group."""
+        return self._buffered
+
     def write(self, table: pa.Table) -> None:
         part = table.select(self._schema.names)
         self.stats.add(part)
@@ -429,6 +437,9 @@ def write_files(table: Table, layout: TableLayout, parts: Iterable[pa.Table],
                 current.write(_cluster(group, layout))
                 if current.rows >= FILE_ROWS:
                     done.append(open_files.pop(values).close())
+            if sum(f.buffered for f in open_files.values()) >= BUFFER_ROWS:
+                for f in open_files.values():
+                    f.flush()
         for values in list(open_files):
             done.append(open_files.pop(values).close())
     finally:
