@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-#: candidates decided together in memory (≈ 150 MB of person rows with their sort)
-BUCKET_ROWS = 400_000
+#: candidates decided together in memory (≈ 100 MB of person rows with their sort)
+BUCKET_ROWS = 300_000
 #: rows buffered over all buckets before every buffer is written (memory stays flat
 #: however many buckets a big publish needs)
 _FLUSH_ROWS = 131_072

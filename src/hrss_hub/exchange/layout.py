@@ -75,6 +75,9 @@ def table_properties(retention_hours: int = DEFAULT_RETENTION_HOURS) -> dict[str
         "delta.deletedFileRetentionDuration": f"interval {hours} hours",
         # the log (and thus time travel and CDF) is kept at least as long
         "delta.logRetentionDuration": f"interval {max(hours, 720)} hours",
+        # files delta-rs writes in a MERGE are buffered whole until this size, one per
+        # partition it touches: 16 MB keeps a MERGE flat in memory as the table grows
+        "delta.targetFileSize": str(16 * 1024 * 1024),
     }
 
 

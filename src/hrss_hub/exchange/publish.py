@@ -209,6 +209,8 @@ def _publish_once(table: Table, layout: TableLayout, fresh: Sequence[PendingFile
             spill = Path(tmp) if buckets.bucket_count(sum(p.rows for p in fresh)) > 1 else None
             for bucket in parts:
                 decide_bucket(table, dt, layout, bucket, rule, decision, spill)
+                del bucket
+                pa.default_memory_pool().release_unused()
         lineage = {
             "inputs": [p.lineage() for p in fresh],
             "runs": sorted({p.run_id for p in fresh}),
@@ -241,8 +243,13 @@ def _initial(layout: TableLayout, parts: Iterator[pa.Table], rule: WinRule,
     for bucket in parts:
         decision.candidates += bucket.num_rows
         best = winners(bucket, list(layout.key), rule)
+        del bucket
         decision.inserted += best.num_rows
         yield best
+        del best
+        # hand freed buffers back to the OS between buckets, so that the peak is one
+        # bucket's, not the allocator's high-water mark over all of them
+        pa.default_memory_pool().release_unused()
 
 
 def apply_decision(table: Table, layout: TableLayout, signer: Signer, dt: Any, base: int,

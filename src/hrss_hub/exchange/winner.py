@@ -117,7 +117,9 @@ def order(table: pa.Table, key: Sequence[str], rule: WinRule,
     work = work.append_column("__upd", _updated_desc(table))
     work = work.append_column("__hash", pa.nulls(work.num_rows, pa.string()))
     first = [*key, "__prec", "source_system", "__upd", "source_key"]
-    sort_keys = [(c, "ascending") for c in first]
+    reading = [c for c in ("extracted_at", "run_id") if c in work.column_names]
+    # one sort settles every key without ties; ties get their content hash and a resort
+    sort_keys = [(c, "ascending") for c in [*first, *reading]]
     work = work.take(pc.sort_indices(work, sort_keys=sort_keys))
     tied = _ties(work, first)
     if tied.any():
@@ -126,9 +128,8 @@ def order(table: pa.Table, key: Sequence[str], rule: WinRule,
         values[idx] = hashes(work.take(pa.array(idx)))
         work = work.set_column(work.schema.get_field_index("__hash"), "__hash",
                                pa.array(values.tolist(), pa.string()))
-    reading = [c for c in ("extracted_at", "run_id") if c in work.column_names]
-    sort_keys = [(c, "ascending") for c in [*first, "__hash", *reading]]
-    work = work.take(pc.sort_indices(work, sort_keys=sort_keys))
+        sort_keys = [(c, "ascending") for c in [*first, "__hash", *reading]]
+        work = work.take(pc.sort_indices(work, sort_keys=sort_keys))
     return work.drop_columns(["__prec", "__upd", "__hash"])
 
 
@@ -151,8 +152,21 @@ def first_of_each_key(table: pa.Table, key: Sequence[str]) -> np.ndarray:
 
 
 def winners(table: pa.Table, key: Sequence[str], rule: WinRule) -> pa.Table:
-    """One row per key: the winner among ``table``'s candidates."""
+    """One row per key: the winner among ``table``'s candidates.
+
+    Only the key and lineage columns are sorted; the winning rows are taken from
+    ``table`` once (memory: about one copy of the candidates, not three).
+    """
     if not key or table.num_rows == 0:
         return table
-    ordered = order(table, key, rule)
-    return ordered.filter(pa.array(first_of_each_key(ordered, key)))
+    cols = [c for c in (*key, "source_system", "source_key", SOURCE_UPDATED_AT,
+                        *READING_COLUMNS) if c in table.column_names]
+    narrow = table.select(list(dict.fromkeys(cols))).append_column(
+        "__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+    def hashes(tied: pa.Table) -> list[str]:
+        return content_hashes(table.take(tied["__row"]))
+
+    ordered = order(narrow, key, rule, hashes=hashes)
+    best = ordered.filter(pa.array(first_of_each_key(ordered, key)))["__row"]
+    return table.take(best)
