@@ -390,6 +390,8 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
             gate.extracted_at = datetime.now(UTC)
             batch = chunk.batch
             summary.read += batch.num_rows + len(chunk.rejects)
+            for note in chunk.drift:  # e.g. an older file lacking a column (drift: evolve)
+                summary.schema_drift = "; ".join(filter(None, [summary.schema_drift, note]))
             progress.rows_read(system.system, stream.name, batch.num_rows + len(chunk.rejects))
             if chunk.rejects:
                 by_rule["malformed_record"] += len(chunk.rejects)

@@ -66,6 +66,7 @@ def test_registered_as_rest_kind() -> None:
     ("cursor", {"type": "cursor", "cursor_path": "data.next", "cursor_param": "cursor"},
      "GET /jobseekers#1"),
     ("link", {"type": "link"}, "GET /jobseekers#1"),
+    ("next_url", {"type": "next_url", "next_url_path": "links.next"}, "GET /jobseekers#1"),
 ])
 def test_every_pagination_style_reads_every_record_once(
         tmp_path: Path, style: str, pagination: dict[str, Any], first_location: str) -> None:
@@ -79,7 +80,7 @@ def test_every_pagination_style_reads_every_record_once(
     assert len(set(locations)) == 7
     if style == "page":
         assert locations[6] == "GET /jobseekers?page=3&size=3#1"
-    if style == "link":  # the relative Link reference was resolved and followed
+    if style in ("link", "next_url"):  # the relative reference was resolved and followed
         assert locations[3] == "GET /jobseekers?page=2&size=3#1"
 
 
@@ -172,7 +173,7 @@ def test_incremental_sends_watermark_and_dedups_the_boundary(tmp_path: Path) -> 
         connector = make(srv, tmp_path, stream=inc)
         first = read_all(connector)
         state = first[-1].state
-        assert state == {"cursor": data[-1]["updatedAt"], "boundary_keys": [["P0005"]]}
+        assert state == {"cursor": data[-1]["updatedAt"], "boundary_keys": ["P0005"]}
         assert "updatedSince" not in srv.requests[0].query
 
         # nothing new: no rows, no chunk (the state stays as it is)
@@ -186,7 +187,10 @@ def test_incremental_sends_watermark_and_dedups_the_boundary(tmp_path: Path) -> 
         second = read_all(connector, state)
         assert ids(second) == ["P0100", "P0101"]
         assert second[-1].state == {"cursor": "2024-06-01T00:00:00",
-                                    "boundary_keys": [["P0101"]]}
+                                    "boundary_keys": ["P0101"]}
+        # a state of the first version (keys as lists of parts) resumes the same way
+        legacy = {"cursor": state["cursor"], "boundary_keys": [["P0005"]]}
+        assert ids(read_all(connector, legacy)) == ["P0100", "P0101"]
 
 
 def test_incremental_crash_anywhere_then_resume_gives_no_dups_no_gaps(tmp_path: Path) -> None:
@@ -201,7 +205,7 @@ def test_incremental_crash_anywhere_then_resume_gives_no_dups_no_gaps(tmp_path: 
         everything = ids(clean)
         assert sorted(everything) == sorted(r["id"] for r in data)
         final = clean[-1].state
-        assert sorted(final["boundary_keys"]) == [["P0007"], ["P0008"]]
+        assert final["boundary_keys"] == ["P0007", "P0008"]
         for k, chunk in enumerate(clean[:-1]):
             assert "window" in chunk.state  # the watermark moves only when the window ends
             assert chunk.state.get("cursor") is None
@@ -332,3 +336,42 @@ def test_check_names_a_wrong_records_path(server: ApiServer, tmp_path: Path) -> 
     with pytest.raises(FatalSourceError, match=r"records_path 'data\.rows'") as info:
         connector.check()
     assert "stream=jobseekers" in str(info.value)
+
+
+@pytest.mark.parametrize(("style", "pagination"), [
+    ("page", {"type": "page", "size": 3, "total_path": "meta.pages"}),
+    ("offset", {"type": "offset", "size": 3, "total_path": "meta.records"}),
+])
+def test_a_total_in_the_body_ends_paging_without_an_empty_page(
+        tmp_path: Path, style: str, pagination: dict[str, Any]) -> None:
+    with ApiServer(page_style=style, default_size=3, totals_path="meta") as srv:
+        srv.add_route("/jobseekers", records(7))
+        chunks = read_all(make(srv, tmp_path, stream={"pagination": pagination}))
+        assert len(ids(chunks)) == 7
+        assert len(srv.requests) == 3  # pages of 3, 3, 1: no fourth, empty request
+
+
+def test_a_next_url_pointing_at_the_same_page_is_a_loop_error(tmp_path: Path) -> None:
+    with ApiServer(page_style="page", default_size=3) as srv:
+        data = records(7)
+        for r in data:
+            r["self"] = "/api/jobseekers?page=1&size=3"
+        srv.add_route("/jobseekers", data)
+        # the server's "next" link is always page 1: following it would never end
+        srv.next_url_path = "unused"
+        connector = make(srv, tmp_path, stream={"pagination": {
+            "type": "next_url", "next_url_path": "data.items.0.self"}})
+        with pytest.raises(FatalSourceError, match="next page points at the same page"):
+            read_all(connector)
+
+
+def test_unknown_pagination_options_name_the_style_model(server: ApiServer,
+                                                         tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"pagination\.size must be a positive integer"):
+        make(server, tmp_path, stream={"pagination": {"type": "page", "size": 0}})
+    with pytest.raises(ConfigError, match="next_url_path is required") as info:
+        make(server, tmp_path, stream={"pagination": {"type": "next_url"}})
+    assert "next_url_path: links.next" in str(info.value)
+    with pytest.raises(ConfigError, match="unknown pagination type 'links'") as info:
+        make(server, tmp_path, stream={"pagination": {"type": "links"}})
+    assert "did you mean 'link'?" in str(info.value) and "next_url" in str(info.value)

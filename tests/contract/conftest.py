@@ -1,7 +1,9 @@
 """Parametrize the contract suite over every registered source factory.
 
-``factories.py`` holds the registry; each ``sources_*.py`` file in this folder registers
-factories for one connector kind (SQL, files, REST, ...) and is imported here.
+The registry is :mod:`hrss_hub.connectors.contract`. Each ``sources_*.py`` file in this
+folder registers the factories of one built-in connector kind (SQL, files, REST) and is
+imported here; so is every module of the ``hrss_hub.contract_sources`` entry-point group
+(the sources of connector kinds that installed packages add).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from hrss_hub.connectors.contract import FACTORIES, Source, load_plugin_sources
 
 HERE = Path(__file__).parent
 
@@ -26,17 +30,15 @@ def _load(path: Path, name: str) -> None:
     spec.loader.exec_module(module)
 
 
-_load(HERE / "factories.py", "hrss_contract_factories")
 for _file in sorted(HERE.glob("sources_*.py")):
     _load(_file, f"hrss_contract_{_file.stem}")
-
-from hrss_contract_factories import FACTORIES, Source  # type: ignore[import-not-found]  # noqa: E402
+load_plugin_sources()
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     """One real source per registered factory, torn down after the test."""
-    gen = FACTORIES[request.param](request, tmp_path)
+    gen = FACTORIES[request.param].make(request, tmp_path)
     yield next(gen)
     for _ in gen:  # run the factory's cleanup
         pass

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hrss_contract_factories import Source, source_factory  # type: ignore[import-not-found]
 
 from hrss_hub.connectors.config import parse_system
+from hrss_hub.connectors.contract import Source, source_factory
 from hrss_hub.connectors.registry import create_connector
 
 HEADER = ["序号", "姓名", "公民身份号码", "参保日期"]
@@ -74,27 +74,27 @@ def xlsx_writer(path: Path, rows: list[list[str]]) -> None:
     wb.save(path)
 
 
-@source_factory("csv-utf8")
+@source_factory("csv-utf8", "files")
 def csv_utf8(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from files_source(tmp_path, csv_writer("utf-8"), ".csv", "䶮")
 
 
-@source_factory("csv-utf8-bom")
+@source_factory("csv-utf8-bom", "files")
 def csv_utf8_bom(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from files_source(tmp_path, csv_writer("utf-8", bom=True), ".csv", "𠀀")
 
 
-@source_factory("csv-gbk")
+@source_factory("csv-gbk", "files")
 def csv_gbk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from files_source(tmp_path, csv_writer("gbk"), ".csv")
 
 
-@source_factory("csv-gb18030")
+@source_factory("csv-gb18030", "files")
 def csv_gb18030(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     # 䶮 (CJK Ext. A) and 𠀀 (Ext. B) exist in GB18030 but not in GBK
     yield from files_source(tmp_path, csv_writer("gb18030"), ".csv", "刘䶮𠀀")
 
 
-@source_factory("xlsx")
+@source_factory("xlsx", "files")
 def xlsx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from files_source(tmp_path, xlsx_writer, ".xlsx")

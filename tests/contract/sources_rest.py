@@ -1,7 +1,8 @@
-"""Contract sources for ``kind: rest``: the real local HTTP server of ``tests/connectors``.
+"""Contract sources for ``kind: rest``: the real local HTTP server of ``tests/support``.
 
-Two variants: page pagination and RFC 8288 ``Link`` pagination, both incremental by
-``updatedAt`` with bearer auth; batches (4 rows) deliberately straddle pages (3 records).
+One source per pagination style (page, offset, body cursor, RFC 8288 ``Link``, next URL in
+the body), each incremental by ``updatedAt`` with bearer auth; batches (4 rows)
+deliberately straddle pages (3 records).
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ from typing import Any
 
 import hrss_test_http_server
 import pytest
-from hrss_contract_factories import Source, source_factory  # type: ignore[import-not-found]
 
 from hrss_hub.connectors.config import parse_system
+from hrss_hub.connectors.contract import Source, source_factory
 from hrss_hub.connectors.registry import create_connector
 
 BATCH = 4
 TOKEN = "contract-rest-token-5150"
-
-
 
 
 def rest_source(request: pytest.FixtureRequest, tmp_path: Path,
@@ -53,11 +52,28 @@ def rest_source(request: pytest.FixtureRequest, tmp_path: Path,
                      lambda: [(r["id"],) for r in data], append)
 
 
-@source_factory("rest-page")
+@source_factory("rest-page", "rest")
 def rest_page(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from rest_source(request, tmp_path, {"type": "page", "size": 3}, "page")
 
 
-@source_factory("rest-link")
+@source_factory("rest-link", "rest")
 def rest_link(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from rest_source(request, tmp_path, {"type": "link"}, "link")
+
+
+@source_factory("rest-offset", "rest")
+def rest_offset(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
+    yield from rest_source(request, tmp_path, {"type": "offset", "size": 3}, "offset")
+
+
+@source_factory("rest-cursor", "rest")
+def rest_cursor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
+    yield from rest_source(request, tmp_path, {"type": "cursor", "cursor_path": "data.next"},
+                           "cursor")
+
+
+@source_factory("rest-next-url", "rest")
+def rest_next_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
+    yield from rest_source(request, tmp_path,
+                           {"type": "next_url", "next_url_path": "links.next"}, "next_url")

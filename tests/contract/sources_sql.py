@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hrss_contract_factories import Source, source_factory  # type: ignore[import-not-found]
 
 from hrss_hub.connectors.config import parse_system
+from hrss_hub.connectors.contract import Source, source_factory
 from hrss_hub.connectors.registry import create_connector
 
 NAMES = ["张三", "阿依古丽·买买提", "李四", "欧阳·娜娜", "王五", None, "赵六"]
@@ -71,26 +71,26 @@ def sql_source(url: str, fast_path: str, tmp_path: Path) -> Iterator[Source]:
         engine.dispose()
 
 
-@source_factory("sql-sqlite-adbc")
+@source_factory("sql-sqlite-adbc", "sql")
 def sqlite_adbc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from sql_source(f"sqlite:///{tmp_path / 'src.db'}", "adbc", tmp_path)
 
 
-@source_factory("sql-sqlite-sqlalchemy")
+@source_factory("sql-sqlite-sqlalchemy", "sql")
 def sqlite_sqlalchemy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from sql_source(f"sqlite:///{tmp_path / 'src.db'}", "off", tmp_path)
 
 
-@source_factory("sql-postgresql-adbc")
+@source_factory("sql-postgresql-adbc", "sql")
 def pg_adbc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from sql_source(request.getfixturevalue("fresh_pg_database"), "adbc", tmp_path)
 
 
-@source_factory("sql-postgresql-sqlalchemy")
+@source_factory("sql-postgresql-sqlalchemy", "sql")
 def pg_sqlalchemy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from sql_source(request.getfixturevalue("fresh_pg_database"), "off", tmp_path)
 
 
-@source_factory("sql-mariadb")
+@source_factory("sql-mariadb", "sql")
 def mariadb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from sql_source(request.getfixturevalue("mysql_url"), "auto", tmp_path)

@@ -1,9 +1,10 @@
-"""The connector contract, run against every registered source (see ``factories.py``).
+"""The connector contract, run against every registered source (``hrss_hub.connectors.contract``).
 
 Every kind must: yield batches whose schema is exactly ``discover()``'s; read every row
 exactly once; yield nothing new from its final state; yield exactly the appended rows
 after an append; resume after a crash at any chunk without duplicates or gaps; and never
-yield a batch larger than ``batch_size``.
+yield a batch larger than ``batch_size``. And every registered kind (built-in or from an
+entry point) must have a source here, or the suite fails.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hrss_contract_factories import Source  # type: ignore[import-not-found]
 
 from hrss_hub.connectors.base import Chunk, State
+from hrss_hub.connectors.contract import FACTORIES, Source, kinds_without_source
 
 
 def read_all(src: Source, state: State | None = None,
@@ -37,6 +38,15 @@ def assert_exactly(keys: list[tuple[Any, ...]], expected: list[tuple[Any, ...]])
     missing = set(expected) - set(keys)
     extra = set(keys) - set(expected)
     assert not missing and not extra, f"missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}"
+
+
+def test_every_registered_kind_has_a_contract_source() -> None:
+    missing = kinds_without_source()
+    assert not missing, (
+        f"connector kind(s) {', '.join(missing)} have no contract source: add a "
+        "sources_<kind>.py to tests/contract, or (for a plugin) a module registering one "
+        "with hrss_hub.connectors.contract.source_factory under the entry-point group "
+        f"hrss_hub.contract_sources; covered: {sorted({f.kind for f in FACTORIES.values()})}")
 
 
 def test_check_and_discover(source: Source) -> None:

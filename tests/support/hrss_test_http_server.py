@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-PAGE_STYLES = ("page", "offset", "cursor", "link", "none")
+PAGE_STYLES = ("page", "offset", "cursor", "link", "next_url", "none")
 
 
 @dataclass
@@ -93,13 +93,16 @@ class ApiServer:
     """``ThreadingHTTPServer`` on 127.0.0.1 (port 0 = any free port) in a daemon thread.
 
     Args:
-        page_style: page | offset | cursor | link | none.
+        page_style: page | offset | cursor | link | next_url | none.
         auth: ``None``, ``("bearer", token)``, ``("basic", user, password)``,
             ``("api_key", header, key)`` or ``("api_key_param", param, key)``.
         records_path: dotted path where the record list goes in the body ("" = the body).
         cursor_field / since_param: records with ``cursor_field >= since`` are served,
             sorted by ``cursor_field`` (an inclusive lower bound, like real APIs).
         max_size: the server caps page sizes at this (like real APIs do).
+        next_url_path: where ``next_url`` paging puts the next page's (relative) URL.
+        totals_path: if set, where the body says how many records and pages there are
+            (``<totals_path>.records`` / ``.pages``), as many APIs do.
     """
 
     def __init__(self, *, page_style: str = "page", auth: tuple[str, ...] | None = None,
@@ -109,6 +112,7 @@ class ApiServer:
                  size_param: str = "size", offset_param: str = "offset",
                  limit_param: str = "limit", cursor_param: str = "cursor",
                  default_size: int = 100, max_size: int | None = None,
+                 next_url_path: str = "links.next", totals_path: str | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         if page_style not in PAGE_STYLES:
             raise ValueError(f"page_style must be one of {PAGE_STYLES}")
@@ -124,6 +128,8 @@ class ApiServer:
         self.cursor_param = cursor_param
         self.default_size = default_size
         self.max_size = max_size
+        self.next_url_path = next_url_path
+        self.totals_path = totals_path
         self.routes: dict[str, list[dict[str, Any]]] = {}
         self.faults: list[Fault] = []
         self.requests: list[Logged] = []
@@ -207,6 +213,8 @@ class ApiServer:
                 records = [r for r in records if str(r.get(self.cursor_field)) >= since]
             records.sort(key=lambda r: str(r.get(self.cursor_field, "")))
         style, headers, next_token = self.page_style, {}, None
+        next_url: str | None = None
+        n = 0
 
         def size(param: str) -> int:
             wanted = int(query.get(param, self.default_size))
@@ -227,15 +235,17 @@ class ApiServer:
             items = records[start:start + n]
             if start + n < len(records):
                 next_token = base64.urlsafe_b64encode(f"o:{start + n}".encode()).decode()
-        elif style == "link":
+        elif style in ("link", "next_url"):
             n = size(self.size_param)
             page = int(query.get(self.page_param, "1"))
             items = records[(page - 1) * n:page * n]
             if page * n < len(records):
                 nxt = {**query, self.page_param: str(page + 1), self.size_param: str(n)}
                 # a relative reference, as many servers send: the client must resolve it
-                headers["Link"] = (f'<{self.base_path}{route}?{urlencode(nxt)}>; rel="next", '
-                                   f'<{self.base_path}{route}>; rel="first"')
+                next_url = f"{self.base_path}{route}?{urlencode(nxt)}"
+                if style == "link":
+                    headers["Link"] = (f'<{next_url}>; rel="next", '
+                                       f'<{self.base_path}{route}>; rel="first"')
         else:
             items = records
         body: Any = items
@@ -244,6 +254,11 @@ class ApiServer:
             _put(body, self.records_path, items)
             if style == "cursor":
                 _put(body, self.cursor_path, next_token)
+            if style == "next_url":
+                _put(body, self.next_url_path, next_url)
+            if self.totals_path:
+                _put(body, f"{self.totals_path}.records", len(records))
+                _put(body, f"{self.totals_path}.pages", -(-len(records) // max(n, 1)))
             body.setdefault("code", 0)
         return body, headers
 

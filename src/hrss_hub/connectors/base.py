@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-import pyarrow as pa
+if TYPE_CHECKING:  # the contract is importable without pyarrow (configuration, DAG parsing)
+    import pyarrow as pa
 
 #: Column added to every batch: where each row came from (file:line, table[key], URL#index).
 LOCATION_COLUMN = "_location"
@@ -39,6 +40,10 @@ class Chunk:
     batch: pa.RecordBatch
     state: State
     rejects: list[Reject] = field(default_factory=list)
+    #: schema differences met while reading this chunk and accepted under the stream's
+    #: ``drift:`` policy (e.g. a file lacking a column), one sentence each: the run summary
+    #: must show them
+    drift: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -118,3 +123,8 @@ class ConnectorKind:
     def discover(self) -> Mapping[str, pa.Schema]:
         """Stream name → Arrow schema, from :meth:`schema` for every configured stream."""
         return {s.name: self.schema(s.name) for s in self.config.streams}
+
+    def declared_columns(self, stream: str) -> list[str] | None:
+        """The columns of ``stream`` as the YAML declares them, without any I/O, or ``None``
+        when only the source knows (``connectors check --no-connect`` uses this)."""
+        return None

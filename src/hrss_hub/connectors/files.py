@@ -9,7 +9,18 @@ A file is identified by its SHA-256, so a renamed copy of a processed file is sk
 a changed file under an old name is processed. A crash mid-file resumes at the line after
 the last committed chunk. All columns are strings unless the stream declares a type in
 ``schema:`` (typing is the mapping's job); rows whose declared type does not parse, lines
-that do not decode and rows with the wrong field count become ``Reject``s.
+that do not decode and malformed records become ``Reject``s, each with its own line.
+
+Before any row is read, every unprocessed file is checked as a whole, and a file that
+fails stops the stream (nothing of this run is committed, so the file stays unprocessed):
+
+* its header against the stream's schema (the newest file's header): a file lacking a
+  column or carrying an extra one is schema drift, handled by the stream's ``drift:``
+  policy — ``fail`` (default) refuses it; ``evolve`` / ``ignore`` read it (missing
+  columns empty, extra ones dropped) and report it in the run summary (``Chunk.drift``);
+* its bytes against an explicit ``encoding:``: a file in another encoding is refused with
+  the first undecodable line and byte offset and the encoding ``auto`` detects (a few
+  undecodable lines in a file of the right encoding are quarantined line by line).
 """
 
 from __future__ import annotations
@@ -30,11 +41,18 @@ from hrss_hub.connectors.base import (
     StreamConfig,
     SystemConfig,
 )
-from hrss_hub.connectors.encoding import normalize_codec, scan
+from hrss_hub.connectors.encoding import FileScan, normalize_codec, scan
 from hrss_hub.connectors.files_csv import RowBlock
 from hrss_hub.connectors.registry import register_kind
 from hrss_hub.connectors.sql_types import check_declared_schema, parse_type_name
-from hrss_hub.errors import ConfigError, SchemaDriftError, SourceError, unknown_choice
+from hrss_hub.errors import (
+    ConfigError,
+    FatalSourceError,
+    HubError,
+    SchemaDriftError,
+    SourceError,
+    unknown_choice,
+)
 
 FORMATS = ("csv", "xlsx")
 
@@ -52,6 +70,7 @@ class FilesConnector(ConnectorKind):
     def __init__(self, config: SystemConfig) -> None:
         super().__init__(config)
         self._schemas: dict[str, pa.Schema] = {}
+        self._scans: dict[tuple[str, int, int, str], FileScan] = {}
 
     @classmethod
     def validate_config(cls, cfg: SystemConfig) -> None:
@@ -107,9 +126,16 @@ class FilesConnector(ConnectorKind):
                                               int(sc.options.get("header_row", 1)))
             from hrss_hub.connectors import files_csv
 
-            info = scan(path, str(sc.options.get("encoding", "auto")))
-            return files_csv.read_header(path, info.encoding, info.bom_length,
-                                         *_csv_dialect(sc))
+            info = self._scan(sc, path)
+            try:
+                return files_csv.read_header(path, info.encoding, info.bom_length,
+                                             *_csv_dialect(sc))
+            except UnicodeDecodeError as exc:
+                raise self._encoding_error(sc, path, info, f"line 1 (the header) is not valid "
+                                           f"{info.encoding} at byte offset "
+                                           f"{info.bom_length + exc.start}") from None
+        except HubError:
+            raise
         except _read_errors() as exc:
             raise self._file_error(exc, sc.name, path) from None
 
@@ -121,9 +147,87 @@ class FilesConnector(ConnectorKind):
                            "check the file is complete and really a " + kind + " file; "
                            "move it out of the drop folder to skip it")
 
+    def _scan(self, sc: StreamConfig, path: Path) -> FileScan:
+        """Checksum and encoding of ``path``; a file in another encoding than declared fails.
+
+        A file is scanned once per content (its size and modification time), not once for
+        the schema, once for the header check and once for reading.
+        """
+        encoding = str(sc.options.get("encoding", "auto"))
+        try:
+            stat = path.stat()
+            key = (str(path), stat.st_mtime_ns, stat.st_size, encoding)
+            info = self._scans.get(key)
+            if info is None:
+                info = self._scans[key] = scan(path, encoding)
+        except (OSError, UnicodeError) as exc:
+            raise self._file_error(exc, sc.name, path) from None
+        if info.mismatch and _stream_format(sc) == "csv":  # an XLSX file is a zip archive
+            where = info.first_undecodable
+            if where is not None:
+                detail = (f"the first undecodable bytes are at line {where.line}, byte offset "
+                          f"{where.offset} ({where.reason})")
+            else:
+                detail = (f"its bytes are {info.detected} text, which {info.encoding} would "
+                          "decode into wrong characters")
+            raise self._encoding_error(sc, path, info, detail)
+        return info
+
+    def _encoding_error(self, sc: StreamConfig, path: Path, info: FileScan,
+                        detail: str) -> FatalSourceError:
+        declared = str(sc.options.get("encoding", "auto"))
+        index = self.config.streams.index(sc)
+        said = f"encoding: {declared}" if declared != "auto" else "encoding: auto"
+        other = (f"encoding: {info.detected}" if info.detected != info.encoding
+                 else "the encoding the file was saved in")
+        hint = (f"set encoding: auto on the stream (it detects {info.detected} for this file) "
+                f"or {other}" if declared != "auto" else
+                "set the stream's encoding: to the one the file was saved in (utf-8, gb18030)")
+        return FatalSourceError(
+            f"file {path.name} does not decode as {info.encoding} ({said}): {detail}",
+            {**self._ctx(sc.name, path), "config": str(self.config.source_file),
+             "path": f"streams[{index}].encoding"},
+            hint + "; the file stays unprocessed until then")
+
+    def _check_file(self, sc: StreamConfig, path: Path, schema: pa.Schema) -> str | None:
+        """Compare one file's header with the stream's schema under its drift policy.
+
+        Returns the sentence the run summary shows when the policy accepts a difference;
+        raises ``SchemaDriftError`` when it refuses it.
+        """
+        header = self._header(sc, path)
+        dup = next((n for n in header if header.count(n) > 1), None)
+        if dup is not None:
+            raise SourceError(f"duplicate column {dup!r} in the header of {path.name}",
+                              self._ctx(sc.name, path), "column names must be unique")
+        columns = [f.name for f in schema if f.name != LOCATION_COLUMN]
+        missing = [c for c in columns if c not in header]
+        extra = [c for c in header if c not in columns]
+        if not missing and not extra:
+            return None
+        files = self._files(sc)
+        newest = files[-1].name if files else "the declared schema"
+        parts = []
+        if missing:
+            parts.append(f"lacks column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"has column(s) {', '.join(extra)} not in the stream's schema")
+        what = (f"file {path.name} " + " and ".join(parts) +
+                f" (the stream's schema is the header of {newest})")
+        if sc.drift == "fail":
+            raise SchemaDriftError(
+                what, self._ctx(sc.name, path),
+                "fix or replace the file, or move files with another layout to their own "
+                "stream (pattern); `drift: evolve` on the stream reads such files (missing "
+                "columns empty, extra ones dropped) and reports each one")
+        effects = ([f"{', '.join(missing)} read as empty"] if missing else []) + (
+            [f"{', '.join(extra)} dropped"] if extra else [])
+        return f"{sc.drift}: {what}; {' and '.join(effects)}"
+
     # ---------------------------------------------------------------- contract
     def check(self) -> None:
-        """The drop folder must exist; every stream's newest file must be readable."""
+        """The drop folder must exist; every stream's newest file must be readable (and in
+        its declared encoding)."""
         if not self.folder.is_dir():
             raise SourceError("drop folder not found", self._ctx(file=self.folder),
                               "create it or fix connection.path")
@@ -154,19 +258,19 @@ class FilesConnector(ConnectorKind):
         current = (state or {}).get("current")
         pending = []
         for path in self._files(sc):
-            try:
-                info = scan(path, str(sc.options.get("encoding", "auto")))
-            except (OSError, UnicodeError) as exc:
-                raise self._file_error(exc, stream, path) from None
+            info = self._scan(sc, path)
             if info.sha256 not in done:
                 pending.append((path, info))
         # a half-read file goes first, whatever its name
         if current:
             resume_sha = current["sha256"]
             pending.sort(key=lambda p: p[1].sha256 != resume_sha)
+        # every file is checked before any row is read: a refused file refuses the read
+        notes = {path: self._check_file(sc, path, schema) for path, _ in pending}
         for path, info in pending:
             resume = current if current and current["sha256"] == info.sha256 else None
             rows_done = int(resume["rows_done"]) if resume else 0
+            note = notes[path]
             for block in self._blocks(sc, path, info, resume):
                 rows_done += len(block.rows)
                 batch, rejects = self._to_batch(block, schema, sc, path)
@@ -178,7 +282,8 @@ class FilesConnector(ConnectorKind):
                         "sha256": info.sha256, "rows_done": rows_done,
                         "line": block.next_line}}
                 found = sorted([*block.rejects, *rejects], key=_line_of)
-                yield Chunk(batch, new_state, found)
+                yield Chunk(batch, new_state, found, [note] if note else [])
+                note = None  # reported once per file
             current = None
 
     def _blocks(self, sc: StreamConfig, path: Path, info: Any,
@@ -206,13 +311,9 @@ class FilesConnector(ConnectorKind):
     def _to_batch(self, block: RowBlock, schema: pa.Schema, sc: StreamConfig,
                   path: Path) -> tuple[pa.RecordBatch, list[Reject]]:
         """Rows → Arrow columns conformed to ``schema`` (once per batch, column-wise)."""
+        # the header was checked against the schema (_check_file): columns the schema lacks
+        # are dropped here only under a drift policy that accepts that
         names = block.header
-        extra = [n for n in names if schema.get_field_index(n) < 0]
-        if extra:
-            raise SchemaDriftError(
-                f"file {path.name} has columns not in the stream's schema: {extra}",
-                self._ctx(sc.name, path), "files with different headers need their own "
-                "stream (pattern), or move the file out of the folder")
         columns = list(zip(*block.rows, strict=True)) if block.rows else [()] * len(names)
         by_name = dict(zip(names, columns, strict=True))
         count = len(block.rows)

@@ -3,19 +3,35 @@
 The file is read in blocks of lines, each line decoded strictly, and fed to the C ``csv``
 reader; rows are collected ``batch_size`` at a time and turned into Arrow columns once
 per batch. Memory is bounded by one batch plus one read block, whatever the file size.
-A line that does not decode, a malformed quote, or a row with the wrong number of fields
-becomes a ``Reject`` with ``file.csv:LINE`` — never dropped silently, never fatal.
+
+Every physical line ends up in a row or in a ``Reject`` with its own ``file.csv:LINE``:
+
+* a line that does not decode, a malformed quote within a line, or a one-line record
+  with the wrong number of fields is rejected on its own;
+* a quoted field may span lines (addresses with line breaks are legal CSV). But when such
+  a record turns out bad — its quote never closes before the end of the file (or grows
+  past the csv module's field limit), it has the wrong number of fields, or one of its
+  lines does not decode — the reader cannot know where the record really ended. It then
+  rejects only the record's *first* line (whose quote opened the field) and reads on
+  from the next physical line, so each following line gets its own verdict. An unclosed
+  quote on line 51 of 176 thus costs line 51, not lines 51–176.
+
+The reader goes back to the next line by seeking to its byte offset, so recovering does
+not buffer the runaway record.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from hrss_hub.connectors.base import Reject
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _READ_HINT = 1 << 20
 
@@ -34,50 +50,113 @@ class RowBlock:
 
 
 class _Lines:
-    """Decoded lines of a binary file, tracking physical line numbers; rejects bad bytes."""
+    """Decoded physical lines of a binary file, with line numbers and byte offsets.
 
-    def __init__(self, fh: BinaryIO, encoding: str, name: str, first_line: int) -> None:
+    Undecodable lines become rejects and are skipped. ``record_*`` describe the first line
+    of the record being parsed (set when the csv reader pulls it), so a bad record can be
+    rejected at its start and reading resumed right after that line (:meth:`rewind`).
+    """
+
+    def __init__(self, fh: BinaryIO, encoding: str, name: str, first_line: int,
+                 offset: int) -> None:
         self._fh = fh
         self._encoding = encoding
         self._name = name
         self.line_no = first_line - 1  # last line handed out (or skipped)
-        self.record_start: int | None = None
+        self._base = offset  # byte offset of the current block in the file
+        self._raw: list[bytes] = []
+        self._text: list[str | None] = []
+        self._ends: list[int] = []  # end offset of each line of the block, from _base
+        self._next = 0
         self.rejects: list[Reject] = []
+        self.record_start: int | None = None
+        self.record_text = ""
+        self.record_after = offset  # byte offset just after the record's first line
+        self.tainted = False  # a line inside the current record did not decode
 
-    def __iter__(self) -> Iterator[str]:
-        encoding = self._encoding
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
         while True:
-            raw_lines: list[bytes] = self._fh.readlines(_READ_HINT)
-            if not raw_lines:
-                return
-            try:
-                # fast path: the whole block decodes (one C call per line, no try per line)
-                decoded: list[str | None] = [raw.decode(encoding) for raw in raw_lines]
-            except UnicodeDecodeError:
-                decoded = [self._decode_or_reject(raw, i) for i, raw in enumerate(raw_lines)]
-            for text in decoded:
-                self.line_no += 1
-                if text is None:
-                    continue
-                if self.record_start is None:
-                    self.record_start = self.line_no
-                yield text
+            i = self._next
+            if i >= len(self._text):
+                self._fill()
+                i = 0
+            self._next = i + 1
+            self.line_no += 1
+            text = self._text[i]
+            if text is None:
+                self._reject(i)
+                continue
+            if self.record_start is None:
+                self.record_start = self.line_no
+                self.record_text = text
+                self.record_after = self._base + self._ends[i]
+            return text
 
-    def _decode_or_reject(self, raw: bytes, index: int) -> str | None:
+    def _fill(self) -> None:
+        if self._ends:
+            self._base += self._ends[-1]
+        raw_lines: list[bytes] = self._fh.readlines(_READ_HINT)
+        if not raw_lines:
+            self._raw, self._text, self._ends = [], [], []
+            raise StopIteration
+        try:
+            # fast path: the whole block decodes (one C call per line, no try per line)
+            decoded: list[str | None] = [raw.decode(self._encoding) for raw in raw_lines]
+        except UnicodeDecodeError:
+            decoded = [self._decode(raw) for raw in raw_lines]
+        self._raw, self._text, self._next = raw_lines, decoded, 0
+        self._ends = list(itertools.accumulate(map(len, raw_lines)))
+
+    def _decode(self, raw: bytes) -> str | None:
         try:
             return raw.decode(self._encoding)
-        except UnicodeDecodeError as exc:
-            line = self.line_no + index + 1
-            self.rejects.append(Reject(
-                f"{self._name}:{line}",
-                f"bytes not valid {self._encoding} at column {exc.start + 1}",
-                raw.decode(self._encoding, errors="replace").rstrip("\r\n")))
+        except UnicodeDecodeError:
             return None
+
+    def _reject(self, index: int) -> None:
+        raw = self._raw[index]
+        offset = self._base + (self._ends[index - 1] if index else 0)
+        reason = f"bytes not valid {self._encoding}"
+        try:
+            raw.decode(self._encoding)
+        except UnicodeDecodeError as exc:
+            reason += f" at column {exc.start + 1} (byte offset {offset + exc.start})"
+        if self.record_start is not None:
+            self.tainted = True
+        self.rejects.append(Reject(f"{self._name}:{self.line_no}", reason,
+                                   raw.decode(self._encoding, errors="replace").rstrip("\r\n")))
+
+    def start_record(self) -> None:
+        """The next line handed out begins a new record."""
+        self.record_start = None
+        self.tainted = False
+
+    def rewind(self) -> None:
+        """Continue at the line after the current record's first line (a bad record)."""
+        assert self.record_start is not None
+        start = self.record_start
+        # lines after the first one will be read again and judged on their own
+        self.rejects = [r for r in self.rejects if _line(r) <= start]
+        self._fh.seek(self.record_after)
+        self._base = self.record_after
+        self._raw, self._text, self._ends, self._next = [], [], [], 0
+        self.line_no = start
+        self.start_record()
+
+
+def _line(reject: Reject) -> int:
+    return int(reject.location.rsplit(":", 1)[1])
 
 
 def read_header(path: Path, encoding: str, bom: int, delimiter: str,
                 quotechar: str) -> list[str]:
-    """The header row (line 1) of a CSV file, names stripped."""
+    """The header row (line 1) of a CSV file, names stripped.
+
+    Raises ``UnicodeDecodeError`` when line 1 does not decode.
+    """
     with open(path, "rb") as fh:
         fh.seek(bom)
         first = fh.readline().decode(encoding)
@@ -99,27 +178,47 @@ def read_blocks(path: Path, *, encoding: str, bom: int, delimiter: str, quotecha
         for _ in range(start_line - 1):  # skip the header and already-committed lines
             if not fh.readline():
                 break
-        lines = _Lines(fh, encoding, name, start_line)
+        lines = _Lines(fh, encoding, name, start_line, fh.tell())
         reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar, strict=True)
         block = RowBlock(header, [], [])
         while True:
+            lines.start_record()
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
-                line = lines.record_start or lines.line_no
-                block.rejects.append(Reject(f"{name}:{line}", f"malformed CSV: {exc}"))
-                lines.record_start = None
+                if lines.record_start is None:  # nothing of a record was read
+                    continue
+                first, last = lines.record_start, lines.line_no
+                reason = f"malformed CSV: {exc}"
+                if last > first:
+                    reason += (f"; the quoted field opened on this line does not close (read "
+                               f"on to line {last}); the lines after it are read on their own")
+                block.rejects.append(Reject(f"{name}:{first}", reason,
+                                            lines.record_text.rstrip("\r\n")))
+                lines.rewind()
+                reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar,
+                                    strict=True)
                 continue
             start = lines.record_start or lines.line_no
-            lines.record_start = None
             if not row:  # a blank line is not a record
+                continue
+            if lines.line_no > start and (len(row) != width or lines.tainted):
+                why = (f"{len(row)} fields, expected {width}" if len(row) != width else
+                       "a line inside it does not decode")
+                block.rejects.append(Reject(
+                    f"{name}:{start}", f"malformed CSV: a quoted field opened on this line "
+                    f"runs to line {lines.line_no} and the record is bad ({why}); the lines "
+                    "after it are read on their own", lines.record_text.rstrip("\r\n")))
+                lines.rewind()
+                reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar,
+                                    strict=True)
                 continue
             if len(row) != width:
                 block.rejects.append(Reject(
                     f"{name}:{start}", f"expected {width} fields, got {len(row)}",
-                    delimiter.join(row)))
+                    lines.record_text.rstrip("\r\n")))
             else:
                 block.rows.append(row)  # type: ignore[arg-type]
                 block.lines.append(start)

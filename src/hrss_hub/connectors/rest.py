@@ -1,19 +1,25 @@
-"""``kind: rest``: paged JSON APIs (page/size, offset/limit, body cursor, ``Link`` header).
+"""``kind: rest``: paged JSON APIs (page/size, offset/limit, body cursor, ``Link`` header, …).
 
 A stream is one endpoint. Each response page is turned into Arrow columns under the
 stream's declared ``schema:``; a record that does not fit becomes a :class:`Reject` with its
 location (``GET /jobseekers?page=3#4``: the 4th record of that page) and a reason, never a
 silent drop.
 
-State (owned by the engine) for an incremental stream::
+Pagination styles are the classes of :mod:`hrss_hub.connectors.paginators`.
 
-    {"cursor": "2024-05-01T08:00:00", "boundary_keys": [["P001"], ["P007"]]}
+State (owned by the engine) for an incremental stream, as in
+:mod:`hrss_hub.connectors.incremental` (shared with ``kind: sql``)::
 
-``cursor`` is the highest ``cursor_field`` value delivered; it is sent back as the
-``incremental.param`` and treated as an *inclusive* lower bound, so records updated at
-that same instant later are not lost, while those already delivered (``boundary_keys``,
-their primary keys) are skipped. While a read is under way, each chunk's state also
-carries ``window``: the watermark the read started from, the page to request next and how
+    {"cursor": "2024-05-01T08:00:00", "boundary_keys": ["P001", "P007"]}
+
+``cursor`` is the highest ``cursor_field`` value delivered, in the server's own spelling;
+it is sent back as the ``incremental.param`` and treated as an *inclusive* lower bound, so
+records updated at that same instant later are not lost, while those already delivered
+(``boundary_keys``, their encoded primary keys) are skipped. Each page is converted to an
+Arrow batch first and filtered against the watermark in one vectorized step.
+
+While a read is under way, each chunk's state also carries ``window``: the watermark the
+read started from, the page to request next (a :class:`~paginators.PageRequest`) and how
 many records of it are done. Resuming from such a state re-requests that page with the
 *same* ``updatedSince``, so a crash mid-stream gives no duplicates and no gaps. The
 watermark itself only moves once the whole window has been read.
@@ -27,14 +33,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hrss_hub.connectors.base import (
     LOCATION_COLUMN,
@@ -46,152 +51,30 @@ from hrss_hub.connectors.base import (
     SystemConfig,
 )
 from hrss_hub.connectors.http import HttpClient, JsonResponse, RetryPolicy, full_url
+from hrss_hub.connectors.incremental import Incremental, Watermark
+from hrss_hub.connectors.paginators import (
+    PageRequest,
+    PaginationLoop,
+    PaginationOptions,
+    at_path,
+    create_paginator,
+    parse_pagination,
+)
 from hrss_hub.connectors.registry import register_kind
+from hrss_hub.connectors.rest_schema import ARROW_TYPES, BadValue, DeclaredField, describe
 from hrss_hub.errors import ConfigError, FatalSourceError, unknown_choice
 
 log = logging.getLogger(__name__)
 
 #: declared schema type → Arrow type
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
-
 _AUTH_KEYS: dict[str, frozenset[str]] = {
     "none": frozenset({"type"}),
     "bearer": frozenset({"type", "token_env"}),
     "basic": frozenset({"type", "username_env", "password_env"}),
     "api_key": frozenset({"type", "header", "param", "key_env"}),
 }
-_PAGINATION_KEYS: dict[str, frozenset[str]] = {
-    "none": frozenset({"type"}),
-    "page": frozenset({"type", "page_param", "size_param", "size", "start"}),
-    "offset": frozenset({"type", "offset_param", "limit_param", "size"}),
-    "cursor": frozenset({"type", "cursor_path", "cursor_param"}),
-    "link": frozenset({"type"}),
-}
 _INCREMENTAL_KEYS = frozenset({"param", "cursor_field"})
 _FIELD_KEYS = frozenset({"type", "required"})
-_INT_RE = re.compile(r"[+-]?\d+")
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-class _BadValue(ValueError):
-    """A value that does not fit its declared type (the message is the reason)."""
-
-
-# ---------------------------------------------------------------------------------------
-# declared schema: one converter per type, JSON value → Python value Arrow accepts
-# ---------------------------------------------------------------------------------------
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _to_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        # numbers and booleans are fine for a string field; JSON spelling keeps 1.0 vs 1
-        return json.dumps(value)
-    raise _BadValue(f"expected string, got {_describe(value)}")
-
-
-def _to_integer(value: Any) -> int:
-    result: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-        result = int(value.strip())
-    if result is None:
-        raise _BadValue(f"expected integer, got {_describe(value)}")
-    if not _INT64[0] <= result <= _INT64[1]:
-        raise _BadValue(f"integer {result} is out of the 64-bit range")
-    return result
-
-
-def _to_number(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise _BadValue(f"expected number, got {_describe(value)}")
-
-
-_TRUE = frozenset({"true", "1"})
-_FALSE = frozenset({"false", "0"})
-
-
-def _to_boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise _BadValue(f"expected boolean, got {_describe(value)}")
-
-
-def _to_date(value: Any) -> date:
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())  # 2024-05-01 and 20240501
-        except ValueError:
-            pass
-    raise _BadValue(f"expected date (YYYY-MM-DD), got {_describe(value)}")
-
-
-def _to_timestamp(value: Any) -> datetime:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is not None:
-                # Arrow column is naive: values with an offset are stored as UTC wall time
-                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-            return parsed
-    raise _BadValue(f"expected timestamp (ISO 8601), got {_describe(value)}")
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": _to_string,
-    "integer": _to_integer,
-    "number": _to_number,
-    "boolean": _to_boolean,
-    "date": _to_date,
-    "timestamp": _to_timestamp,
-}
-
-
-@dataclass(frozen=True)
-class _Field:
-    name: str
-    type: str
-    required: bool
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        return ARROW_TYPES[self.type]
-
-    def convert(self, value: Any) -> Any:
-        return _CONVERTERS[self.type](value)
-
-
-def _jsonable(value: Any) -> Any:
-    """A converted value as it can live in JSON state (dates as ISO strings)."""
-    return value.isoformat() if isinstance(value, date) else value
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,76 +82,19 @@ def _jsonable(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Pagination:
-    type: str = "none"
-    page_param: str = "page"
-    size_param: str = "size"
-    offset_param: str = "offset"
-    limit_param: str = "limit"
-    size: int = 100
-    start: int = 1
-    cursor_path: str = "next"
-    cursor_param: str = "cursor"
-
-    def first(self) -> dict[str, Any]:
-        """Position of the first page."""
-        if self.type == "page":
-            return {"params": {self.page_param: str(self.start), self.size_param: str(self.size)}}
-        if self.type == "offset":
-            return {"params": {self.offset_param: "0", self.limit_param: str(self.size)}}
-        return {"params": {}}
-
-    def after(self, position: Mapping[str, Any], response: JsonResponse,
-              n_records: int) -> dict[str, Any] | None:
-        """Position of the page after ``position``, or ``None`` when the stream is done."""
-        if self.type == "none" or n_records == 0:
-            # an empty page ends every style; a *short* page does not, because servers may
-            # cap the page size below what we asked for
-            return None
-        params = dict(position["params"])
-        if self.type == "page":
-            params[self.page_param] = str(int(params[self.page_param]) + 1)
-            return {"params": params}
-        if self.type == "offset":
-            params[self.offset_param] = str(int(params[self.offset_param]) + n_records)
-            return {"params": params}
-        if self.type == "cursor":
-            token = _at_path(response.body, self.cursor_path)
-            if token in (None, "") or isinstance(token, dict | list):
-                return None
-            if str(token) == params.get(self.cursor_param):
-                raise _LoopError(f"the server returned the same cursor {self.cursor_param} "
-                                 "twice in a row")
-            params[self.cursor_param] = str(token)
-            return {"params": params}
-        # link: RFC 8288 rel="next"; relative references resolve against the request URL
-        nxt = response.links.get("next", {}).get("url")
-        if not nxt:
-            return None
-        url = urljoin(response.url, nxt)
-        if url == position.get("url"):
-            raise _LoopError('the server\'s Link rel="next" points at the same page')
-        return {"url": url, "params": {}}
-
-
-class _LoopError(Exception):
-    """The server's pagination would loop forever."""
-
-
-@dataclass(frozen=True)
 class _Stream:
     name: str
     path: str
     params: dict[str, str]
     records_path: str
-    pagination: _Pagination
-    fields: tuple[_Field, ...]
+    pagination: PaginationOptions
+    fields: tuple[DeclaredField, ...]
     primary_key: tuple[str, ...]
     cursor_field: str | None
     since_param: str | None
     schema: pa.Schema = field(compare=False)
 
-    def get_field(self, name: str) -> _Field:
+    def get_field(self, name: str) -> DeclaredField:
         return next(f for f in self.fields if f.name == name)
 
 
@@ -282,19 +108,6 @@ class _Auth:
 
     def __repr__(self) -> str:
         return "_Auth(***)"
-
-
-def _at_path(body: Any, path: str) -> Any:
-    """Value at a dotted path (``data.items``); ``None`` when any step is missing."""
-    node = body
-    for part in (p for p in path.split(".") if p):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 # ---------------------------------------------------------------------------------------
@@ -431,7 +244,7 @@ class RestConnector(ConnectorKind):
                               f"{where}.incremental.cursor_field")
         # primary-key and cursor fields can never be empty: they place the record
         required = set(stream.primary_key) | ({cursor_field} if cursor_field else set())
-        fields = tuple(_Field(f.name, f.type, f.required or f.name in required)
+        fields = tuple(DeclaredField(f.name, f.type, f.required or f.name in required)
                        for f in declared)
         schema = pa.schema([pa.field(f.name, f.arrow_type, nullable=not f.required)
                             for f in fields] + [pa.field(LOCATION_COLUMN, pa.string(), False)])
@@ -441,27 +254,11 @@ class RestConnector(ConnectorKind):
             primary_key=tuple(stream.primary_key), cursor_field=cursor_field,
             since_param=str(since_param) if since_param else None, schema=schema)
 
-    def _parse_pagination(self, raw: Any, where: str) -> _Pagination:
-        if raw is None:
-            return _Pagination()
-        if not isinstance(raw, dict):
-            raise self._error(f"{where} must be a mapping with a type", where)
-        kind = str(raw.get("type", ""))
-        if kind not in _PAGINATION_KEYS:
-            raise unknown_choice("pagination type", kind, _PAGINATION_KEYS,
-                                 system=self.config.system, file=str(self.config.source_file),
-                                 path=f"{where}.type")
-        self._check_keys(raw, _PAGINATION_KEYS[kind], where)
-        size = raw.get("size", 100)
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise self._error(f"{where}.size must be a positive integer", f"{where}.size")
-        if kind == "cursor" and not raw.get("cursor_path"):
-            raise self._error(f"{where}.cursor_path is required for cursor pagination "
-                              "(dotted path of the next-page token in the body)",
-                              f"{where}.cursor_path")
-        return _Pagination(type=kind, **{k: v for k, v in raw.items() if k != "type"})
+    def _parse_pagination(self, raw: Any, where: str) -> PaginationOptions:
+        return parse_pagination(raw, where, system=self.config.system,
+                                file=str(self.config.source_file))
 
-    def _parse_schema(self, raw: Any, where: str) -> list[_Field]:
+    def _parse_schema(self, raw: Any, where: str) -> list[DeclaredField]:
         if not isinstance(raw, dict) or not raw:
             raise self._error(f"{where} is required: the type of each field "
                               f"({' | '.join(ARROW_TYPES)})", where,
@@ -477,7 +274,7 @@ class RestConnector(ConnectorKind):
                 raise unknown_choice("field type", str(spec), ARROW_TYPES,
                                      system=self.config.system,
                                      file=str(self.config.source_file), path=f"{where}.{name}")
-            fields.append(_Field(str(name), str(spec), required))
+            fields.append(DeclaredField(str(name), str(spec), required))
         return fields
 
     # -- credentials (resolved lazily: building a connector must not need secrets) ---------
@@ -566,7 +363,9 @@ class RestConnector(ConnectorKind):
         base_url, client = self._client()
         try:
             url = _join(base_url, spec.path)
-            params = {**spec.params, **spec.pagination.first()["params"]}
+            first = PageRequest()
+            create_paginator(spec.pagination).init_request(first)
+            params = {**spec.params, **first.params}
             response = client.get_json(url, params, context=self._context(spec))
             self._records(spec, response, client.safe(full_url(url, params)))
         finally:
@@ -576,8 +375,12 @@ class RestConnector(ConnectorKind):
         """Each stream's Arrow schema: the declared fields in order, plus ``_location``."""
         return {name: spec.schema for name, spec in self._streams.items()}
 
+    def declared_columns(self, stream: str) -> list[str] | None:
+        """The fields of the stream's ``schema:`` (a REST stream always declares them)."""
+        return [f.name for f in self._spec(stream).fields]
+
     def _records(self, spec: _Stream, response: JsonResponse, shown: str) -> list[Any]:
-        records = _at_path(response.body, spec.records_path) if spec.records_path \
+        records = at_path(response.body, spec.records_path) if spec.records_path \
             else response.body
         if records is None and spec.records_path and _has_parent(response.body,
                                                                  spec.records_path):
@@ -605,7 +408,7 @@ class RestConnector(ConnectorKind):
 
 def _has_parent(body: Any, path: str) -> bool:
     head, _, last = path.rpartition(".")
-    parent = _at_path(body, head) if head else body
+    parent = at_path(body, head) if head else body
     return isinstance(parent, dict) and last in parent
 
 
@@ -629,6 +432,20 @@ def _airflow_base_url(conn_type: str, host: str, port: int | None, schema: str) 
 # one read: pages → converted rows → bounded chunks, with resumable state
 # ---------------------------------------------------------------------------------------
 
+@dataclass
+class _Page:
+    """One response page converted: its rows as a batch, plus what became rejects."""
+
+    #: converted rows (incl. ``_location``), in record order
+    batch: pa.RecordBatch
+    #: record index (0-based, within the page) of each row of ``batch``
+    indices: list[int]
+    #: the cursor value of each row as the server spelled it (for the state)
+    raw_cursors: list[Any]
+    #: (record index, reject) for records that did not fit the schema
+    rejects: list[tuple[int, Reject]]
+
+
 class _Reader:
     """The state machine of one ``read`` call."""
 
@@ -639,8 +456,11 @@ class _Reader:
         self.batch_size = connector.config.batch_size
         self.context = {"system": connector.config.system, "stream": spec.name}
         cursor_field = spec.cursor_field
-        self.cursor_fn: Callable[[Any], Any] | None = (
-            spec.get_field(cursor_field).convert if cursor_field else None)
+        self.inc: Incremental | None = None
+        if cursor_field:
+            cursor = spec.get_field(cursor_field)
+            self.inc = Incremental(cursor_field, spec.primary_key, cursor.arrow_type,
+                                   parse=cursor.convert)
         self.extra_seen: set[str] = set()
         self.extra_records = 0
         self.older_skipped = 0
@@ -653,140 +473,180 @@ class _Reader:
 
     def _validate_state(self) -> None:
         st = self.state_in
-        if not isinstance(st.get("boundary_keys", []), list):
-            raise self._bad_state("boundary_keys must be a list")
         window = st.get("window")
         if window is not None and (not isinstance(window, dict)
                                    or not isinstance(window.get("next"), dict)):
             raise self._bad_state("window.next is missing")
-        if self.cursor_fn and st.get("cursor") is not None:
-            try:
-                self.cursor_fn(st["cursor"])
-            except _BadValue as exc:
-                raise self._bad_state(f"cursor: {exc}") from None
-
-    def _key(self, row: Mapping[str, Any]) -> list[str]:
-        # strings, like the SQL connector's boundary keys: one state shape for every kind
-        return [str(_jsonable(row[k])) for k in self.spec.primary_key]
+        try:
+            self.since = Watermark.from_state(
+                {"cursor": window.get("since") if window else st.get("cursor"),
+                 "boundary_keys": st.get("boundary_keys")})
+            self.start_mark = Watermark.from_state(
+                {"cursor": window.get("max_cursor"), "boundary_keys": window.get("max_keys")}
+                if window else st)
+            self.request = PageRequest.from_json(window["next"]) if window else None
+            if self.inc is not None:
+                self.inc.value(self.since)
+                self.inc.value(self.start_mark)
+        except (ValueError, BadValue) as exc:
+            raise self._bad_state(str(exc)) from None
 
     def run(self, base_url: str, client: HttpClient) -> Iterator[Chunk]:
         spec = self.spec
         st = self.state_in
-        window = st.get("window")
-        if window is None:
-            window = {"since": st.get("cursor"), "next": spec.pagination.first(), "page": 1,
-                      "skip": 0, "max_cursor": st.get("cursor"),
-                      "max_keys": list(st.get("boundary_keys", []))}
-        since_raw = window.get("since")
-        since = self.cursor_fn(since_raw) if (self.cursor_fn and since_raw is not None) else None
-        # records at exactly the watermark that the last run delivered (inclusive bound)
-        delivered = {json.dumps([str(v) for v in (k if isinstance(k, list) else [k])])
-                     for k in st.get("boundary_keys", [])} if since is not None else set()
-        max_raw = window.get("max_cursor")
-        max_val = self.cursor_fn(max_raw) if (self.cursor_fn and max_raw is not None) else None
-        max_keys: list[Any] = list(window.get("max_keys", []))
-        position: dict[str, Any] | None = window["next"]
+        inc = self.inc
+        since = self.since
+        window = st.get("window") or {}
+        paginator = create_paginator(spec.pagination)
+        if self.request is None:
+            request = PageRequest()
+            paginator.init_request(request)
+        else:
+            request = self.request
+            paginator.resume(request)
         page_no = int(window.get("page", 1))
         skip = int(window.get("skip", 0))
+        mark = self.start_mark
 
         def base_state() -> State:
-            out: State = {}
-            if spec.cursor_field and st.get("cursor") is not None:
-                out = {"cursor": st["cursor"], "boundary_keys": list(st.get("boundary_keys", []))}
-            return out
+            return since.to_state() if inc is not None else {}
 
-        def mid_state(pos: Mapping[str, Any], page: int, done: int) -> State:
+        def mid_state(done: int) -> State:
             return {**base_state(), "window": {
-                "since": since_raw, "next": dict(pos), "page": page, "skip": done,
-                "max_cursor": max_raw, "max_keys": list(max_keys)}}
+                "since": since.cursor, "next": request.to_json(), "page": page_no,
+                "skip": done, "max_cursor": mark.cursor, "max_keys": sorted(mark.keys)}}
 
-        columns: dict[str, list[Any]] = {f.name: [] for f in spec.fields}
-        locations: list[str] = []
+        pieces: list[pa.RecordBatch] = []
+        buffered = 0
         rejects: list[Reject] = []
         last_state: State | None = None
 
         def flush(state: State) -> Chunk:
-            arrays = [pa.array(columns[f.name], type=f.arrow_type) for f in spec.fields]
-            arrays.append(pa.array(locations, type=pa.string()))
-            batch = pa.RecordBatch.from_arrays(arrays, schema=spec.schema)
+            nonlocal buffered
+            batch = pa.concat_batches(pieces) if pieces else pa.record_batch(
+                [pa.array([], f.type) for f in spec.schema], schema=spec.schema)
             chunk = Chunk(batch=batch, state=state, rejects=list(rejects))
-            for col in columns.values():
-                col.clear()
-            locations.clear()
+            pieces.clear()
             rejects.clear()
+            buffered = 0
             return chunk
 
-        while position is not None:
-            url = position.get("url") or _join(base_url, spec.path)
-            if position.get("url"):
-                params: dict[str, str] = dict(position["params"])
+        def take(page: _Page, segment: list[int]) -> None:
+            """Move the page rows at ``segment`` into the chunk being built."""
+            nonlocal mark, buffered
+            if not segment:
+                return
+            piece = page.batch.take(pa.array(segment, pa.int64()))
+            if inc is not None:
+                mark = inc.advance(mark, piece, lambda i: page.raw_cursors[segment[i]])
+            pieces.append(piece)
+            buffered += len(segment)
+            segment.clear()
+
+        while True:
+            url = request.url or _join(base_url, spec.path)
+            if request.url:
+                params: dict[str, str] = dict(request.params)
             else:
-                params = {**spec.params, **position["params"]}
-                if spec.since_param and since_raw is not None:
-                    params[spec.since_param] = _param_value(since_raw)
+                params = {**spec.params, **request.params}
+                if spec.since_param and since.cursor is not None:
+                    params[spec.since_param] = _param_value(since.cursor)
             response = client.get_json(url, params, context=self.context)
-            prefix = self._location_prefix(base_url, url, position, client)
+            prefix = self._location_prefix(base_url, url, request, client)
             records = self.c._records(spec, response, client.safe(full_url(url, params)))
-            for index in range(skip, len(records)):
-                record = records[index]
-                location = f"{prefix}#{index + 1}"
-                row, reason = self._convert(record)
-                if row is None:
-                    rejects.append(Reject(location=location, reason=reason,
-                                          raw=json.dumps(record, ensure_ascii=False)))
-                elif not self._is_new(row, since, delivered):
-                    pass  # delivered by an earlier run: counted in _is_new
+            page = self._convert_page(records, skip, prefix)
+            keep = None
+            if inc is not None:
+                new = inc.new_rows(page.batch, since)
+                self.older_skipped += new.older
+                if not new.all_new:
+                    keep = new.mask
+            kept_positions = (list(range(page.batch.num_rows)) if keep is None else
+                              pc.indices_nonzero(keep).to_pylist())
+            # records in page order: each a kept row (its position) or a reject
+            events: list[tuple[int, int | None, Reject | None]] = [
+                (page.indices[pos], pos, None) for pos in kept_positions]
+            events += [(index, None, reject) for index, reject in page.rejects]
+            events.sort(key=lambda e: e[0])
+            segment: list[int] = []
+            for index, pos, reject in events:
+                if pos is not None:
+                    segment.append(pos)
                 else:
-                    for name, value in row.items():
-                        columns[name].append(value)
-                    locations.append(location)
-                    if self.cursor_fn and spec.cursor_field:
-                        value = row[spec.cursor_field]
-                        if max_val is None or value > max_val:
-                            max_val, max_raw = value, record[spec.cursor_field]
-                            max_keys = [self._key(row)]
-                        elif value == max_val:
-                            max_keys.append(self._key(row))
-                if len(locations) + len(rejects) >= self.batch_size:
-                    last_state = mid_state(position, page_no, index + 1)
+                    assert reject is not None
+                    rejects.append(reject)
+                if buffered + len(segment) + len(rejects) >= self.batch_size:
+                    take(page, segment)
+                    skip_next = index + 1
+                    last_state = mid_state(skip_next)
                     yield flush(last_state)
+            take(page, segment)
             try:
-                position = spec.pagination.after(position, response, len(records))
-                if position is not None and position.get("url"):
-                    # servers often echo an API key into their next links: the state must
-                    # not store it, and the client adds it to every request anyway
-                    position["url"] = _without_params(position["url"], client.auth_param_names)
-            except _LoopError as exc:
+                paginator.update_state(response, records)
+            except PaginationLoop as exc:
                 raise FatalSourceError(f"{exc} (GET {client.safe(full_url(url, params))})",
                                        self.context, "check the stream's pagination settings"
                                        ) from None
+            if not paginator.has_next_page:
+                break
+            paginator.update_request(request)
+            if request.url:
+                # servers often echo an API key into their next links: the state must
+                # not store it, and the client adds it to every request anyway
+                request.url = _without_params(request.url, client.auth_param_names)
             page_no += 1
             skip = 0
-        final = base_state() if spec.cursor_field else {}
-        if spec.cursor_field and max_raw is not None:
-            final = {"cursor": max_raw, "boundary_keys": sorted(max_keys)}
+        final = mark.to_state() if inc is not None else {}
         self._log_summary()
-        if locations or rejects or final != (last_state if last_state is not None
-                                             else self.state_in):
+        if buffered or rejects or final != (last_state if last_state is not None
+                                            else self.state_in):
             yield flush(final)
 
-    def _location_prefix(self, base_url: str, url: str, position: Mapping[str, Any],
+    def _location_prefix(self, base_url: str, url: str, request: PageRequest,
                          client: HttpClient) -> str:
         # Short and stable: the stream path plus only the paging parameters, e.g.
         # "GET /jobseekers?page=3"; for Link paging the next URL's own path and query.
-        if position.get("url"):
+        if request.url:
             parts = urlsplit(client.safe(url))
             base_path = urlsplit(base_url).path.rstrip("/")
             path = parts.path[len(base_path):] if parts.path.startswith(base_path) else parts.path
             return f"GET {path}" + (f"?{parts.query}" if parts.query else "")
         # paging parameters are never secrets, so they are shown as they are
-        query = urlencode(position["params"])
+        query = urlencode(request.params)
         path = "/" + self.spec.path.lstrip("/")
         return f"GET {path}" + (f"?{query}" if query else "")
 
+    def _convert_page(self, records: list[Any], skip: int, prefix: str) -> _Page:
+        """Convert records ``skip``… of one page into columns (one pass, per value)."""
+        spec = self.spec
+        columns: dict[str, list[Any]] = {f.name: [] for f in spec.fields}
+        locations: list[str] = []
+        indices: list[int] = []
+        raw_cursors: list[Any] = []
+        rejects: list[tuple[int, Reject]] = []
+        cursor_field = spec.cursor_field
+        for index in range(skip, len(records)):
+            record = records[index]
+            location = f"{prefix}#{index + 1}"
+            row, reason = self._convert(record)
+            if row is None:
+                rejects.append((index, Reject(location=location, reason=reason,
+                                              raw=json.dumps(record, ensure_ascii=False))))
+                continue
+            for name, value in row.items():
+                columns[name].append(value)
+            locations.append(location)
+            indices.append(index)
+            if cursor_field:
+                raw_cursors.append(record[cursor_field])
+        arrays = [pa.array(columns[f.name], type=f.arrow_type) for f in spec.fields]
+        arrays.append(pa.array(locations, type=pa.string()))
+        batch = pa.RecordBatch.from_arrays(arrays, schema=spec.schema)
+        return _Page(batch, indices, raw_cursors, rejects)
+
     def _convert(self, record: Any) -> tuple[dict[str, Any] | None, str]:
         if not isinstance(record, dict):
-            return None, f"record is not a JSON object but {_describe(record)}"
+            return None, f"record is not a JSON object but {describe(record)}"
         row: dict[str, Any] = {}
         problems: list[str] = []
         for f in self.spec.fields:
@@ -799,7 +659,7 @@ class _Reader:
                 continue
             try:
                 row[f.name] = f.convert(value)
-            except _BadValue as exc:
+            except BadValue as exc:
                 problems.append(f"field {f.name!r}: {exc}")
         extra = record.keys() - self.declared
         if extra:
@@ -813,17 +673,6 @@ class _Reader:
         if problems:
             return None, "; ".join(problems)
         return row, ""
-
-    def _is_new(self, row: Mapping[str, Any], since: Any, delivered: set[str]) -> bool:
-        if since is None or not self.spec.cursor_field:
-            return True
-        value = row[self.spec.cursor_field]
-        if value > since:
-            return True
-        if value == since:
-            return json.dumps(self._key(row)) not in delivered
-        self.older_skipped += 1
-        return False
 
     def _log_summary(self) -> None:
         name = f"{self.c.config.system}.{self.spec.name}"

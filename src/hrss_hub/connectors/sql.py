@@ -1,26 +1,33 @@
 """``kind: sql`` — tables or queries of any SQLAlchemy database, read incrementally.
 
-Incremental reads use the stream's ``cursor`` with an *inclusive* lower bound and
-primary-key de-duplication at the boundary. State::
+Incremental reads follow :mod:`hrss_hub.connectors.incremental` (the hub's one
+implementation of an inclusive cursor with primary-key de-duplication at the boundary).
+State::
 
     {"cursor": <largest cursor value read, JSON form>,
-     "boundary_keys": [[pk values as Arrow strings], ...]}   # rows having exactly that value
+     "boundary_keys": ["<key>", ...]}   # keys.encode of the rows having exactly that value
 
-The next read selects ``cursor >= state.cursor`` and drops rows that are at that exact
-cursor value *and* whose key is in ``boundary_keys``. So rows sharing a timestamp across a
-batch or run boundary are neither lost nor duplicated, and a row updated later (new cursor
-value, same key) is read again. Rows are ordered by (cursor, primary key), so every chunk's
-state is a valid resume point.
+The next read selects ``cursor >= state.cursor`` and drops the rows at that exact value
+whose key is a boundary key. So rows sharing a timestamp across a batch or run boundary
+are neither lost nor duplicated, and a row updated later (new cursor value, same key) is
+read again. Rows are ordered by (cursor, primary key), so every chunk's state is a valid
+resume point; an incremental stream therefore needs a ``primary_key``.
 
 Out of scope of a pure cursor: a row committed late with a cursor value *older* than one
 already read (long transactions); such a source needs a full reload or a CDC feed.
-Rows whose cursor is NULL are read only by the initial (state-less) load.
+Rows whose cursor is NULL are read only by the initial (state-less) load; they are sorted
+first (explicitly on PostgreSQL, whose ascending order puts NULLs last), so a crash of the
+initial load re-reads them rather than skipping them.
 Streams without a cursor are full loads: every read returns every row, and ``split``
 reads key ranges in parallel threads.
+
+Rows are fetched by one of the backends of :mod:`hrss_hub.connectors.sql_fetch`
+(``connection.fast_path``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
 from collections.abc import Iterator
@@ -39,21 +46,19 @@ from hrss_hub.connectors.base import (
     SystemConfig,
 )
 from hrss_hub.connectors.credentials import resolve_sql_url
+from hrss_hub.connectors.incremental import Incremental, Watermark
 from hrss_hub.connectors.registry import register_kind
 from hrss_hub.connectors.sql_fetch import (
+    FetchBackend,
     QuerySpec,
-    adbc_supported,
-    fetch_adbc,
-    fetch_sqlalchemy,
+    choose_backend,
     parallel,
 )
 from hrss_hub.connectors.sql_types import (
     arrow_type,
     check_declared_schema,
-    from_json_value,
     parse_type_name,
     sql_type,
-    to_json_value,
 )
 from hrss_hub.errors import (
     ConfigError,
@@ -65,9 +70,8 @@ from hrss_hub.errors import (
     unknown_choice,
 )
 
-FAST_PATHS = ("auto", "adbc", "off")
-#: separates primary-key parts when building boundary-key strings
-_KEY_SEP = "\x1f"
+#: dialects whose ascending ORDER BY puts NULLs last (they are asked for NULLS FIRST)
+_NULLS_LAST_DIALECTS = frozenset({"postgresql", "oracle"})
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
@@ -98,18 +102,27 @@ class SqlConnector(ConnectorKind):
         self._secrets: tuple[str, ...] = ()
         self._schemas: dict[str, pa.Schema] = {}
         self._sql_types: dict[str, dict[str, sa.types.TypeEngine[Any]]] = {}
+        self._backend: FetchBackend | None = None
 
     # ------------------------------------------------------------------ config
     @classmethod
     def validate_config(cls, cfg: SystemConfig) -> None:
-        """Kind-specific checks: table xor query, fast_path, split, declared schema."""
+        """Kind-specific checks: table xor query, fast_path, split, cursor needs a key,
+        declared schema."""
+        from hrss_hub.connectors.sql_fetch import fast_path_choices
+
         ctx = {"system": cfg.system, "file": str(cfg.source_file)}
         fast = cfg.connection.get("fast_path", "auto")
-        if fast not in FAST_PATHS:
-            raise unknown_choice("fast_path", str(fast), FAST_PATHS, **ctx,
+        if fast not in fast_path_choices():
+            raise unknown_choice("fast_path", str(fast), fast_path_choices(), **ctx,
                                  path="connection.fast_path")
         for i, s in enumerate(cfg.streams):
             where = f"streams[{i}]"
+            if s.cursor and not s.primary_key:
+                raise ConfigError(
+                    "an incremental stream (cursor) needs a primary_key: rows at the cursor's "
+                    "last value are told apart by their key", {**ctx, "path": f"{where}.cursor"},
+                    f"add primary_key: [<unique column>] next to cursor: {s.cursor}")
             has_table, has_query = "table" in s.options, "query" in s.options
             if has_table == has_query:
                 raise ConfigError("a sql stream needs exactly one of table or query",
@@ -159,16 +172,18 @@ class SqlConnector(ConnectorKind):
         return self._engine
 
     def fast_path(self) -> str:
-        """``adbc`` or ``sqlalchemy``: the path ``read`` takes for this database."""
-        choice = self.config.connection.get("fast_path", "auto")
-        if choice == "off" or not adbc_supported(self.url):
-            if choice == "adbc":
-                raise ConfigError(f"fast_path: adbc is not available for "
-                                  f"{self.url.get_backend_name()}", self._ctx(),
-                                  "ADBC drivers are installed for sqlite and postgresql; "
-                                  "use fast_path: auto")
-            return "sqlalchemy"
-        return "adbc"
+        """The name of the fetch backend ``read`` uses for this database (``adbc``, …)."""
+        return self.backend.name
+
+    @property
+    def backend(self) -> FetchBackend:
+        """The fetch backend ``connection.fast_path`` selects for this database."""
+        if self._backend is None:
+            choice = str(self.config.connection.get("fast_path", "auto"))
+            cls = choose_backend(choice, self.url, **self._ctx(),
+                                 file=str(self.config.source_file))
+            self._backend = cls(self.url, lambda: self.engine)
+        return self._backend
 
     # ---------------------------------------------------------------- contract
     def check(self) -> None:
@@ -187,6 +202,15 @@ class SqlConnector(ConnectorKind):
             self._check_columns(sc, [f.name for f in fields])
             self._schemas[stream] = pa.schema([*fields, pa.field(LOCATION_COLUMN, pa.string())])
         return self._schemas[stream]
+
+    def declared_columns(self, stream: str) -> list[str] | None:
+        """``columns:`` plus primary key and cursor, when the stream selects columns."""
+        sc = self.config.stream(stream)
+        wanted = sc.options.get("columns")
+        if not wanted:
+            return None
+        return list(dict.fromkeys([*map(str, wanted), *sc.primary_key,
+                                   *([sc.cursor] if sc.cursor else [])]))
 
     def _check_columns(self, sc: StreamConfig, names: list[str]) -> None:
         needed = [*sc.primary_key, *([sc.cursor] if sc.cursor else [])]
@@ -260,36 +284,42 @@ class SqlConnector(ConnectorKind):
         data_schema = schema.remove(schema.get_field_index(LOCATION_COLUMN))
         source = self._source(sc)
         cursor = sc.cursor
-        state = state or {}
+        inc = (Incremental(cursor, sc.primary_key, data_schema.field(cursor).type)
+               if cursor else None)
+        try:
+            since = Watermark.from_state(state) if inc else Watermark()
+            bound = inc.value(since) if inc else None
+        except ValueError as exc:
+            raise FatalSourceError(f"the stored state is not a sql-connector state: {exc}",
+                                   self._ctx(stream), "reset the stream's state to re-read it"
+                                   ) from None
         order = [*([cursor] if cursor else []), *[k for k in sc.primary_key if k != cursor]]
         where: list[sa.ColumnElement[bool]] = []
-        last = None
-        boundary: set[str] = set()
-        if cursor and state.get("cursor") is not None:
-            ctype = data_schema.field(cursor).type
-            last = from_json_value(state["cursor"], ctype)
-            where.append(source.c[cursor] >= sa.bindparam("cursor_lo", last,
-                                                          type_=source.c[cursor].type))
-            boundary = {_KEY_SEP.join(map(str, k)) for k in state.get("boundary_keys", [])}
-        spec = QuerySpec(source, data_schema, where, order)
+        if cursor and bound is not None:
+            where.append(self._lower_bound(source.c[cursor], bound))
+        spec = QuerySpec(source, data_schema, where, order,
+                         nulls_first=self.url.get_backend_name() in _NULLS_LAST_DIALECTS)
         batches = self._batches(sc, spec)
+        mark = since
         rows_seen = 0
         try:
             for batch in batches:
-                if boundary:
-                    batch = self._drop_boundary(batch, sc, last, boundary)
-                    if batch.num_rows == 0:
-                        continue
-                if cursor:
-                    self._check_order(batch, cursor, last, stream)
-                    state, boundary_prev = self._next_state(batch, sc, state)
-                    boundary, last = boundary_prev, from_json_value(
-                        state["cursor"], data_schema.field(cursor).type)
-                else:
-                    state = {}
+                out_state: State = {}
+                if inc is not None:
+                    assert cursor is not None
+                    if since.cursor is not None:
+                        # only rows at the starting bound can have been delivered already
+                        new = inc.new_rows(batch, since)
+                        if not new.all_new:
+                            batch = batch.filter(new.mask)
+                        if batch.num_rows == 0:
+                            continue
+                    self._check_order(batch, cursor, inc.value(mark), stream)
+                    mark = inc.advance(mark, batch)
+                    out_state = mark.to_state()
                 located = self._with_location(batch, sc, rows_seen, schema)
                 rows_seen += batch.num_rows
-                yield Chunk(located, dict(state))
+                yield Chunk(located, out_state)
         except HubError:
             raise
         except _driver_errors() as exc:
@@ -298,6 +328,29 @@ class SqlConnector(ConnectorKind):
             close = getattr(batches, "close", None)
             if close is not None:
                 close()
+
+    def _lower_bound(self, column: sa.ColumnElement[Any], bound: Any) -> sa.ColumnElement[bool]:
+        """``column >= bound`` in SQL; the exact comparison is the incremental filter's.
+
+        SQLite keeps datetimes as text in whatever form the writing program chose
+        (``2024-05-01 09:00:00``, ``2024-05-01T09:00:00``, with or without fractions), and
+        compares text. Bound as SQLAlchemy would (``2024-05-01 09:00:00.000000``) a row
+        written at that very second without fractions would compare *less* and be lost, and
+        every ``T``-separated row of that day would compare greater. So on SQLite the bound
+        is the whole second in both spellings, and ``Incremental.new_rows`` drops the rows
+        the SQL let through that are older than the watermark.
+        """
+        if self.url.get_backend_name() == "sqlite" and isinstance(bound, dt.datetime):
+            day, second = bound.strftime("%Y-%m-%d"), bound.strftime("%H:%M:%S")
+
+            def text(name: str, value: str) -> sa.BindParameter[str]:
+                return sa.bindparam(name, value, type_=sa.String())
+
+            spaced = column >= text("cursor_lo", f"{day} {second}")
+            t_before = sa.and_(column >= text("cursor_t_day", f"{day}T"),
+                               column < text("cursor_t_lo", f"{day}T{second}"))
+            return sa.and_(spaced, sa.not_(t_before))
+        return column >= sa.bindparam("cursor_lo", bound, type_=column.type)
 
     def _batches(self, sc: StreamConfig, spec: QuerySpec) -> Iterator[pa.RecordBatch]:
         size = self.config.batch_size
@@ -309,10 +362,7 @@ class SqlConnector(ConnectorKind):
 
     def _fetch(self, spec: QuerySpec, size: int) -> Iterator[pa.RecordBatch]:
         try:
-            if self.fast_path() == "adbc":
-                yield from fetch_adbc(self.url, spec, size)
-            else:
-                yield from fetch_sqlalchemy(self.engine, spec, size)
+            yield from self.backend.fetch(spec, size)
         except HubError:
             raise
         except _driver_errors() as exc:
@@ -333,7 +383,7 @@ class SqlConnector(ConnectorKind):
             if i == 0:  # rows with a NULL split key must not be lost
                 cond = sa.or_(cond, col.is_(None))
             specs.append(QuerySpec(spec.source, spec.schema, [*spec.where, cond],
-                                   spec.order_by))
+                                   spec.order_by, spec.nulls_first))
         return specs
 
     # ------------------------------------------------------------------ helpers
@@ -349,41 +399,6 @@ class SqlConnector(ConnectorKind):
             raise FatalSourceError("the source returned rows out of cursor order",
                                    self._ctx(stream), "report this: the read would not be "
                                    "resumable; set fast_path: off as a workaround")
-
-    @staticmethod
-    def _key_strings(batch: pa.RecordBatch, keys: list[str]) -> pa.Array:
-        parts = [pc.fill_null(batch.column(k).cast(pa.string()), "") for k in keys]
-        if len(parts) == 1:
-            return parts[0]
-        return pc.binary_join_element_wise(*parts, _KEY_SEP)
-
-    def _drop_boundary(self, batch: pa.RecordBatch, sc: StreamConfig, last: Any,
-                       boundary: set[str]) -> pa.RecordBatch:
-        assert sc.cursor is not None
-        at_last = pc.equal(batch.column(sc.cursor), pa.scalar(
-            last, type=batch.schema.field(sc.cursor).type))
-        seen = pc.is_in(self._key_strings(batch, sc.primary_key or [sc.cursor]),
-                        value_set=pa.array(sorted(boundary), pa.string()))
-        drop = pc.and_kleene(pc.fill_null(at_last, False), seen)
-        return batch.filter(pc.invert(drop))
-
-    def _next_state(self, batch: pa.RecordBatch, sc: StreamConfig,
-                    state: State) -> tuple[State, set[str]]:
-        assert sc.cursor is not None
-        values = batch.column(sc.cursor)
-        top = pc.max(values)
-        if not top.is_valid:  # only NULL cursors so far (initial load): nothing to record
-            previous = {_KEY_SEP.join(map(str, k)) for k in state.get("boundary_keys", [])}
-            return dict(state), previous
-        new_cursor = to_json_value(top.as_py())
-        at_top = batch.filter(pc.fill_null(pc.equal(values, top), False))
-        keys = self._key_strings(at_top, sc.primary_key or [sc.cursor]).to_pylist()
-        boundary = set(keys)
-        if state.get("cursor") == new_cursor:  # same value continues across batches
-            boundary |= {_KEY_SEP.join(map(str, k)) for k in state.get("boundary_keys", [])}
-        new_state = {"cursor": new_cursor,
-                     "boundary_keys": [k.split(_KEY_SEP) for k in sorted(boundary)]}
-        return new_state, boundary
 
     @staticmethod
     def _with_location(batch: pa.RecordBatch, sc: StreamConfig, offset: int,

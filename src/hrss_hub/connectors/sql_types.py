@@ -1,10 +1,11 @@
-"""SQL ↔ Arrow types, and the JSON form of cursor values kept in connector state."""
+"""SQL ↔ Arrow types: reflection, declared ``schema:`` types, conforming batches.
+
+(The JSON form of cursor values lives with the cursor logic, in ``incremental.py``.)
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -78,37 +79,6 @@ def parse_type_name(name: str) -> pa.DataType:
         return pa.decimal128(int(precision), int(scale))
     raise ValueError(f"unknown type {name!r}; valid: {', '.join(sorted(simple))}, "
                      "decimal128(p,s)")
-
-
-def to_json_value(value: Any) -> Any:
-    """A cursor value as stored in state (JSON-able, lossless for the types we read)."""
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def from_json_value(value: Any, arrow: pa.DataType) -> Any:
-    """Inverse of :func:`to_json_value` given the column's Arrow type."""
-    if value is None:
-        return None
-    if pa.types.is_timestamp(arrow):
-        parsed = dt.datetime.fromisoformat(str(value))
-        if arrow.tz is not None and parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed
-    if pa.types.is_date(arrow):
-        return dt.date.fromisoformat(str(value))
-    if pa.types.is_decimal(arrow):
-        return Decimal(str(value))
-    if pa.types.is_integer(arrow):
-        return int(value)
-    if pa.types.is_floating(arrow):
-        return float(value)
-    return value
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hrss_hub.config import HubConfig
+from hrss_hub.connectors.base import LOCATION_COLUMN
 from hrss_hub.errors import HubError
 from hrss_hub.mapping.compile import CompiledField, compile_mapping
 from hrss_hub.mapping.spec import MappingSpec, parse_mapping
@@ -90,14 +91,38 @@ def check_spec(spec: MappingSpec, standard: Standard) -> list[Problem]:
     return problems
 
 
+def column_uses(spec: MappingSpec) -> list[tuple[str, str]]:
+    """(source column, YAML path of the place reading it), for every column the mapping
+    reads: fields (``from``, ``concat``, ``expr``), ``source_key`` and filters."""
+    uses: list[tuple[str, str]] = []
+    for fspec in spec.fields.values():
+        if fspec.source:
+            uses.append((fspec.source, fspec.path))
+        uses += [(c, f"{fspec.path}.concat[{i}]") for i, c in enumerate(fspec.concat)]
+        if fspec.expr:
+            uses += [(c, f"{fspec.path}.expr") for c in fspec.source_columns()]
+    uses += [(c, f"{spec.path}.source_key[{i}]") for i, c in enumerate(spec.source_key)]
+    uses += [(flt.column, flt.path) for flt in spec.filters]
+    return uses
+
+
+def missing_columns(spec: MappingSpec, columns: list[str]) -> list[tuple[str, str, str]]:
+    """(column, YAML path, closest existing column or "") for every place where the
+    mapping reads a source column that is not in ``columns``."""
+    known = [c for c in columns if c != LOCATION_COLUMN]
+    found = []
+    for col, path in column_uses(spec):
+        if col not in known:
+            close = difflib.get_close_matches(col, known, n=1)
+            found.append((col, path, close[0] if close else ""))
+    return found
+
+
 def check_columns(spec: MappingSpec, columns: list[str]) -> list[Problem]:
-    """Source columns the mapping reads but the stream does not have."""
-    problems = []
-    for col in sorted(spec.source_columns()):
-        if col not in columns:
-            problems.append(_problem(spec.file, spec.path, f"source column {col!r} does not "
-                                     "exist in the stream" + _suggest(col, columns)))
-    return problems
+    """Every place where the mapping reads a source column the stream does not have."""
+    return [_problem(spec.file, path, f"source column {col!r} does not exist in the stream"
+                     + (f" (did you mean {close!r}?)" if close else ""))
+            for col, path, close in missing_columns(spec, columns)]
 
 
 def sample_unmapped_codes(spec: MappingSpec, standard: Standard,

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hrss_hub import keys
 from hrss_hub.connectors.base import LOCATION_COLUMN
 from hrss_hub.errors import MappingError, unknown_choice
 from hrss_hub.mapping import expr as expressions
@@ -27,9 +28,6 @@ from hrss_hub.mapping.normalizers import (
 )
 from hrss_hub.mapping.spec import FieldSpec, MappingSpec
 from hrss_hub.standard.model import Entity, Standard
-
-#: separator joining multi-column source keys (unit separator: never in real data)
-KEY_SEPARATOR = "|"
 
 
 @dataclass
@@ -284,9 +282,8 @@ class CompiledMapping:
                 columns[fdef.name] = compiled.apply(batch, column, failures, id_info)
         filtered = self._filter(batch, column, n)
         if self.spec.source_key:
-            parts = [pc.fill_null(as_text(column(c)), "") for c in self.spec.source_key]
-            source_key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(
-                *parts, KEY_SEPARATOR)
+            # the hub's one key encoding: simple keys unchanged, composite ones unambiguous
+            source_key = keys.encode_columns([as_text(column(c)) for c in self.spec.source_key])
         else:
             source_key = _null_text(n)
         location = column(LOCATION_COLUMN) if LOCATION_COLUMN in names else _null_text(n)

@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hrss_hub.mapping.compile import KEY_SEPARATOR, Failure, MappedBatch, as_text
+from hrss_hub import keys
+from hrss_hub.mapping.compile import Failure, MappedBatch, as_text
 from hrss_hub.quality.rules import evaluate_rules
 from hrss_hub.standard.model import Entity, Standard
 
@@ -90,8 +91,7 @@ class RowGate:
         key_fields = [k for k in self.entity.key if k in mb.columns]
         if not key_fields:
             return None
-        parts = [pc.fill_null(as_text(mb.columns[k]), "") for k in key_fields]
-        return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
+        return keys.encode_columns([as_text(mb.columns[k]) for k in key_fields])
 
     def _duplicates(self, mb: MappedBatch, candidates: pa.Array) -> Failure | None:
         key = self._key(mb)
