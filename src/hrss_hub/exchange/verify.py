@@ -183,7 +183,9 @@ def verify_table(table: Table, *, trusted: list[PublicKey] | None = None,
         reports.append(VersionReport(table.display(), table.name, missing[0], problems=[
             f"signed version(s) {', '.join(map(str, missing))} are missing from the Delta "
             "log (log entries removed)"]))
-    wanted = [v for v in signed if v in log or not log] if all_versions else signed[-1:]
+    horizon = _vacuum_horizon(table, signed)
+    wanted = ([v for v in signed if (v in log or not log) and v >= horizon] if all_versions
+              else signed[-1:])
     signers: set[str] = set()
     for v in wanted:
         r = verify_version(table, v, trusted=trusted, deep=deep)
@@ -198,6 +200,22 @@ def verify_table(table: Table, *, trusted: list[PublicKey] | None = None,
                 f"signed by key {', '.join(sorted(changed))}, but the table's first version "
                 f"by {first}: re-signed data (pin the publisher key with --trusted-key)")
     return reports
+
+
+def _vacuum_horizon(table: Table, signed: list[int]) -> int:
+    """The oldest version the newest vacuum kept readable (0 before any vacuum): older
+    versions' files may be gone by design, so ``--all-versions`` starts there."""
+    from hrss_hub.exchange.commit import read_manifest
+
+    for v in reversed(signed):
+        try:
+            doc, _ = read_manifest(table, v)
+        except HubError:
+            continue
+        if doc.get("operation") == "vacuum":
+            kept = (doc.get("maintenance") or {}).get("keep_versions") or [v]
+            return int(min(kept))
+    return 0
 
 
 def find_tables(store: Store) -> list[Table]:
