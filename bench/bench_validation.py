@@ -2,8 +2,9 @@
 
 Synthesizes contribution rows (citizen ID, USCC, insurance type, period, base, amounts,
 division; ~3% bad values of several kinds) batch by batch — never holding all rows — and
-times each step per batch: map (mapping + normalizers), gate (row verdicts), quarantine
-table, validation counts (frame + gate counts + report-only suite checks in Arrow), and GX
+times each step per batch: map (mapping + normalizers), gate (the validation frame, every
+expectation of the suites through the rule registry, row verdicts, the quarantine table),
+validation counts (adding up the gate's per-expectation counts), and GX
 ``SUMMARY`` on the same frame (optional: ``--gx``). Prints the seconds and share of each
 step, rows/s and the peak RSS growth (psutil).
 
@@ -117,9 +118,9 @@ def main() -> None:
         gx.import_gx()
         context = gx.file_context(Path(tmp.name) / "gx").__enter__()
         print(f"GX import + context: {time.perf_counter() - t:.1f} s (once per process)")
-    gate = RowGate(entity, std, "bench", "bench", "AC43", datetime.now(UTC))
     validator = StreamValidator(std, entity, suites, run_id="bench", system="bench",
                                 stream="AC43", gx_context=context)
+    gate = RowGate(entity, std, "bench", "bench", "AC43", datetime.now(UTC), suites=suites)
     times: dict[str, float] = defaultdict(float)
     rss0 = proc.memory_info().rss
     peak = rss0
@@ -137,7 +138,7 @@ def main() -> None:
         times["map"] += time.perf_counter() - t
         t = time.perf_counter()
         verdict = gate.evaluate(mb)
-        times["gate (verdicts + quarantine rows)"] += time.perf_counter() - t
+        times["gate (frame + rules + quarantine rows)"] += time.perf_counter() - t
         quarantined += verdict.quarantined.num_rows
         t = time.perf_counter()
         gx_before = validator.result.seconds_gx
@@ -151,8 +152,8 @@ def main() -> None:
           f"({args.rows / total:,.0f} rows/s), quarantined {quarantined:,}")
     for step, sec in times.items():
         print(f"  {step:38} {sec:7.2f} s  {100 * sec / total:5.1f} %")
-    validation = times["gate (verdicts + quarantine rows)"] + times["validation counts (Arrow)"] \
-        + times["GX SUMMARY"]
+    validation = (times["gate (frame + rules + quarantine rows)"]
+                  + times["validation counts (Arrow)"] + times["GX SUMMARY"])
     print(f"  validation share (gate + counts + GX): {100 * validation / total:.1f} %")
     print(f"  peak RSS growth: {(peak - rss0) / 2**20:.0f} MiB")
     bad = [e for e in validator.result.expectations if e.gx_unexpected not in (None, e.unexpected)]
@@ -162,7 +163,9 @@ def main() -> None:
               "(HRSS_HUB_GX_ROWS; 'all' for every row)")
         if gx_rows == validator.result.rows:
             # uniqueness across batches is seen by the gate only (GX validates per batch)
-            print(f"  GX vs gate mismatches: {len(bad)}")
+            print(f"  GX vs gate mismatches: {len(bad)} "
+                  + ", ".join(f"{e.rule}({e.field}) {e.unexpected} vs {e.gx_unexpected}"
+                              for e in bad))
 
 
 if __name__ == "__main__":

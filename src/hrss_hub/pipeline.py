@@ -372,9 +372,11 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
         summary.schema_drift = f"{stream.drift}: {drift_report['description']}"
 
     state_before = ledger.get_state(system.system, stream.name)
-    gate = RowGate(entity, standard, run_id, system.system, stream.name, datetime.now(UTC))
     validator = validate.stream_validator(cfg, standard, run_id, entity, system.system,
                                           stream.name)
+    # the gate enforces the suites the validator counts (severity decides quarantine/warn)
+    gate = RowGate(entity, standard, run_id, system.system, stream.name, datetime.now(UTC),
+                   suites=validator.suites, references=validator.ctx.references)
     assert cfg.exchange_root is not None and cfg.quarantine_dir is not None
     staging = cfg.exchange_root / ".staging" / run_id
     stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"

@@ -36,7 +36,10 @@ def no_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_ok(no_workspace: Path) -> None:
     result = CliRunner().invoke(cli, ["standard", "check"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "standard v1.0.0: OK (6 entities, 14 code lists)"
+    from hrss_hub.quality.rules import registry
+
+    assert result.stdout.splitlines() == ["standard v1.0.0: OK (6 entities, 14 code lists)",
+                                          f"rules: {len(registry())} registered"]
 
 
 def test_check_reports_every_problem_and_exits_1(no_workspace: Path, broken: Path) -> None:
@@ -103,3 +106,29 @@ def test_docs_on_a_broken_standard_is_a_clear_error(
     assert err.startswith("error: the standard has") and "ethnicty" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_rules_lists_the_registry_and_what_an_entity_declares(no_workspace: Path) -> None:
+    import json
+
+    from hrss_hub.quality.rules import registry
+
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["standard", "rules"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == list(registry().ids())
+    assert "性别与身份号码不符 / gender contradicts citizen ID" in listed.output
+    as_json = json.loads(runner.invoke(cli, ["standard", "rules", "--json"]).output)
+    rule = next(r for r in as_json if r["id"] == "end_before_start")
+    assert rule["declarable"] and rule["default_severity"] == "error"
+    assert rule["parameters"][0].startswith("start (field (date/timestamp)) = 'start_date'")
+    declared = json.loads(runner.invoke(
+        cli, ["standard", "rules", "--entity", "employment", "--json"]).output)
+    assert {"rule": "end_before_start", "field": "end_date", "severity": "error",
+            "declared_at": "entities/employment.yaml#rules[0]",
+            "expectation": "expect_end_date_not_before_start_date"} in declared
+    assert declared[-1]["rule"] == "duplicate_key"
+    with pytest.raises(SystemExit) as exc:
+        main(["standard", "rules", "--entity", "employmnt"])
+    assert exc.value.code == 2

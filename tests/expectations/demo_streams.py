@@ -48,12 +48,13 @@ def validate_demo(workspace: Path, suites: dict[str, list[Any]], gx_context: Any
     try:
         for system, stream, compiled in demo_streams(workspace):
             entity = compiled.entity
-            gate = RowGate(entity, standard, "equivalence", system.system, stream.name,
-                           datetime.now(UTC))
             validator = StreamValidator(standard, entity, suites.get(entity.name, []),
                                         run_id="equivalence", system=system.system,
                                         stream=stream.name, gx_context=gx_context,
                                         references=references)
+            gate = RowGate(entity, standard, "equivalence", system.system, stream.name,
+                           datetime.now(UTC), suites=validator.suites,
+                           references=validator.ctx.references)
             counts: dict[str, int] = {}
             frames = []
             for chunk in create_connector(system).read(stream.name, None):

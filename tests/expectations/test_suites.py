@@ -109,3 +109,37 @@ def test_cli_reports_a_bad_suite_with_exit_code_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["expectations", "check", "--dir", str(target)])
     assert exc.value.code == 2
+
+
+def test_a_stale_generated_file_is_not_enforced(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The gate enforces the standard it runs with: a stale generated file is replaced by the
+    suite built from the standard (and said so), a missing one is built."""
+    std = load_standard()
+    target = tmp_path / "expectations"
+    shutil.copytree(SUITES, target)
+    doc = json.loads((target / "person.json").read_text())
+    doc["expectations"] = doc["expectations"][:2]
+    (target / "person.json").write_text(json.dumps(doc))
+    (target / "employer.json").unlink()
+    with caplog.at_level("WARNING", logger="hrss_hub.quality.suites"):
+        suites = load_suites(target, std)
+    assert "person.json is stale" in caplog.text
+    fresh = json.loads(build_all(std)["person.json"])
+    assert len(suites["person"][0].expectations) == len(fresh["expectations"])
+    assert suites["employer"][0].path.name == "<generated employer.json>"
+    # the hand-written suites still load next to them
+    assert [s.name for s in suites["contribution"]] == ["contribution",
+                                                        "contribution.references"]
+
+
+def test_a_workspace_with_only_handwritten_suites_uses_them(tmp_path: Path) -> None:
+    from hrss_hub.quality.suites import default_dir
+
+    target = tmp_path / "expectations"
+    (target / "handwritten").mkdir(parents=True)
+    shutil.copy(SUITES / "handwritten" / "employment.references.json", target / "handwritten")
+    assert default_dir(target) == target
+    suites = load_suites(target, load_standard())
+    assert [s.name for s in suites["employment"]] == ["employment", "employment.references"]
+    assert [s.name for s in suites["contribution"]] == ["contribution"]

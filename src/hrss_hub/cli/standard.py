@@ -74,6 +74,7 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
     std = load_standard(standard_dir)
     click.echo(f"standard v{std.version}: OK ({len(std.entities)} entities, "
                f"{len(std.code_lists)} code lists)")
+    click.echo(_rules_line())
     if cfg is None or importlib.util.find_spec("hrss_hub.mapping.check") is None:
         return
     mapping_check = importlib.import_module("hrss_hub.mapping.check")
@@ -83,6 +84,82 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
         click.echo(f"mappings: {len(mapping_problems)} problem(s)", err=True)
         ctx.exit(1)
     click.echo(f"mappings: OK ({cfg.connectors_dir})")
+
+
+def _rules_line() -> str:
+    from hrss_hub.quality.rules import registry
+
+    reg = registry()
+    plugins = [r for r in reg if r.origin != "builtin"]
+    text = f"rules: {len(reg)} registered"
+    if plugins:
+        text += f" ({len(plugins)} from plugins: " + ", ".join(
+            f"{r.id} [{r.origin}]" for r in plugins) + ")"
+    return text
+
+
+@standard.command()
+@_STANDARD
+@click.option("--entity", default=None,
+              help="Show the rules this entity's fields, rules: and key declare instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
+def rules(standard_dir: Path | None, entity: str | None, as_json: bool) -> None:
+    """List every quality rule: id, labels, default severity, how a standard declares it.
+
+    Built-in rules and those of installed plugins (entry-point group ``hrss_hub.rules``).
+    With ``--entity``: each rule the standard declares for that entity, on which field, at
+    which severity and where (the entity's generated suite).
+    """
+    import json
+
+    from hrss_hub.quality.rules import Rule, registry
+
+    if entity is not None:
+        _entity_rules(standard_dir, entity, as_json)
+        return
+    out: list[dict[str, object]] = []
+    for rule in registry():
+        entry: dict[str, object] = {
+            "id": rule.id, "label_zh": rule.label_zh, "label_en": rule.label_en,
+            "description": rule.description, "default_severity": rule.default_severity,
+            "stage": rule.stage, "declared_by": rule.declared_by, "declarable": False,
+            "parameters": [], "expectations": [], "origin": rule.origin}
+        if isinstance(rule, Rule):
+            entry.update(declarable=rule.declarable, parameters=rule.describe_params(),
+                         expectations=list(rule.expectation_types))
+        out.append(entry)
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    width = max(len(rule.id) for rule in registry())
+    for rule in registry():
+        click.echo(f"{rule.id:<{width}}  {rule.default_severity:<8}  {rule.stage:<7}  "
+                   f"{rule.labels}  — {rule.declared_by}"
+                   + ("" if rule.origin == "builtin" else f"  [{rule.origin}]"))
+    click.echo(_rules_line())
+
+
+def _entity_rules(standard_dir: Path | None, name: str, as_json: bool) -> None:
+    import json
+
+    from hrss_hub.quality.suites import build_suite
+    from hrss_hub.standard.model import load_standard
+
+    std = load_standard(standard_dir)
+    doc = build_suite(std.entity(name), std)
+    rows = [{"rule": e["meta"]["hrss_hub"]["rule"], "field": e["meta"]["hrss_hub"]["field"],
+             "severity": e["meta"]["hrss_hub"]["severity"],
+             "declared_at": e["meta"]["hrss_hub"]["source"], "expectation": e["type"]}
+            for e in doc["expectations"]]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    width = max(len(str(r["rule"])) for r in rows)
+    fwidth = max(len(str(r["field"])) for r in rows)
+    for r in rows:
+        click.echo(f"{r['rule']:<{width}}  {r['field']:<{fwidth}}  {r['severity']:<8}  "
+                   f"{r['declared_at']}")
+    click.echo(f"{name}: {len(rows)} rule declaration(s) in standard v{std.version}")
 
 
 @standard.command()

@@ -2,9 +2,10 @@
 
 Importing Great Expectations takes seconds and logs a burst of info lines, so it happens
 here only, lazily (:func:`import_gx`), never at ``hrss_hub`` import time. The custom
-expectation classes are pandas implementations that convert the (non-null) column to
-Arrow and call :mod:`hrss_hub.quality.checks` — the same functions the hub uses, which in
-turn reuse the standard's vectorized validators. Validation uses ``result_format=SUMMARY``:
+expectations are derived from the rule registry: one expectation class per registered rule
+whose expectation GX does not ship, with the rule's value parameters as its kwargs. Its
+pandas metric converts the (non-null) column(s) GX selects to Arrow and calls the rule's
+predicate — the same function the row gate calls. Validation uses ``result_format=SUMMARY``:
 counts, never per-row failure lists (those cost ~34x, see reference/performance-reliability).
 """
 
@@ -14,6 +15,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,24 +23,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from hrss_hub.quality import checks
-from hrss_hub.quality.suites import KNOWN_TYPES, Suite
+from hrss_hub.quality.rules import Rule, RuleContext, registry
+from hrss_hub.quality.suites import Suite
 
 _GX: Any = None
-_CONTEXT: checks.CheckContext | None = None
-
-# kwargs (beyond column / column_list) of each custom expectation, with pydantic types
-_EXTRA_KWARGS: dict[str, dict[str, Any]] = {
-    "expect_column_values_to_be_canonical_number": {"number_type": str},
-    "expect_column_values_to_be_in_code_list": {"code_list": str,
-                                                 "code_list_version": str | None},
-    "expect_column_values_to_be_number_between": {"min_value": float | None,
-                                                  "max_value": float | None},
-    "expect_column_values_to_exist_in_entity": {"entity": str, "entity_field": str},
-}
-#: built into GX; everything else in suites.KNOWN_TYPES is a hub custom expectation
-BUILTIN = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_match_regex",
-                     "expect_column_value_lengths_to_be_between"})
+#: expectation types whose classes this process has defined
+_DEFINED: set[str] = set()
+#: the standard and reference data the custom expectations evaluate against
+_CONTEXT: ContextVar[RuleContext | None] = ContextVar("hrss_hub_gx_rule_context", default=None)
 
 
 def _quiet_logging() -> None:
@@ -56,30 +48,30 @@ def _quiet_logging() -> None:
 
 
 def import_gx() -> Any:
-    """Import Great Expectations once (quietly) and register the hub's expectations."""
+    """Import Great Expectations once (quietly) and define the hub's expectations."""
     global _GX
     if _GX is None:
         _quiet_logging()
         import great_expectations as gx
 
-        _register(gx)
         _GX = gx
+    define_expectations()
     return _GX
 
 
-def set_context(ctx: checks.CheckContext) -> None:
+def set_context(ctx: RuleContext) -> None:
     """The standard and reference data the custom expectations evaluate against."""
-    global _CONTEXT
-    _CONTEXT = ctx
+    _CONTEXT.set(ctx)
 
 
-def _ctx() -> checks.CheckContext:
-    if _CONTEXT is None:
+def _ctx() -> RuleContext:
+    ctx = _CONTEXT.get()
+    if ctx is None:
         from hrss_hub.standard.model import load_standard
 
-        set_context(checks.CheckContext(load_standard()))
-    assert _CONTEXT is not None
-    return _CONTEXT
+        ctx = RuleContext(load_standard())
+        set_context(ctx)
+    return ctx
 
 
 def _camel(name: str) -> str:
@@ -93,8 +85,31 @@ def _series_to_arrow(series: Any) -> pa.Array:
     return arr
 
 
-def _register(gx: Any) -> None:
-    """Define the custom expectation + metric classes (GX registers them on definition)."""
+def _value_kwargs(rule: Rule[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: kwargs[k] for k in rule.params_model.value_params() if k in kwargs}
+
+
+def define_expectations() -> list[str]:
+    """Define the expectation + metric classes of every registered rule not defined yet
+    (GX registers a class when it is defined); returns the types defined now. Called on
+    import and again after the registry changed (a rule plugin installed at run time)."""
+    if _GX is None:
+        import_gx()
+        return []
+    new = []
+    for rule in registry().checked():
+        if rule.gx_builtin:
+            continue
+        for type_ in rule.expectation_types:
+            if type_ not in _DEFINED:
+                _define(rule, type_)
+                _DEFINED.add(type_)
+                new.append(type_)
+    return new
+
+
+def _define(rule: Rule[Any], type_: str) -> None:
+    """One custom expectation (of type ``type_``) whose metric calls ``rule.predicate``."""
     from great_expectations.execution_engine.pandas_execution_engine import (
         PandasExecutionEngine,
     )
@@ -115,58 +130,58 @@ def _register(gx: Any) -> None:
         MulticolumnMapMetricProvider,
     )
 
-    for type_, (kind, _) in KNOWN_TYPES.items():
-        if type_ in BUILTIN:
-            continue
-        extra = _EXTRA_KWARGS.get(type_, {})
-        metric = f"hrss_hub.{type_.removeprefix('expect_')}"
-        doc = (checks.COLUMN_CHECKS.get(type_) or checks.MULTI_CHECKS[type_]).__doc__
-        if kind == "column":
-            fn = checks.COLUMN_CHECKS[type_]
+    model = rule.params_model
+    column_list = rule.uses_column_list(type_)
+    extra = {name: model.model_fields[name] for name in model.value_params()}
+    metric = f"hrss_hub.{type_.removeprefix('expect_')}"
+    if not column_list:
+        def col_pandas(cls: Any, column: Any, _rule: Rule[Any] = rule, **kwargs: Any) -> Any:
+            raw = _rule.from_kwargs({"column": str(column.name), **_value_kwargs(_rule, kwargs)})
+            params = _rule.parse(raw)
+            verdict = _rule.predicate([_series_to_arrow(column)], params, _ctx())
+            return ~np.asarray(verdict.mask.to_numpy(zero_copy_only=False), dtype=bool)
 
-            def col_pandas(cls: Any, column: Any, _fn: Any = fn, **kwargs: Any) -> Any:
-                unexpected = _fn(_series_to_arrow(column), kwargs, _ctx())
-                return ~np.asarray(unexpected.to_numpy(zero_copy_only=False), dtype=bool)
-
-            provider_attrs: dict[str, Any] = {
-                "condition_metric_name": metric,
-                "condition_value_keys": tuple(extra),
-                "_pandas": column_condition_partial(engine=PandasExecutionEngine)(col_pandas),
-            }
-            type(f"{_camel(type_)}Metric", (ColumnMapMetricProvider,), provider_attrs)
-            base: Any = ColumnMapExpectation
-        else:
-            mfn = checks.MULTI_CHECKS[type_]
-
-            def multi_pandas(cls: Any, column_list: Any, _fn: Any = mfn, **kwargs: Any) -> Any:
-                cols = [_series_to_arrow(column_list[c]) for c in column_list.columns]
-                unexpected = _fn(cols, kwargs, _ctx())
-                return ~np.asarray(unexpected.to_numpy(zero_copy_only=False), dtype=bool)
-
-            provider_attrs = {
-                "condition_metric_name": metric,
-                "condition_value_keys": tuple(extra),
-                "condition_domain_keys": ("batch_id", "table", "column_list", "row_condition",
-                                          "condition_parser", "ignore_row_if"),
-                "_pandas": multicolumn_condition_partial(engine=PandasExecutionEngine)(
-                    multi_pandas),
-            }
-            type(f"{_camel(type_)}Metric", (MulticolumnMapMetricProvider,), provider_attrs)
-            base = MulticolumnMapExpectation
-        attrs: dict[str, Any] = {
-            "__doc__": doc or type_,
-            "__module__": __name__,
-            "__annotations__": dict(extra),
-            "map_metric": metric,
-            "success_keys": (*extra, "mostly"),
+        provider_attrs: dict[str, Any] = {
+            "condition_metric_name": metric,
+            "condition_value_keys": tuple(extra),
+            "_pandas": column_condition_partial(engine=PandasExecutionEngine)(col_pandas),
         }
-        for key, typ in extra.items():
-            if "None" in str(typ):
-                attrs[key] = None
-        if kind == "multi":
-            attrs["__annotations__"]["ignore_row_if"] = str
-            attrs["ignore_row_if"] = "any_value_is_missing"
-        type(_camel(type_), (base,), attrs)
+        type(f"{_camel(type_)}Metric", (ColumnMapMetricProvider,), provider_attrs)
+        base: Any = ColumnMapExpectation
+    else:
+        def multi_pandas(cls: Any, column_list: Any, _rule: Rule[Any] = rule,
+                         **kwargs: Any) -> Any:
+            names = [str(c) for c in column_list.columns]
+            raw = _rule.from_kwargs({"column_list": names, **_value_kwargs(_rule, kwargs)})
+            params = _rule.parse(raw)
+            cols = [_series_to_arrow(column_list[c]) for c in column_list.columns]
+            verdict = _rule.predicate(cols, params, _ctx())
+            return ~np.asarray(verdict.mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+        provider_attrs = {
+            "condition_metric_name": metric,
+            "condition_value_keys": tuple(extra),
+            "condition_domain_keys": ("batch_id", "table", "column_list", "row_condition",
+                                      "condition_parser", "ignore_row_if"),
+            "_pandas": multicolumn_condition_partial(engine=PandasExecutionEngine)(
+                multi_pandas),
+        }
+        type(f"{_camel(type_)}Metric", (MulticolumnMapMetricProvider,), provider_attrs)
+        base = MulticolumnMapExpectation
+    attrs: dict[str, Any] = {
+        "__doc__": f"{rule.label_en} ({rule.label_zh}): {rule.description}",
+        "__module__": __name__,
+        "__annotations__": {name: info.annotation for name, info in extra.items()},
+        "map_metric": metric,
+        "success_keys": (*extra, "mostly"),
+    }
+    for name, info in extra.items():
+        if not info.is_required():
+            attrs[name] = info.default
+    if column_list:
+        attrs["__annotations__"]["ignore_row_if"] = str
+        attrs["ignore_row_if"] = "any_value_is_missing"
+    type(_camel(type_), (base,), attrs)
 
 
 # --------------------------------------------------------------------------- validation
@@ -241,14 +256,25 @@ class SuiteRunner:
             by_id = {r.expectation_config.id: r for r in res.results}
             for spec, exp in zip(suite.expectations, vd.suite.expectations, strict=True):
                 r = by_id[exp.id]
-                info = r.exception_info or {}
-                error = info.get("exception_message") if info.get("raised_exception") else None
+                error = _exception_message(r.exception_info)
                 result: Mapping[str, Any] = r.result or {}
                 out.append(GxCount(spec.index, spec.type, spec.rule, spec.field, spec.severity,
                                    int(result.get("element_count") or 0),
                                    int(result.get("unexpected_count") or 0), bool(r.success),
                                    error))
         return out
+
+
+def _exception_message(info: Any) -> str | None:
+    """The message of a failed expectation: GX reports it flat or keyed by metric."""
+    if not isinstance(info, Mapping):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, Mapping) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
 
 
 def build_docs(context: Any) -> Path | None:

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from hrss_hub.errors import HubError
+from hrss_hub.quality.rules import label, registry
 from hrss_hub.quality.validate import gx_root, load_validations
 
 _ID_LIKE = re.compile(r"[0-9A-Za-z]{15,18}")
@@ -96,7 +97,8 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
             for e in (v or {}).get("expectations", []):
                 ev = max(int(e["evaluated"]), 0)
                 expectations.append({
-                    "type": e["type"], "rule": e["rule"], "field": e["field"],
+                    "type": e["type"], "rule": e["rule"], "label": label(e["rule"]),
+                    "field": e["field"],
                     "severity": e["severity"], "evaluated": ev, "unexpected": e["unexpected"],
                     "gx_unexpected": e["gx_unexpected"],
                     "pass_rate": round(100.0 * (ev - e["unexpected"]) / ev, 2) if ev else 100.0,
@@ -106,7 +108,7 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
             examples: dict[str, list[dict[str, str]]] = {}
             if qfile and Path(qfile).exists():
                 counts, examples = _offenders(Path(qfile))
-            rules = [{"rule": r, "failed": n,
+            rules = [{"rule": r, "label": label(r), "failed": n,
                       "pass_rate": round(100.0 * (rows - n) / rows, 2) if rows else 100.0,
                       "examples": examples.get(r, [])}
                      for r, n in sorted((st.get("quarantined_by_rule") or {}).items(),
@@ -169,6 +171,12 @@ def _e(value: object) -> str:
 
 def _bi(zh: str, en: str) -> str:
     return f'{_e(zh)} <span class="en">/ {_e(en)}</span>'
+
+
+def _rule(entry: dict[str, Any]) -> str:
+    """A rule id with its labels from the rule registry."""
+    zh, en = entry.get("label") or label(str(entry["rule"]))
+    return f'<code>{_e(entry["rule"])}</code><br>{_bi(zh, en)}'
 
 
 def _pct(value: float | None) -> str:
@@ -250,17 +258,17 @@ def render_html(data: dict[str, Any]) -> str:
         for e in shown:
             parts.append(
                 f'<tr data-rule="{_e(e["rule"])}" data-field="{_e(e["field"])}">'
-                f'<td>{_e(e["rule"])}</td><td>{_e(e["field"])}</td><td>{_e(e["severity"])}</td>'
+                f'<td>{_rule(e)}</td><td>{_e(e["field"])}</td><td>{_e(e["severity"])}</td>'
                 f'<td class="num">{e["evaluated"]}</td>'
                 f'<td class="num failed">{e["unexpected"]}</td>'
                 f'<td class="num">{_e(e["gx_unexpected"])}</td>'
                 f'<td class="num">{_pct(e["pass_rate"])}</td></tr>')
-        covered = {e["rule"] for e in shown} | ({"code_unmapped"} if any(
-            e["rule"] == "code_unknown" for e in shown) else set())
+        # a recorded rule (code_unmapped) is covered by the expectations that count it
+        covered = {r for e in shown for r in registry().counted_by(e["rule"])}
         for r in s["rules"]:
             if r["rule"] not in covered:
                 parts.append(
-                    f'<tr data-rule="{_e(r["rule"])}"><td>{_e(r["rule"])}</td><td>–</td>'
+                    f'<tr data-rule="{_e(r["rule"])}"><td>{_rule(r)}</td><td>–</td>'
                     f'<td>gate</td><td class="num">{s["read"] - s["filtered"]}</td>'
                     f'<td class="num failed">{r["failed"]}</td><td>–</td>'
                     f'<td class="num">{_pct(r["pass_rate"])}</td></tr>')
@@ -277,7 +285,7 @@ def render_html(data: dict[str, Any]) -> str:
         examples = "<br>".join(
             f'<code>{_e(x["field"])} = {_e(x["value"])}</code> @ {_e(x["location"])}'
             for x in w["examples"])
-        parts.append(f'<tr><td>{_e(w["system"])}/{_e(w["stream"])}</td><td>{_e(w["rule"])}'
+        parts.append(f'<tr><td>{_e(w["system"])}/{_e(w["stream"])}</td><td>{_rule(w)}'
                      f'</td><td class="num">{w["failed"]}</td><td>{examples}</td></tr>')
     parts.append("</table>")
     parts.append(f"<h2>{_bi('最近运行趋势', 'Trend over the last runs')}</h2>")

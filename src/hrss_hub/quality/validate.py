@@ -1,12 +1,11 @@
 """Per-stream validation: per-expectation counts from the row gate (Arrow), GX on SUMMARY.
 
-The row gate decides every row's verdict with Arrow. :class:`StreamValidator` turns each
-batch's gate failures into per-expectation counts of the suites (an expectation counts the
-rows its rule flagged on its field), evaluates the expectations the gate does not own
-(report-only ``warning`` ones such as patterns and cross-entity references) with
-:mod:`.checks`, and — unless disabled — runs the suites in Great Expectations on the same
-validation frame with ``result_format=SUMMARY`` so Data Docs exist for every run and GX's
-counts sit next to the gate's (tests/expectations prove they are equal on the demo world).
+The row gate evaluates every expectation of the entity's suites with Arrow and decides
+every row's verdict. :class:`StreamValidator` adds up each batch's per-expectation counts
+(``GateResult.unexpected``) and — unless disabled — runs the suites in Great Expectations on
+the same validation frame (``GateResult.frame``) with ``result_format=SUMMARY`` so Data Docs
+exist for every run and GX's counts sit next to the gate's (tests/expectations prove they
+are equal on the demo world).
 
 Memory: one batch's frame at a time; only counters survive a batch.
 """
@@ -26,24 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from hrss_hub.mapping.compile import MappedBatch
-from hrss_hub.quality import checks
-from hrss_hub.quality.frame import PARSE_RULES, gate_counts, validation_frame
 from hrss_hub.quality.gate import GateResult
-from hrss_hub.quality.rules import RULES
+from hrss_hub.quality.rules import RuleContext
 from hrss_hub.quality.suites import ExpectationSpec, Suite, default_dir, load_suites
 from hrss_hub.standard.model import Entity, Standard
-
-#: rules whose rows the gate itself flags (everything else is evaluated from the suites)
-GATE_RULES = frozenset(PARSE_RULES | {"required_missing", "duplicate_key"} | set(RULES))
-#: gate rules an expectation's rule also covers: a value outside the code list is
-#: ``code_unknown`` when mapped through the list, ``code_unmapped`` when a ``map:`` with
-#: ``fallback: quarantine`` had no entry for it — either way not a code of the list
-RULE_ALIASES: dict[str, tuple[str, ...]] = {"code_unknown": ("code_unknown", "code_unmapped")}
-
-
-def gate_count(by_gate: Mapping[tuple[str, str], int], rule: str, fld: str) -> int:
-    """Rows the gate flagged for an expectation's rule (and its aliases) on its field."""
-    return sum(by_gate.get((r, fld), 0) for r in RULE_ALIASES.get(rule, (rule,)))
 
 
 @dataclass
@@ -61,7 +46,7 @@ class ExpectationResult:
     unexpected: int = 0
     gx_unexpected: int | None = None
     gx_error: str | None = None
-    source: str = "gate"  # gate | suite (evaluated with quality.checks)
+    source: str = "gate"  # every expectation is counted by the row gate
 
 
 @dataclass
@@ -129,12 +114,12 @@ class StreamValidator:
         self.entity = entity
         self.suites = suites
         self.result = StreamValidation(run_id, system, stream, entity.name)
-        self.ctx = checks.CheckContext(standard, dict(references or {}))
+        self.ctx = RuleContext(standard, dict(references or {}))
         self.specs: list[tuple[Suite, ExpectationSpec]] = [
             (s, e) for s in suites for e in s.expectations]
         self.result.expectations = [
             ExpectationResult(s.name, e.index, e.type, e.rule, e.field, e.severity,
-                              dict(e.kwargs), source="gate" if e.rule in GATE_RULES else "suite")
+                              dict(e.kwargs))
             for s, e in self.specs]
         self.runner: Any = None
         self.out_dir: Path | None = None
@@ -148,18 +133,15 @@ class StreamValidator:
     def add(self, mb: MappedBatch, verdict: GateResult) -> pa.Table:
         """Account for one gated batch; returns its validation frame."""
         t0 = time.perf_counter()
-        frame = validation_frame(mb, verdict.failures, self.entity)
-        by_gate = gate_counts(verdict.failures)
+        frame = verdict.frame
+        assert frame is not None, "the gate returns the frame its rules ran on"
         rows = frame.num_rows
         self.result.rows += rows
         self.result.batches += 1
-        for res, (_, spec) in zip(self.result.expectations, self.specs, strict=True):
+        for res, (suite, spec) in zip(self.result.expectations, self.specs, strict=True):
             res.evaluated += rows
-            if res.source == "gate":
-                res.unexpected += gate_count(by_gate, spec.rule, spec.field)
-            else:
-                mask = checks.unexpected_mask(spec, frame, self.ctx)
-                res.unexpected += int(pc.sum(mask).as_py() or 0)
+            # the gate evaluated exactly these suites (the pipeline passes them to it)
+            res.unexpected += verdict.unexpected[(suite.name, spec.index)]
         self.result.seconds_gate_counts += time.perf_counter() - t0
         budget = self.gx_row_budget - self.result.gx_rows
         if self.runner is not None and rows and budget > 0:

@@ -22,23 +22,11 @@ import pyarrow as pa
 import yaml
 
 from hrss_hub.config import bundled_standards_dir
+from hrss_hub.quality.rules import Rule, Scope, registry, validate_params
+from hrss_hub.quality.rules.builtin.pattern_mismatch import regex_problem
 
-#: Cross-field rules an entity may declare, with the parameters each one names (all of
-#: them field names of the entity). The other rule ids of docs/mapping.md are implicit.
-RULE_PARAMS: dict[str, tuple[str, ...]] = {
-    "end_before_start": ("start", "end"),
-    "gender_id_mismatch": ("gender", "citizen_id"),
-    "birth_date_id_mismatch": ("birth_date", "citizen_id"),
-    "contribution_base_out_of_bounds": ("base", "division", "period", "insurance_type"),
-}
-#: Field types a rule parameter must have (anything else is a mistake in the standard).
-_RULE_PARAM_TYPES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("end_before_start", "start"): ("date", "timestamp"),
-    ("end_before_start", "end"): ("date", "timestamp"),
-    ("birth_date_id_mismatch", "birth_date"): ("date",),
-    ("contribution_base_out_of_bounds", "base"): ("decimal", "integer"),
-    ("contribution_base_out_of_bounds", "period"): ("period",),
-}
+#: keys of an entity's ``rules:`` entry besides the rule's own parameters
+_RULE_KEYS = ("id", "description", "severity")
 IDENTIFIERS = ("citizen_id", "uscc", "org_code")
 LEVELS = ("province", "prefecture", "county")
 SIMPLE_TYPES: dict[str, pa.DataType] = {
@@ -445,12 +433,9 @@ class _Checker:
             rep.add(_join(fpath, "identifier"), f"unknown identifier {ident!r}; valid: "
                     f"{', '.join(IDENTIFIERS)}", _line(fdef, "identifier"))
         pattern = _str(fdef, "pattern")
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                rep.add(_join(fpath, "pattern"), f"invalid regular expression: {exc}",
-                        _line(fdef, "pattern"))
+        problem = regex_problem(pattern) if pattern is not None else None
+        if problem:
+            rep.add(_join(fpath, "pattern"), problem, _line(fdef, "pattern"))
         kind = type_kind(ftype) if ftype else None
         bounds = {}
         for key in ("min", "max"):
@@ -506,11 +491,23 @@ class _Checker:
                         "in the entity key", _line(doc, "key"))
         rules = doc.get("rules")
         if isinstance(rules, list):
+            scope = self._scope(stem, {n: t for n, t in types.items() if n in names})
             for i, rule in enumerate(rules):
-                self._check_rule(rep, rule, f"rules[{i}]", names, types)
+                self._check_rule(rep, rule, f"rules[{i}]", scope)
 
-    def _check_rule(self, rep: _Reporter, rule: Any, path: str, names: set[str],
-                    types: Mapping[str, str]) -> None:
+    def _scope(self, entity: str, types: Mapping[str, str]) -> Scope:
+        """What a rule declared by ``entity`` is checked against (from the raw documents)."""
+        versions = {name: str(doc.get("version", "")) for name, (_, doc)
+                    in self.raw.code_lists.items()}
+        if self.raw.divisions is not None:
+            versions["divisions"] = str(self.raw.divisions[1].get("version", ""))
+        entities = {name: frozenset(f["name"] for f in doc.get("fields") or []
+                                    if isinstance(f, dict) and isinstance(f.get("name"), str))
+                    for name, (_, doc) in self.raw.entities.items()}
+        return Scope(entity, types, versions, entities)
+
+    def _check_rule(self, rep: _Reporter, rule: Any, path: str, scope: Scope) -> None:
+        """One ``rules:`` entry: a declarable registered rule with valid parameters."""
         if not isinstance(rule, dict):
             rep.add(path, f"must be a mapping, got {_type_name(rule)}")
             return
@@ -519,30 +516,31 @@ class _Checker:
             rep.add(_join(path, "id"), "missing rule id" if rid is None else
                     f"must be a string, got {rid!r}", _line(rule, "id"))
             return
-        params = RULE_PARAMS.get(rid)
-        if params is None:
+        reg = registry()
+        declarable = [r.id for r in reg.declarable()]
+        found = reg.find(rid)
+        if found is None:
             rep.add(_join(path, "id"), f"unknown rule {rid!r}" + _did_you_mean(
-                rid, RULE_PARAMS) + f"; declarable rules: {', '.join(RULE_PARAMS)}",
+                rid, reg.ids()) + f"; declarable rules: {', '.join(declarable)}",
                 _line(rule, "id"))
             return
-        allowed = {"id", "description", *params}
-        for key in rule:
-            if key not in allowed:
-                rep.add(_join(path, str(key)), f"unknown parameter {key!r} of rule {rid!r}"
-                        + _did_you_mean(str(key), allowed), _line(rule, key))
-        for param in params:
-            target = rule.get(param)
-            if target is None:
-                rep.add(_join(path, param), f"rule {rid!r} needs parameter {param!r} "
-                        "(a field name)", _line(rule, "id"))
-            elif not isinstance(target, str) or target not in names:
-                rep.add(_join(path, param), f"rule {rid!r} names unknown field {target!r}"
-                        + _did_you_mean(str(target), names), _line(rule, param))
-            else:
-                wanted = _RULE_PARAM_TYPES.get((rid, param))
-                if wanted and type_kind(types.get(target, "")) not in wanted:
-                    rep.add(_join(path, param), f"field {target!r} must be of type "
-                            f"{' or '.join(wanted)} for rule {rid!r}", _line(rule, param))
+        if not isinstance(found, Rule) or not found.declarable:
+            rep.add(_join(path, "id"), f"rule {rid!r} is not declared in rules: but by "
+                    f"{found.declared_by}; declarable rules: {', '.join(declarable)}",
+                    _line(rule, "id"))
+            return
+        severity = rule.get("severity")
+        if severity is not None and severity not in found.severities:
+            rep.add(_join(path, "severity"), f"severity {severity!r} is not possible for rule "
+                    f"{rid!r}; valid: {', '.join(found.severities)}", _line(rule, "severity"))
+        if "description" in rule and not isinstance(rule["description"], str):
+            rep.add(_join(path, "description"), "must be a string", _line(rule, "description"))
+        raw = {str(k): v for k, v in rule.items() if k not in _RULE_KEYS}
+        _, problems = validate_params(found, raw, scope)
+        for problem in problems:
+            key = problem.param
+            rep.add(_join(path, key) if key else path, problem.message,
+                    _line(rule, key) if key in rule else _line(rule, "id"))
 
     # code lists ---------------------------------------------------------------------
     def _check_code_list(self, rep: _Reporter, stem: str, doc: dict[str, Any]) -> None:

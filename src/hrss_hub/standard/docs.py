@@ -2,8 +2,9 @@
 
 Both renderers walk the same section model (:func:`_sections`), so the Markdown and the
 HTML dictionary always list the same things: entities and their fields, the lineage
-columns, every code list, the division tree and the contribution-base bounds. The HTML
-is one self-contained, printable file (inline CSS, no external resources).
+columns, the quality rules (from the rule registry: every rule the hub enforces, built in
+or from a plugin), every code list, the division tree and the contribution-base bounds.
+The HTML is one self-contained, printable file (inline CSS, no external resources).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import html
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from hrss_hub.quality.rules import Rule, RuleBase, registry
 from hrss_hub.standard.codelists import Division
 from hrss_hub.standard.model import Field, Standard
 
@@ -59,6 +61,27 @@ def _field_row(f: Field) -> list[str]:
             "; ".join(refs), desc]
 
 
+_RULE_HEADERS = ("规则 Rule", "名称 Label", "默认级别 Default severity", "判定 Decided",
+                 "声明方式 Declared by", "参数 Parameters", "说明 Description")
+_STAGES = {"source": "读取 reading", "mapping": "映射 mapping", "row": "行校验 row check",
+           "key": "主键 key, last"}
+
+
+def _rule_row(rule: RuleBase) -> list[str]:
+    params = ""
+    if isinstance(rule, Rule):
+        expectations = ", ".join(f"`{t}`" for t in rule.expectation_types)
+        params = "; ".join([*rule.describe_params(), f"GX: {expectations}"])
+    origin = "" if rule.origin == "builtin" else f" (plugin: {rule.origin})"
+    return [f"`{rule.id}`", f"{rule.label_zh} / {rule.label_en}", rule.default_severity,
+            _STAGES[rule.stage], rule.declared_by, params, rule.description + origin]
+
+
+def rule_table_ids(std: Standard) -> list[str]:
+    """The rule ids the dictionary's rule table lists, in order (for tests and tools)."""
+    return [r.id for r in registry()]
+
+
 def _division_tree(std: Standard) -> list[tuple[int, str]]:
     lines: list[tuple[int, str]] = []
 
@@ -84,13 +107,25 @@ def _sections(std: Standard) -> Iterator[_Section]:
         paras = [e.description, f"主键 Key: {', '.join(e.key)}"]
         for r in e.rules:
             params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-            paras.append(f"规则 Rule `{r.id}` ({params}): {r.description}")
+            rule = registry().get(r.id)
+            severity = f", {r.severity}" if r.severity else ""
+            paras.append(f"规则 Rule `{r.id}` {rule.label_zh} / {rule.label_en} "
+                         f"({params}{severity}): {r.description}")
         paras.append("另含溯源字段 Plus the lineage columns (see below).")
         yield _Section(3, f"entity-{e.name}", f"{e.label_zh} {e.label_en} (`{e.name}`)",
                        paras, _Table(_FIELD_HEADERS, [_field_row(f) for f in e.fields]))
     yield _Section(2, "lineage", "溯源字段 Lineage columns",
                    ["每条记录都带有以下字段。Every record of every entity carries these columns."],
                    _Table(_FIELD_HEADERS, [_field_row(f) for f in std.lineage_fields]))
+    yield _Section(2, "rules", "质量规则 Quality rules",
+                   ["每条记录都按这些规则校验：字段属性、实体的 rules: 和主键声明它们；"
+                    "级别 critical / error 的规则隔离记录，warning 只报告；"
+                    "主键字段上的映射规则为 critical。"
+                    "Every record is checked against these rules, declared by field attributes, "
+                    "an entity's rules: and its key; critical / error quarantine the record, "
+                    "warning reports it (a suite may set another severity). Mapping rules on "
+                    "key fields are critical."],
+                   _Table(_RULE_HEADERS, [_rule_row(r) for r in registry()]))
     yield _Section(2, "code-lists", "代码表 Code lists", table=_Table(
         ("代码表 Code list", "中文名", "English", "代码体系 Code system", "版本 Version"),
         [[c.name, c.label_zh, c.label_en, c.code_system, c.version]
@@ -162,6 +197,7 @@ h1{font-size:1.6rem;border-bottom:2px solid #333}h2{margin-top:2.2rem;border-bot
 h3{margin-top:1.6rem}table{border-collapse:collapse;width:100%;margin:.6rem 0;font-size:.88rem}
 th,td{border:1px solid #bbb;padding:.25rem .45rem;vertical-align:top;text-align:left}
 th{background:#eef1f5}tr:nth-child(even) td{background:#fafafa}code{font-size:.9em}
+td code{overflow-wrap:anywhere}td:first-child code{overflow-wrap:normal}
 nav ul{columns:2}ul.tree{font-family:monospace;font-size:.9rem}
 @media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}tr{break-inside:avoid}
 nav{display:none}a{color:inherit;text-decoration:none}}

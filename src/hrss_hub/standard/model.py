@@ -67,21 +67,25 @@ class Field:
 
 
 @dataclass(frozen=True, eq=False)
-class Rule(Mapping[str, str]):
-    """A cross-field rule of an entity; ``params`` maps each parameter to a field name.
+class Rule(Mapping[str, object]):
+    """A rule declared in an entity's ``rules:`` (a registered rule of
+    :mod:`hrss_hub.quality.rules`); ``params`` are its parameters as written in the YAML
+    (field names, and values such as a ``value_set``), checked by the standard checker.
 
-    A rule is also a read-only mapping of ``id`` plus its parameters, as written in the
-    YAML (``rule["id"]``, ``rule.get("start")``); ``description`` is an attribute only.
+    A rule is also a read-only mapping of ``id`` plus its parameters (``rule["id"]``,
+    ``rule.get("start")``); ``description`` and ``severity`` (None: the rule's default) are
+    attributes only.
     """
 
     id: str
-    params: Mapping[str, str]
+    params: Mapping[str, object]
     description: str = ""
+    severity: str | None = None
 
-    def _items(self) -> dict[str, str]:
+    def _items(self) -> dict[str, object]:
         return {"id": self.id, **self.params}
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> object:
         return self._items()[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -178,8 +182,10 @@ def _field(doc: Mapping[str, Any]) -> Field:
 
 
 def _rule(doc: Mapping[str, Any]) -> Rule:
-    params = {str(k): str(v) for k, v in doc.items() if k not in ("id", "description")}
-    return Rule(id=str(doc["id"]), params=params, description=str(doc.get("description", "")))
+    params = {str(k): v for k, v in doc.items() if k not in ("id", "description", "severity")}
+    severity = doc.get("severity")
+    return Rule(id=str(doc["id"]), params=params, description=str(doc.get("description", "")),
+                severity=None if severity is None else str(severity))
 
 
 def _build(path: Path) -> Standard:
