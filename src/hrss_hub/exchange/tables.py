@@ -47,9 +47,11 @@ FILE_ROWS = 1_000_000
 BUFFER_ROWS = 131_072
 #: zstd level 1: ~0.25x the Arrow size at ~200 MB/s per core (reference measurements)
 ZSTD_LEVEL = 1
-#: DataFusion memory before a MERGE spills to disk, and the spill space it may use
-#: (measured at 1M rows: 256 MB → 64 MB took the MERGE's peak down ~30 MB, no slower)
-MERGE_SPILL_BYTES = 64 * 1024 * 1024
+#: DataFusion memory before a MERGE spills to disk, and the spill space it may use.
+#: Not lower: with a 64 MB pool a 10k-update MERGE into 1M rows hung for good (threads
+#: parked waiting for memory, reproducible); 256 MB and unlimited finished in 11 s with
+#: the same peak (~600 MB), so the pool is a ceiling against runaway growth, not a diet
+MERGE_SPILL_BYTES = 512 * 1024 * 1024
 MERGE_TEMP_BYTES = 64 * 1024 * 1024 * 1024
 #: attempts of one publish against concurrent publishers
 COMMIT_ATTEMPTS = 8
