@@ -72,7 +72,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hrss-bench-dags-") as tmp:
         ws = Path(tmp) / "ws"
         (ws / "connectors").mkdir(parents=True)
-        (ws / "hub.yaml").write_text("hub_id: bench\n", encoding="utf-8")
+        (ws / "hub.yaml").write_text("hub_id: bench\nlevel: county\ndivision: '510107'\n",
+                                     encoding="utf-8")
         for i in range(args.systems):
             (ws / "connectors" / f"sys_{i:03d}.yaml").write_text(
                 yaml.safe_dump(connector(i), allow_unicode=True), encoding="utf-8")

@@ -25,7 +25,7 @@ import numpy as np
 import psutil
 import pyarrow as pa
 
-from hrss_hub.config import REPO_ROOT
+from hrss_hub.config import bundled_expectations_dir
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality.gate import RowGate
 from hrss_hub.quality.suites import load_suites
@@ -107,7 +107,7 @@ def main() -> None:
     std = load_standard()
     compiled = compile_mapping(parse_mapping(MAPPING, "bench", "mapping"), std)
     entity = compiled.entity
-    suites = load_suites(REPO_ROOT / "expectations", std)[entity.name]
+    suites = load_suites(bundled_expectations_dir(), std)[entity.name]
     proc = psutil.Process()
     context = None
     tmp = tempfile.TemporaryDirectory()

@@ -9,13 +9,12 @@ the tasks import the engine when they run. See ``hrss_hub.airflow.factory``.
 
 from __future__ import annotations
 
-import os
-
 from hrss_hub.airflow.factory import build_dags
+from hrss_hub.config.env import CONFIG
 
-CONFIG_ENV = "HRSS_HUB_CONFIG"
+CONFIG_ENV = CONFIG.name
 
-_config = os.environ.get(CONFIG_ENV)
+_config = CONFIG.read()
 if not _config:
     # an import error is the one place the Airflow UI shows a problem with a DAG file
     raise RuntimeError(f"{CONFIG_ENV} is not set: point it to the workspace's hub.yaml")

@@ -50,7 +50,8 @@ ROWS = [
 
 def make_workspace(tmp_path: Path, connector: dict | None = None) -> Path:
     (tmp_path / "connectors").mkdir()
-    (tmp_path / "hub.yaml").write_text("hub_id: test-hub\ndivision: '510107'\n", encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text("hub_id: test-hub\n"
+                                       "level: district\ndivision: '510107'\n", encoding="utf-8")
     (tmp_path / "connectors" / "hr_db.yaml").write_text(
         yaml.safe_dump(connector or CONNECTOR, allow_unicode=True), encoding="utf-8")
     with sqlite3.connect(tmp_path / "src.db") as db:
@@ -177,15 +178,15 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path: Path,
 def test_a_publish_failure_fails_the_run_and_loses_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ws = make_workspace(tmp_path)
-    cfg = load_config(ws / "hub.yaml")
+    # settings are resolved when the workspace is loaded (env over hub.yaml), once
     monkeypatch.setenv("HRSS_HUB_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\nbroken\n")
-    broken = run(cfg)
+    broken = run(load_config(ws / "hub.yaml"))
     assert broken.failed and broken.status == "failed"
     assert broken.publish_error and "staged data is kept" in broken.publish_error
     assert "broken" not in broken.publish_error  # key material never echoed
     assert not (ws / "exchange" / "person" / "_delta_log").exists()
     monkeypatch.delenv("HRSS_HUB_SIGNING_KEY")
-    fixed = run(cfg)
+    fixed = run(load_config(ws / "hub.yaml"))
     assert not fixed.failed
     assert fixed.systems[0].streams[0].read == 0  # the watermark had moved: rows were staged
     assert read_version(ws / "exchange", "person").num_rows == 3

@@ -112,10 +112,9 @@ class _NoProgress:
 
 def load_workspace_systems(cfg: HubConfig) -> dict[str, SystemConfig]:
     """Every ``connectors/*.yaml`` of the workspace, parsed."""
-    from hrss_hub.connectors.config import load_systems
+    from hrss_hub.connectors.config import load_workspace_systems
 
-    assert cfg.connectors_dir is not None
-    return load_systems(cfg.connectors_dir, cfg.root)
+    return load_workspace_systems(cfg)
 
 
 def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = "cli",
@@ -252,7 +251,7 @@ def _load_one_system(cfg: HubConfig, system: str) -> SystemConfig:
     for suffix in (".yaml", ".yml"):
         path = cfg.connectors_dir / f"{system}{suffix}"
         if path.exists():
-            loaded = load_system(path, cfg.root)
+            loaded = load_system(path, cfg.root, hub=cfg)
             if loaded.system == system:
                 return loaded
     systems = load_workspace_systems(cfg)  # the file name differs from the system name
@@ -301,12 +300,12 @@ def _validate_mappings(cfg: HubConfig, standard: Standard,
 
     problems = []
     for system in systems:
-        for stream in system.streams:
+        for index, stream in enumerate(system.streams):
             if stream.mapping is None:
                 continue
             try:
                 spec = parse_mapping(stream.mapping, str(system.source_file),
-                                     f"streams.{stream.name}.mapping")
+                                     f"streams[{index}].mapping")
             except HubError as exc:
                 problems.append(str(exc))
                 continue
@@ -361,7 +360,8 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     """Extract, map, validate and publish one stream; commit its state last."""
     from hrss_hub.connectors import drift
 
-    spec = parse_mapping(stream.mapping, str(system.source_file), f"streams.{stream.name}.mapping")
+    spec = parse_mapping(stream.mapping, str(system.source_file),
+                         f"streams[{system.streams.index(stream)}].mapping")
     compiled = compile_mapping(spec, standard)
     entity = compiled.entity
     schema = connector.discover()[stream.name]

@@ -119,7 +119,8 @@ def write_connector(ws: Path, connector: dict[str, Any], name: str | None = None
 def make_workspace(ws: Path, *connectors: dict[str, Any]) -> Path:
     """A workspace with the SQLite source, the CSV drop and the given connector files."""
     ws.mkdir(parents=True, exist_ok=True)
-    (ws / "hub.yaml").write_text("hub_id: test-hub\ndivision: '510107'\n", encoding="utf-8")
+    (ws / "hub.yaml").write_text("hub_id: test-hub\n"
+                                 "level: district\ndivision: '510107'\n", encoding="utf-8")
     (ws / "connectors").mkdir(exist_ok=True)
     with sqlite3.connect(ws / "src.db") as db:
         db.execute("CREATE TABLE staff (id INTEGER PRIMARY KEY, idno TEXT, name TEXT,"

@@ -1,45 +1,125 @@
-"""The parse-time reader agrees with the engine's connector loader; callbacks never raise."""
+"""One parser for connector files: the DAG spec is what ``hrss-hub run`` loads.
+
+(The spec used to be a second, hand-written reader kept in step by an equivalence test; now
+it validates with the same models, so these tests check the one parser's behaviour at DAG
+parse time.) Callbacks never raise.
+"""
 
 from __future__ import annotations
 
-from importlib import resources
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from airflow_ws import connectors_pair, make_workspace
+import pytest
+from airflow_ws import ROOT, connectors_pair, make_workspace, write_connector
 
 from hrss_hub.airflow.callbacks import TASK_FAILED, TaskEventRecorder
 from hrss_hub.airflow.spec import read_system_specs
 from hrss_hub.airflow.tasks import close_run, publish_runs, quality_report
+from hrss_hub.cli import main
 from hrss_hub.config import load_config
 from hrss_hub.pipeline import load_workspace_systems, start_run
 
 
-def demo_workspace(ws: Path) -> Path:
-    tpl = resources.files("hrss_hub.demo") / "templates"
-    (ws / "connectors").mkdir(parents=True)
-    (ws / "hub.yaml").write_text((tpl / "hub.yaml").read_text(encoding="utf-8"),
-                                 encoding="utf-8")
-    for name in ("si_core", "employment", "contracts", "personnel"):
-        (ws / "connectors" / f"{name}.yaml").write_text(
-            (tpl / f"{name}.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    return ws
+def test_the_spec_is_read_from_the_validated_file(tmp_path: Path) -> None:
+    sql, csv = connectors_pair()
+    ws = make_workspace(tmp_path / "ws", sql, csv)
+    specs = {s.system: s for s in read_system_specs(ws / "hub.yaml")}
+    hr = specs["hr_db"]
+    assert hr.error is None
+    assert (hr.title, hr.schedule, hr.retries, hr.retry_delay_seconds, hr.owner, hr.tags) == (
+        "人事数据库", "@daily", 3, 30, "hr-team", ("personnel",))
+    assert [(s.name, s.entity) for s in hr.streams] == [("staff", "person")]
+    filings = specs["filings"]
+    # what the file leaves out gets the loader's defaults
+    assert (filings.retries, filings.retry_delay_seconds, filings.owner) == (1, 5, "hrss-hub")
+    assert filings.dag_id == "hrss_sync_filings" and filings.entities == ["person"]
 
 
-def test_spec_agrees_with_the_engine_loader(tmp_path: Path) -> None:
-    for ws in (demo_workspace(tmp_path / "demo"),
-               make_workspace(tmp_path / "small", *connectors_pair())):
-        specs = {s.system: s for s in read_system_specs(ws / "hub.yaml")}
-        systems = load_workspace_systems(load_config(ws / "hub.yaml"))
-        assert set(specs) == set(systems)
-        for name, cfg in systems.items():
-            spec = specs[name]
-            assert spec.error is None
-            assert (spec.schedule, spec.retries, spec.retry_delay_seconds, spec.owner,
-                    list(spec.tags)) == (cfg.schedule, cfg.retries, cfg.retry_delay_seconds,
-                                         cfg.owner, cfg.tags)
-            assert [(s.name, s.entity) for s in spec.streams] == [
-                (s.name, (s.mapping or {}).get("entity")) for s in cfg.streams]
+def test_retries_written_as_text_are_valid_for_run_and_dag(tmp_path: Path) -> None:
+    """Defect 12: ``retries: "3"`` was valid for ``hrss-hub run`` and an import error in
+    Airflow (two parsers)."""
+    sql, _ = connectors_pair()
+    sql["retries"], sql["retry_delay_seconds"] = "3", "45"
+    ws = make_workspace(tmp_path / "ws", sql)
+    spec = read_system_specs(ws / "hub.yaml")[0]
+    system = load_workspace_systems(load_config(ws / "hub.yaml"))["hr_db"]
+    assert spec.error is None
+    assert (spec.retries, spec.retry_delay_seconds) == (system.retries,
+                                                        system.retry_delay_seconds) == (3, 45)
+
+
+def test_an_invalid_file_is_refused_by_run_and_dag_alike(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 12: ``retries: "three"`` ended in a traceback."""
+    sql, csv = connectors_pair()
+    sql["retries"] = "three"
+    sql["streams"][0]["drift"] = "evolv"
+    ws = make_workspace(tmp_path / "ws", sql, csv)
+    specs = {s.system: s for s in read_system_specs(ws / "hub.yaml")}
+    assert specs["filings"].error is None  # one broken file hides nothing else
+    error = specs["hr_db"].error or ""
+    file = str(ws / "connectors" / "hr_db.yaml")
+    assert error.startswith(f"2 problems in {file}:")
+    assert "retries must be an integer, got 'three' [system=hr_db" in error
+    assert "line=8, path=retries" in error
+    assert "unknown drift policy 'evolv'" in error and "did you mean 'evolve'" in error
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--config", str(ws / "hub.yaml")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert error in err  # the same problems, word for word
+
+
+def test_a_wrong_hub_yaml_is_the_dag_files_import_error(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", *connectors_pair())
+    (ws / "hub.yaml").write_text("hub_id: x\nlevel: district\n", encoding="utf-8")
+    from hrss_hub.config import ConfigProblems
+
+    with pytest.raises(ConfigProblems, match="division is required"):
+        read_system_specs(ws / "hub.yaml")
+
+
+def test_spec_and_config_modules_import_no_arrow_sqlalchemy_or_gx(tmp_path: Path) -> None:
+    """The DAG-parse path (hub.yaml, connector files with their mappings, agreements)
+    validates with the full models without importing the engine's heavy dependencies."""
+    sql, csv = connectors_pair()
+    ws = make_workspace(tmp_path / "ws", sql, csv)
+    bad = dict(sql, system="bad", retries="three")
+    write_connector(ws, bad)
+    (ws / "sharing").mkdir()
+    (ws / "sharing" / "a.yaml").write_text(
+        "recipient: {id: civil-affairs, name: 民政局}\npurpose: p\nlegal_basis: l\n"
+        "valid_from: 2026-01-01\nvalid_to: 2027-01-01\n"
+        "datasets: {person: {columns: {gender: keep}}}\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from hrss_hub.airflow.spec import read_system_specs\n"
+        "from hrss_hub.config import load_config\n"
+        "from hrss_hub.config.sharing import AgreementFile\n"
+        "from hrss_hub.config.validation import validate_doc\n"
+        "from hrss_hub.config.yamldoc import read_yaml\n"
+        f"specs = read_system_specs({str(ws / 'hub.yaml')!r})\n"
+        "print(sorted((s.system, s.error is None) for s in specs))\n"
+        f"cfg = load_config({str(ws / 'hub.yaml')!r})\n"
+        "a = validate_doc(AgreementFile, read_yaml(Path(cfg.sharing_dir) / 'a.yaml', 'x'))\n"
+        "print(a.recipient.id)\n"
+        "heavy = ['pyarrow', 'sqlalchemy', 'great_expectations', 'pandas', 'hrss_hub.pipeline',\n"
+        "         'hrss_hub.connectors.base', 'hrss_hub.connectors.registry',\n"
+        "         'hrss_hub.mapping.compile', 'hrss_hub.exchange', 'hrss_hub.ledger']\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines == ["[('bad', False), ('filings', True), ('hr_db', True)]", "civil-affairs",
+                     "[]"]
 
 
 def test_missing_stream_results_are_recorded_as_failed(tmp_path: Path) -> None:
@@ -72,7 +152,8 @@ def test_callback_records_and_never_raises(tmp_path: Path) -> None:
 
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "hub.yaml").write_text("ledger_url: 'postgresql+psycopg://x@127.0.0.1:1/x'\n",
+    (broken / "hub.yaml").write_text("level: district\ndivision: '510107'\n"
+                                     "ledger_url: 'postgresql+psycopg://x@127.0.0.1:1/x'\n",
                                      encoding="utf-8")
     TaskEventRecorder(broken / "hub.yaml", "hr_db", ["staff"], TASK_FAILED)(
         {"ti": FakeTI(), "exception": error})  # logged, not raised

@@ -57,5 +57,5 @@ def test_bad_mapping_is_reported_by_run_and_check(world: Path, tmp_path: Path, c
         output = result.stdout + result.stderr
         assert result.returncode == code, output
         assert "Traceback" not in output
-        assert "personnel.yaml" in output and "streams.roster.mapping.fields" in output, output
+        assert "personnel.yaml" in output and "streams[0].mapping.fields" in output, output
         assert expected in output, output

@@ -67,12 +67,14 @@ def test_check_with_a_broken_workspace_file(no_workspace: Path) -> None:
     (no_workspace / "hub.yaml").write_text("levl: city\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["standard", "check"])
     assert result.exit_code == 1
-    assert "unknown setting 'levl'" in result.stderr and "Traceback" not in result.output
+    assert "unknown key 'levl'" in result.stderr and "did you mean 'level'" in result.stderr
+    assert "division is required" in result.stderr and "Traceback" not in result.output
 
 
 def test_check_runs_mapping_checks_with_a_workspace(no_workspace: Path) -> None:
     (no_workspace / "connectors").mkdir()
-    (no_workspace / "hub.yaml").write_text("hub_id: test\n", encoding="utf-8")
+    (no_workspace / "hub.yaml").write_text("hub_id: test\nlevel: district\n"
+                                           "division: '510107'\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["standard", "check"])
     assert result.exit_code == 0, result.output
     assert "standard v1.0.0: OK" in result.stdout

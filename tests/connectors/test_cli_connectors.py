@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    (tmp_path / "hub.yaml").write_text("hub_id: test\n", encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text("hub_id: test\n"
+                                       "level: district\ndivision: '510107'\n", encoding="utf-8")
     (tmp_path / "connectors").mkdir()
     (tmp_path / "sources").mkdir()
     with sqlite3.connect(tmp_path / "sources" / "si.db") as conn:
@@ -49,7 +50,8 @@ def test_check_reports_each_broken_file(workspace: Path) -> None:
         encoding="utf-8")
     result = CliRunner().invoke(connectors, ["check", "--config", str(workspace / "hub.yaml")])
     assert result.exit_code == 1
-    assert "FAIL  bad.yaml: unknown key 'tabel'" in result.output
+    assert "FAIL  bad.yaml: unknown key 'tabel' [system=bad" in result.output
+    assert "line=3, path=streams[0].tabel" in result.output
     assert "did you mean 'table'" in result.output
     assert "OK    si_core" in result.output
 

@@ -55,7 +55,7 @@ def line(n: int, columns: list[str] = HEADER) -> str:
 def workspace(tmp_path: Path, **stream: Any) -> Path:
     (tmp_path / "connectors").mkdir()
     (tmp_path / "sources" / "contracts").mkdir(parents=True)
-    (tmp_path / "hub.yaml").write_text("hub_id: test-hub\ndivision: '510107'\n",
+    (tmp_path / "hub.yaml").write_text("hub_id: test-hub\nlevel: district\ndivision: '510107'\n",
                                        encoding="utf-8")
     write_connector(tmp_path, **stream)
     return tmp_path

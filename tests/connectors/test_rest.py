@@ -367,7 +367,8 @@ def test_a_next_url_pointing_at_the_same_page_is_a_loop_error(tmp_path: Path) ->
 
 def test_unknown_pagination_options_name_the_style_model(server: ApiServer,
                                                          tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"pagination\.size must be a positive integer"):
+    with pytest.raises(ConfigError, match=r"size must be a positive integer, got 0 "
+                                          r"\[.*path=streams\[0\]\.pagination\.size\]"):
         make(server, tmp_path, stream={"pagination": {"type": "page", "size": 0}})
     with pytest.raises(ConfigError, match="next_url_path is required") as info:
         make(server, tmp_path, stream={"pagination": {"type": "next_url"}})

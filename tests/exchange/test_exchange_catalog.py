@@ -27,7 +27,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "datasets": {"person": {"columns": {"citizen_id": "pseudonym", "gender": "keep",
                                             "birth_date": "keep"}}}},
         allow_unicode=True), encoding="utf-8")
-    (tmp_path / "hub.yaml").write_text("hub_id: wuhou\ndivision: '510107'\n", encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text("hub_id: wuhou\n"
+                                       "level: district\ndivision: '510107'\n", encoding="utf-8")
     stage(tmp_path / "exchange", persons("510107", range(25)))
     result = CliRunner().invoke(cli, ["publish", "pending", "--config",
                                       str(tmp_path / "hub.yaml"), "--json"])

@@ -39,7 +39,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "connectors").mkdir()
     (tmp_path / "sharing").mkdir()
-    (tmp_path / "hub.yaml").write_text("hub_id: wuhou\ndivision: '510107'\nkeep_versions: 2\n",
+    (tmp_path / "hub.yaml").write_text("hub_id: wuhou\n"
+                                       "level: district\ndivision: '510107'\nkeep_versions: 2\n",
                                        encoding="utf-8")
     (tmp_path / "connectors" / "hr_db.yaml").write_text(
         yaml.safe_dump(CONNECTOR, allow_unicode=True), encoding="utf-8")

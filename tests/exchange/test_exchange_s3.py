@@ -8,13 +8,13 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from exchange_helpers import content_hash, person_entity, persons, stage
+from hrss_test_s3 import bucket_uri, create_bucket
 
 from hrss_hub.cli import cli
 from hrss_hub.exchange.deliver import deliver
@@ -30,36 +30,15 @@ boto3 = pytest.importorskip("boto3")
 PUBLISHER = {"hub_id": "t", "level": "district", "division": "510107"}
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    # dummy credentials for the local server; real ones come from the environment
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def bucket(s3_endpoint: str, s3_credentials: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not one line per request
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    client = boto3.client("s3", endpoint_url=f"http://{s3_endpoint}", region_name="us-east-1")
-    name = f"exchange-{abs(hash(monkeypatch)) % 10**8}"
-    client.create_bucket(Bucket=name)
-    return name
+    return create_bucket(s3_endpoint, f"exchange-{abs(hash(monkeypatch)) % 10**8}")
 
 
 def _uri(endpoint: str, bucket: str, prefix: str) -> str:
-    return (f"s3://{bucket}/{prefix}?endpoint_override={endpoint}&scheme=http"
-            "&region=us-east-1")
+    return bucket_uri(endpoint, bucket, prefix)
 
 
 def _publish(store: Store, root: Path, signer: Signer) -> int | None:

@@ -58,7 +58,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HubConfig:
     for name, doc in agreements.items():
         (tmp_path / "sharing" / f"{name}.yaml").write_text(
             yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    (tmp_path / "hub.yaml").write_text("hub_id: wuhou\n", encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text("hub_id: wuhou\n"
+                                       "level: district\ndivision: '510107'\n", encoding="utf-8")
     return HubConfig(root=tmp_path, hub_id="wuhou", division="510107")
 
 
@@ -200,7 +201,8 @@ def test_sharing_check_reports_every_problem(tmp_path: Path) -> None:
     (tmp_path / "sharing").mkdir()
     (tmp_path / "sharing" / "bad.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True),
                                                    encoding="utf-8")
-    (tmp_path / "hub.yaml").write_text("hub_id: x\n", encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text("hub_id: x\n"
+                                       "level: district\ndivision: '510107'\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["sharing", "check", "--config", str(tmp_path / "hub.yaml")])
     assert result.exit_code == 1
     for needle in ("raw citizen ID", "salary", "scramble", "partial needs a string"):

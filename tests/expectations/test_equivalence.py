@@ -12,11 +12,12 @@ import pyarrow.compute as pc
 import pytest
 from demo_streams import validate_demo
 
-from hrss_hub.config import REPO_ROOT
 from hrss_hub.quality import checks
 from hrss_hub.quality.rules import RuleContext
 from hrss_hub.quality.suites import load_suites
 from hrss_hub.standard.model import load_standard
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from hrss_hub.cli import cli
-from hrss_hub.config import REPO_ROOT
 from hrss_hub.quality.suites import SuiteError, build_all, load_suites, parse_suite, stale_suites
 from hrss_hub.standard.model import load_standard
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SUITES = REPO_ROOT / "expectations"
 

@@ -16,7 +16,8 @@ STD = load_standard()
 
 def workspace(tmp_path: Path, fields: dict, entity: str = "person") -> Path:
     (tmp_path / "connectors").mkdir()
-    (tmp_path / "hub.yaml").write_text("hub_id: t\n", encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text("hub_id: t\n"
+                                       "level: district\ndivision: '510107'\n", encoding="utf-8")
     with sqlite3.connect(tmp_path / "s.db") as db:
         db.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, idno TEXT, name TEXT, sex TEXT, "
                    "born TEXT)")
@@ -46,10 +47,11 @@ def test_every_problem_is_reported_with_path(tmp_path: Path) -> None:
     problems = check_mappings(load_config(workspace(tmp_path, fields) / "hub.yaml"), STD)
     text = "\n".join(str(p) for p in problems)
     assert "did you mean 'birth_date'" in text
-    assert "streams.p.mapping.fields.name.normalize" in text and "date" in text
+    assert "streams[0].mapping.fields.name.normalize" in text and "date" in text
     assert "'42' is not a code of id_type" in text
     assert "required field 'birth_date'" in text
     assert all(p.file.endswith("s.yaml") for p in problems)
+    assert all(p.line for p in problems), problems  # each problem says its line
 
 
 def test_unknown_normalizer_and_entity(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from hrss_hub.config import REPO_ROOT, load_config
+from hrss_hub.config import load_config
 from hrss_hub.demo_tour import run_demo
 from hrss_hub.ledger import Ledger
 from hrss_hub.quality import gx, results
@@ -23,9 +23,10 @@ from hrss_hub.quality.suites import load_suites
 from hrss_hub.quality.validate import gx_root, validation_dir
 from hrss_hub.standard.model import load_standard
 
-sys.path.insert(0, str(REPO_ROOT / "tests" / "expectations"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "expectations"))
 from demo_streams import validate_demo
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--no-first-run",

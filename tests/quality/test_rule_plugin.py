@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from hrss_hub.cli import cli
-from hrss_hub.config import REPO_ROOT
+from hrss_hub.config import shipped_standards_dir
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality import gx
 from hrss_hub.quality.gate import RowGate
@@ -111,7 +111,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def _standard(tmp_path: Path, start: str = "start_date") -> Path:
     """A copy of the bundled standard whose employment declares the plugin's rule."""
     root = tmp_path / "standards"
-    shutil.copytree(REPO_ROOT / "standards", root)
+    shutil.copytree(shipped_standards_dir(), root)
     employment = root / "v1" / "entities" / "employment.yaml"
     text = employment.read_text(encoding="utf-8")
     employment.write_text(text + DECLARATION.format(start=start), encoding="utf-8")

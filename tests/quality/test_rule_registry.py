@@ -13,7 +13,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from hrss_hub.config import REPO_ROOT
 from hrss_hub.quality.rules import (
     AnyField,
     RecordedRule,
@@ -28,6 +27,9 @@ from hrss_hub.quality.rules import (
 from hrss_hub.quality.suites import build_all, load_suites
 from hrss_hub.standard.docs import render_markdown, rule_table_ids
 from hrss_hub.standard.model import load_standard
+
+#: the repository checkout (tests read its standards/ and expectations/)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SRC = REPO_ROOT / "src" / "hrss_hub"
 #: literals compared with a variable called ``rule`` that are not rule ids, and why

@@ -14,12 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from hrss_hub.config import REPO_ROOT, load_config
+from hrss_hub.config import load_config
 from hrss_hub.exchange.reading import read_version
 from hrss_hub.pipeline import run
 from hrss_hub.quality.suites import SuiteError, load_suites
 from hrss_hub.quality.validate import load_validations
 from hrss_hub.standard.model import load_standard
+
+#: the repository checkout (tests read its standards/ and expectations/)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CONNECTOR = {
     "system": "hr_db",
@@ -55,7 +58,8 @@ ROWS = [
 def _workspace(tmp_path: Path, handwritten: dict[str, object]) -> Path:
     """A workspace with the bundled suites plus one hand-written suite for ``person``."""
     (tmp_path / "connectors").mkdir()
-    (tmp_path / "hub.yaml").write_text("hub_id: test-hub\ndivision: '510107'\n", encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text("hub_id: test-hub\nlevel: district\ndivision: '510107'\n",
+                                       encoding="utf-8")
     (tmp_path / "connectors" / "hr_db.yaml").write_text(
         yaml.safe_dump(CONNECTOR, allow_unicode=True), encoding="utf-8")
     with sqlite3.connect(tmp_path / "src.db") as db:

@@ -17,10 +17,9 @@ small summaries, never rows.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import DAG, Asset, AssetAny, TriggerRule, get_current_context, task
@@ -35,8 +34,12 @@ from hrss_hub.airflow.spec import (
     read_system_specs,
 )
 
+if TYPE_CHECKING:
+    from hrss_hub.config import HubConfig
+
 #: Celery queue per task, as a template over ``{system}``, ``{level}``, ``{division}`` and
 #: ``{hub_id}`` (e.g. ``hrss_{system}`` or ``hrss_{level}``); unset: Airflow's default queue.
+#: hub.yaml ``airflow_queue``, overridden by this variable (resolved by ``load_config``).
 QUEUE_ENV = "HRSS_HUB_AIRFLOW_QUEUE"
 
 #: Cron expressions in the YAML are read in Beijing time, where the bureaus are.
@@ -60,18 +63,17 @@ def build_dags(config_path: str | Path) -> dict[str, DAG]:
     entities = sorted({e for s in specs if s.error is None for e in s.entities})
     if entities:
         dags[PUBLISH_DAG_ID] = build_publish_dag(config, entities)
-    template = os.environ.get(QUEUE_ENV)
-    if template:
-        _route_to_queues(dags, config, template)
-    return dags
-
-
-def _route_to_queues(dags: dict[str, DAG], config: str, template: str) -> None:
-    # scale-out: Celery workers started with ``--queues hrss_si_core`` (or ``hrss_city``)
-    # take only that system's (or level's) tasks, e.g. a worker next to the source system
     from hrss_hub.config import load_config
 
     cfg = load_config(config)
+    if cfg.airflow_queue:
+        _route_to_queues(dags, cfg, cfg.airflow_queue)
+    return dags
+
+
+def _route_to_queues(dags: dict[str, DAG], cfg: HubConfig, template: str) -> None:
+    # scale-out: Celery workers started with ``--queues hrss_si_core`` (or ``hrss_city``)
+    # take only that system's (or level's) tasks, e.g. a worker next to the source system
     for dag_id, dag in dags.items():
         system = dag_id.removeprefix("hrss_sync_") if dag_id != PUBLISH_DAG_ID else "publish"
         queue = template.format(system=system, level=cfg.level, division=cfg.division,

@@ -1,26 +1,29 @@
 """What a DAG needs to know about a source system, read cheaply at DAG-parse time.
 
 The Airflow dag-processor re-parses the DAG folder every few seconds, in a fresh process
-per file. So this module reads only local YAML (``hub.yaml`` and ``connectors/*.yaml``)
-with PyYAML and the standard library: no pyarrow, SQLAlchemy, connector classes, ledger or
-network. Full validation of a connector file (kind-specific keys, mapping against the
-standard) happens inside the tasks, where it costs nothing at parse time and its error
-lands in the task log and the ledger.
-
-The defaults below mirror :func:`hrss_hub.connectors.config.parse_system`;
-``tests/airflow/test_spec.py`` checks that both readers agree on every connector template.
+per file. Connector files are validated here with the same models as ``hrss-hub run``
+(:mod:`hrss_hub.connectors.config`), which import no pyarrow, SQLAlchemy, connector class,
+ledger or network: a file is either valid for both or refused by both, with the same
+messages. A refused file becomes a one-task DAG that fails with every problem of the file
+(see :func:`hrss_hub.airflow.factory.build_error_dag`), so one broken file never hides the
+other systems.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from hrss_hub.config import load_config
+from hrss_hub.config import ConfigProblems, load_config
+from hrss_hub.connectors.config import (
+    DEFAULT_OWNER,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_DELAY_SECONDS,
+    ValidSystem,
+    connector_files,
+    validate_system_file,
+)
 
 #: DAG id prefix of the per-system sync DAGs.
 SYNC_PREFIX = "hrss_sync_"
@@ -29,13 +32,7 @@ PUBLISH_DAG_ID = "hrss_publish"
 #: URI scheme of the Airflow assets that stand for standard entities.
 ASSET_PREFIX = "hrss://entity/"
 
-# the same defaults as hrss_hub.connectors.config.parse_system
-DEFAULT_RETRIES = 2
-DEFAULT_RETRY_DELAY_SECONDS = 60
-DEFAULT_OWNER = "hrss-hub"
-
 _DAG_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 
 @dataclass(frozen=True)
@@ -50,8 +47,8 @@ class StreamSpec:
 class SystemSpec:
     """The DAG-relevant part of one ``connectors/<system>.yaml``.
 
-    ``error`` is set when the file could not be read; the factory then builds a DAG whose
-    only task fails with that message, so one broken file never hides the other systems.
+    ``error`` is set when the file is not valid (every problem of it, as ``hrss-hub run``
+    would report them); the factory then builds a DAG whose only task fails with it.
     """
 
     system: str
@@ -64,7 +61,6 @@ class SystemSpec:
     tags: tuple[str, ...] = ()
     streams: tuple[StreamSpec, ...] = ()
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def dag_id(self) -> str:
@@ -80,6 +76,17 @@ class SystemSpec:
     def entities(self) -> list[str]:
         """The standard entities this system feeds, sorted, without duplicates."""
         return sorted({s.entity for s in self.streams if s.entity})
+
+    @classmethod
+    def of(cls, valid: ValidSystem) -> SystemSpec:
+        """The spec of a validated connector file."""
+        model = valid.model
+        return cls(
+            system=valid.system, file=valid.file, title=model.title, schedule=model.schedule,
+            retries=model.retries, retry_delay_seconds=model.retry_delay_seconds,
+            owner=model.owner, tags=tuple(model.tags),
+            streams=tuple(StreamSpec(s.name, s.mapping.entity if s.mapping else None)
+                          for s in model.streams))
 
 
 def asset_uri(entity: str) -> str:
@@ -98,72 +105,23 @@ def read_system_specs(config_path: str | Path) -> list[SystemSpec]:
     """One :class:`SystemSpec` per ``*.yaml``/``*.yml`` in the workspace's connectors folder.
 
     Sorted by file name. A missing folder gives no systems (an empty workspace is valid);
-    an unreadable file gives a spec with ``error`` set.
+    an invalid file gives a spec with ``error`` set. A wrong ``hub.yaml`` raises (Airflow
+    shows it as the DAG file's import error).
     """
     folder = connectors_dir(config_path)
     if not folder.is_dir():
         return []
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    specs = [read_system_spec(f) for f in files]
+    specs = [read_system_spec(f) for f in connector_files(folder)]
     return _flag_duplicates(specs)
 
 
 def read_system_spec(path: Path) -> SystemSpec:
-    """The DAG-relevant keys of one connector file (``error`` set when it is unusable)."""
+    """The DAG-relevant keys of one connector file (``error`` set when it is not valid)."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        return SystemSpec(system=path.stem, file=path, error=f"{path}: cannot read: {exc}")
-    if not isinstance(raw, dict):
-        return SystemSpec(system=path.stem, file=path,
-                          error=f"{path}: a connector file must be a mapping")
-    system = str(raw.get("system") or path.stem)
-    try:
-        return SystemSpec(
-            system=system,
-            file=path,
-            title=str(raw.get("title") or ""),
-            schedule=str(raw["schedule"]) if raw.get("schedule") else None,
-            retries=_non_negative(raw.get("retries", DEFAULT_RETRIES), "retries"),
-            retry_delay_seconds=_non_negative(
-                raw.get("retry_delay_seconds", DEFAULT_RETRY_DELAY_SECONDS),
-                "retry_delay_seconds"),
-            owner=str(raw.get("owner") or DEFAULT_OWNER),
-            tags=tuple(str(t) for t in _list(raw.get("tags") or [], "tags")),
-            streams=tuple(_streams(raw.get("streams"))),
-        )
-    except ValueError as exc:
-        return SystemSpec(system=system, file=path, error=f"{path}: {exc}")
-
-
-def _non_negative(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
-    return value
-
-
-def _list(value: Any, key: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ValueError(f"{key} must be a list")
-    return value
-
-
-def _streams(raw: Any) -> list[StreamSpec]:
-    if not isinstance(raw, list) or not raw:
-        raise ValueError("streams must be a non-empty list")
-    streams: list[StreamSpec] = []
-    seen: set[str] = set()
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not item.get("name"):
-            raise ValueError(f"streams[{i}].name is required")
-        name = str(item["name"])
-        if name in seen:
-            raise ValueError(f"duplicate stream name {name!r}")
-        seen.add(name)
-        mapping = item.get("mapping")
-        entity = mapping.get("entity") if isinstance(mapping, dict) else None
-        streams.append(StreamSpec(name, str(entity) if entity else None))
-    return streams
+        return SystemSpec.of(validate_system_file(path))
+    except ConfigProblems as exc:
+        system = next((p.system for p in exc.problems if p.system), None) or path.stem
+        return SystemSpec(system=system, file=path, error=str(exc))
 
 
 def _flag_duplicates(specs: list[SystemSpec]) -> list[SystemSpec]:

@@ -37,10 +37,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
                "Verify a dataset or outbox: signature, checksums, schema."),
     "sharing": ("hrss_hub.cli.sharing", "sharing", "Check and list sharing agreements."),
     "audit": ("hrss_hub.cli.audit", "audit", "Verify and show the audit log."),
+    "config": ("hrss_hub.cli.config", "config",
+               "Show the workspace's settings or check every configuration file."),
     "publish": ("hrss_hub.cli.publish", "publish",
                 "Publish staged rows, deliver to recipients, manage signing keys."),
     "exchange": ("hrss_hub.cli.exchange", "exchange",
                  "Maintain the exchange's Delta tables: optimize, vacuum, history."),
+    "share": ("hrss_hub.cli.share", "share", "Serve outboxes over Delta Sharing; tokens."),
 }
 
 

@@ -1,14 +1,15 @@
-"""``hrss-hub catalog``: tables, versions, bilingual schemas, rows, quality, recipients and
-the pinned publisher keys (keep the JSON to ``hrss-hub verify --catalog`` against it)."""
+"""``hrss-hub catalog``: tables, versions, bilingual schemas, rows, quality, recipients,
+shares and the pinned publisher keys (keep the JSON for ``hrss-hub verify --catalog``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from hrss_hub.config import load_config
+from hrss_hub.config import HubConfig, load_config
 
 
 @click.command()
@@ -31,7 +32,7 @@ def catalog(config_path: Path | None, root: str | None, as_json: bool,
     cfg = load_config(config_path)
     store = Store.open(root) if root else exchange_store(cfg)
     doc = build_catalog(store, load_agreements(cfg.sharing_dir) if not root else [],
-                        load_standard(cfg.standard_dir))
+                        _shares(cfg) if not root else [], load_standard(cfg.standard_dir))
     if html_out is not None:
         html_out.parent.mkdir(parents=True, exist_ok=True)
         html_out.write_text(render_html(doc), encoding="utf-8")
@@ -46,5 +47,19 @@ def catalog(config_path: Path | None, root: str | None, as_json: bool,
         recipients = ", ".join(r["recipient"] for r in d["recipients"]) or "-"
         click.echo(f"{d['dataset']:<22} {'v' + str(d['current_version']):>7} {d['rows']:>10}  "
                    f"{d['created_at']:<26} {recipients}")
+    for s in doc["shares"]:
+        tables = ", ".join(t["table"] for t in s["tables"] if t["shared"]) or "-"
+        tokens = s["tokens"]
+        click.echo(f"share {s['share']:<20} {s['state']:<8} until {s['valid_to']}  "
+                   f"tables: {tables}; tokens: {tokens['active']} active")
     if html_out is not None:
         click.echo(f"HTML catalog: {html_out}")
+
+
+def _shares(cfg: HubConfig) -> list[dict[str, Any]]:
+    """The sharing server's view (recipients, tables, columns, tokens; never a token)."""
+    from hrss_hub.ledger import Ledger
+    from hrss_hub.share.catalog import share_section
+
+    with Ledger.open(cfg.ledger_url) as ledger:
+        return share_section(cfg, ledger)

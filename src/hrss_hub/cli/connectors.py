@@ -6,19 +6,20 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hrss_hub.errors import HubError
 
+if TYPE_CHECKING:
+    from hrss_hub.config import HubConfig
 
-def _workspace(config: str | None) -> tuple[Path, Path]:
+
+def _workspace(config: str | None) -> HubConfig:
     from hrss_hub.config import load_config
 
-    hub = load_config(config)
-    assert hub.connectors_dir is not None
-    return hub.root, hub.connectors_dir
+    return load_config(config)
 
 
 @click.group()
@@ -52,8 +53,9 @@ class _Checked:
                 "columns_unchecked": self.unchecked}
 
 
-def _check_file(file: Path, root: Path, connect: bool) -> _Checked:
-    """Load one connector file, optionally connect, and check every mapped column."""
+def _check_file(file: Path, hub: HubConfig, connect: bool) -> _Checked:
+    """Load one connector file (with the workspace's defaults), optionally connect, and
+    check every mapped column."""
     from hrss_hub.connectors.base import ConnectorKind
     from hrss_hub.connectors.config import load_system
     from hrss_hub.connectors.registry import create_connector
@@ -62,7 +64,7 @@ def _check_file(file: Path, root: Path, connect: bool) -> _Checked:
 
     result = _Checked(file.name)
     try:
-        cfg = load_system(file, root)
+        cfg = load_system(file, hub.root, hub=hub)
         result.system, result.kind = cfg.system, cfg.kind
         result.streams = [s.name for s in cfg.streams]
         connector = create_connector(cfg)
@@ -109,14 +111,18 @@ def check(system: str | None, config: str | None, connect: bool, as_json: bool) 
 
     Exit code 1 when a file is broken, a source unreachable or a mapped column missing.
     """
-    root, folder = _workspace(config)
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    from hrss_hub.connectors.config import connector_files
+
+    hub = _workspace(config)
+    folder = hub.connectors_dir
+    assert folder is not None
+    files = connector_files(folder) if folder.is_dir() else []
     if not files:
         click.echo(f"no connector files in {folder}", err=True)
         sys.exit(1)
     results = []
     for file in files:
-        result = _check_file(file, root, connect)
+        result = _check_file(file, hub, connect)
         if system and (result.system or file.stem) != system:
             continue
         results.append(result)
@@ -154,15 +160,15 @@ def _print_checked(r: _Checked, connect: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the schemas as JSON.")
 def discover(system: str, config: str | None, as_json: bool) -> None:
     """Print SYSTEM's streams and the Arrow schema of each."""
-    from hrss_hub.connectors.config import load_systems
+    from hrss_hub.connectors.config import load_workspace_systems
     from hrss_hub.connectors.drift import schema_to_json
     from hrss_hub.connectors.registry import create_connector
     from hrss_hub.errors import unknown_choice
 
-    root, folder = _workspace(config)
-    systems = load_systems(folder, root)
+    hub = _workspace(config)
+    systems = load_workspace_systems(hub)
     if system not in systems:
-        raise unknown_choice("system", system, systems, path=str(folder))
+        raise unknown_choice("system", system, systems, path=str(hub.connectors_dir))
     schemas = create_connector(systems[system]).discover()
     if as_json:
         click.echo(json.dumps({name: schema_to_json(s) for name, s in schemas.items()},

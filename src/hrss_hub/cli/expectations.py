@@ -7,16 +7,16 @@ from pathlib import Path
 import click
 
 _DIR = click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
-                    default=None, help="Suites folder (default: the repository's expectations/).")
+                    default=None, help="Suites folder (default: the bundled expectations/).")
 _STANDARD = click.option("--standard", "standard_dir",
                          type=click.Path(path_type=Path, file_okay=False), default=None,
                          help="A standards/ folder or version folder (default: bundled).")
 
 
 def _resolve(directory: Path | None) -> Path:
-    from hrss_hub.config import REPO_ROOT
+    from hrss_hub.config import bundled_expectations_dir
 
-    return directory or REPO_ROOT / "expectations"
+    return directory or bundled_expectations_dir()
 
 
 @click.group()

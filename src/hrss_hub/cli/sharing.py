@@ -24,13 +24,13 @@ def sharing() -> None:
               help="Folder of agreements (default: the workspace's sharing/).")
 def check(config_path: Path | None, folder: Path | None) -> None:
     """Validate every agreement against the standard; exit 1 on any problem."""
-    from hrss_hub.exchange.policy import check_agreements, load_agreements
+    from hrss_hub.exchange.policy import check_agreement_files
     from hrss_hub.standard.model import load_standard
 
     cfg = load_config(config_path)
     folder = folder or cfg.sharing_dir
-    agreements = load_agreements(folder)
-    problems, warnings = check_agreements(agreements, load_standard(cfg.standard_dir))
+    agreements, problems, warnings = check_agreement_files(folder,
+                                                           load_standard(cfg.standard_dir))
     for w in warnings:
         click.echo(f"warning: {w}")
     for p in problems:

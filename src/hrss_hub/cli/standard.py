@@ -30,11 +30,18 @@ def _echo_problems(problems: Sequence[object]) -> None:
 
 
 def _config_problem(exc: HubError) -> str:
-    ctx = exc.context
-    where = str(ctx.get("file", "hub.yaml"))
-    path = ctx.get("path")
-    text = f"{where}: {path}: {exc.message}" if path else f"{where}: {exc.message}"
-    return text + (f" ({exc.hint})" if exc.hint else "")
+    """Every problem of a workspace file, one per line: ``file:line: path: message (hint)``."""
+    from hrss_hub.config.problems import problems_of
+
+    problems = problems_of([exc])
+    if not problems:  # not a configuration problem: the error as it is
+        return str(exc)
+    lines = []
+    for p in problems:
+        where = f"{p.file or 'hub.yaml'}:{p.line}" if p.line else (p.file or "hub.yaml")
+        text = f"{where}: {p.path}: {p.message}" if p.path else f"{where}: {p.message}"
+        lines.append(text + (f" ({p.hint})" if p.hint else ""))
+    return "\n".join(lines)
 
 
 @standard.command()

@@ -41,20 +41,17 @@ from hrss_hub.connectors.base import (
     StreamConfig,
     SystemConfig,
 )
-from hrss_hub.connectors.encoding import FileScan, normalize_codec, scan
+from hrss_hub.connectors.encoding import FileScan, scan
 from hrss_hub.connectors.files_csv import RowBlock
+from hrss_hub.connectors.options import FilesConnection, FilesStream
 from hrss_hub.connectors.registry import register_kind
-from hrss_hub.connectors.sql_types import check_declared_schema, parse_type_name
+from hrss_hub.connectors.sql_types import parse_type_name
 from hrss_hub.errors import (
-    ConfigError,
     FatalSourceError,
     HubError,
     SchemaDriftError,
     SourceError,
-    unknown_choice,
 )
-
-FORMATS = ("csv", "xlsx")
 
 
 @register_kind
@@ -62,45 +59,14 @@ class FilesConnector(ConnectorKind):
     """CSV (UTF-8, UTF-8-BOM, GBK, GB18030) and XLSX files from a drop folder."""
 
     kind: ClassVar[str] = "files"
-    connection_keys: ClassVar[frozenset[str]] = frozenset({"path"})
-    stream_keys: ClassVar[frozenset[str]] = frozenset(
-        {"pattern", "format", "encoding", "delimiter", "quotechar", "sheet", "header_row",
-         "schema"})
+    # the file's options, checked when it is loaded (also at DAG-parse time)
+    connection_model: ClassVar[type[FilesConnection]] = FilesConnection
+    stream_model: ClassVar[type[FilesStream]] = FilesStream
 
     def __init__(self, config: SystemConfig) -> None:
         super().__init__(config)
         self._schemas: dict[str, pa.Schema] = {}
         self._scans: dict[tuple[str, int, int, str], FileScan] = {}
-
-    @classmethod
-    def validate_config(cls, cfg: SystemConfig) -> None:
-        """Check format, encoding, delimiter, header_row and declared types."""
-        ctx = {"system": cfg.system, "file": str(cfg.source_file)}
-        if not cfg.connection.get("path"):
-            raise ConfigError("connection.path (the drop folder) is required",
-                              {**ctx, "path": "connection.path"})
-        for i, s in enumerate(cfg.streams):
-            where = f"streams[{i}]"
-            fmt = s.options.get("format") or _format_of(str(s.options.get("pattern", "*.csv")))
-            if fmt not in FORMATS:
-                raise unknown_choice("format", str(fmt), FORMATS, **ctx, path=f"{where}.format")
-            enc = str(s.options.get("encoding", "auto"))
-            if enc != "auto":
-                try:
-                    normalize_codec(enc)
-                except LookupError:
-                    raise ConfigError(f"unknown encoding {enc!r}", {**ctx, "path":
-                                      f"{where}.encoding"}, "use auto, utf-8 or gb18030"
-                                      ) from None
-            for key in ("delimiter", "quotechar"):
-                if key in s.options and len(str(s.options[key])) != 1:
-                    raise ConfigError(f"{key} must be one character",
-                                      {**ctx, "path": f"{where}.{key}"})
-            header_row = s.options.get("header_row", 1)
-            if not isinstance(header_row, int) or header_row < 1:
-                raise ConfigError("header_row must be a positive integer (1-based)",
-                                  {**ctx, "path": f"{where}.header_row"})
-            check_declared_schema(s.options.get("schema"), ctx, where)
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -35,7 +35,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -52,6 +52,7 @@ from hrss_hub.connectors.base import (
 )
 from hrss_hub.connectors.http import HttpClient, JsonResponse, RetryPolicy, full_url
 from hrss_hub.connectors.incremental import Incremental, Watermark
+from hrss_hub.connectors.options import RestConnection, RestStream
 from hrss_hub.connectors.paginators import (
     PageRequest,
     PaginationLoop,
@@ -119,13 +120,9 @@ class RestConnector(ConnectorKind):
     """Reads JSON records from paged HTTP APIs. See ``docs/connectors.md`` (``kind: rest``)."""
 
     kind = "rest"
-    connection_keys = frozenset({
-        "base_url", "base_url_env", "conn_id", "auth", "timeout_seconds", "max_retries",
-        "backoff_seconds", "max_backoff_seconds", "max_requests_per_second", "headers",
-        "verify",
-    })
-    stream_keys = frozenset({"path", "params", "records_path", "pagination", "incremental",
-                             "schema"})
+    # the file's options, checked when it is loaded (also at DAG-parse time)
+    connection_model: ClassVar[type[RestConnection]] = RestConnection
+    stream_model: ClassVar[type[RestStream]] = RestStream
 
     def __init__(self, config: SystemConfig) -> None:
         super().__init__(config)
@@ -137,11 +134,6 @@ class RestConnector(ConnectorKind):
 
     def __repr__(self) -> str:
         return f"RestConnector(system={self.config.system!r})"
-
-    @classmethod
-    def validate_config(cls, config: SystemConfig) -> None:
-        """Check the kind-specific keys when the YAML is loaded (building one does no I/O)."""
-        cls(config)
 
     # -- configuration --------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from hrss_hub.connectors.base import (
 )
 from hrss_hub.connectors.credentials import resolve_sql_url
 from hrss_hub.connectors.incremental import Incremental, Watermark
+from hrss_hub.connectors.options import SqlConnection, SqlStream
 from hrss_hub.connectors.registry import register_kind
 from hrss_hub.connectors.sql_fetch import (
     FetchBackend,
@@ -56,7 +57,6 @@ from hrss_hub.connectors.sql_fetch import (
 )
 from hrss_hub.connectors.sql_types import (
     arrow_type,
-    check_declared_schema,
     parse_type_name,
     sql_type,
 )
@@ -90,10 +90,9 @@ class SqlConnector(ConnectorKind):
     """Reads tables/queries through ADBC (SQLite, PostgreSQL) or SQLAlchemy (anything)."""
 
     kind: ClassVar[str] = "sql"
-    connection_keys: ClassVar[frozenset[str]] = frozenset(
-        {"url", "url_env", "conn_id", "fast_path", "db_schema"})
-    stream_keys: ClassVar[frozenset[str]] = frozenset(
-        {"table", "query", "columns", "split", "schema"})
+    # the file's options, checked when it is loaded (also at DAG-parse time)
+    connection_model: ClassVar[type[SqlConnection]] = SqlConnection
+    stream_model: ClassVar[type[SqlStream]] = SqlStream
 
     def __init__(self, config: SystemConfig) -> None:
         super().__init__(config)
@@ -103,37 +102,6 @@ class SqlConnector(ConnectorKind):
         self._schemas: dict[str, pa.Schema] = {}
         self._sql_types: dict[str, dict[str, sa.types.TypeEngine[Any]]] = {}
         self._backend: FetchBackend | None = None
-
-    # ------------------------------------------------------------------ config
-    @classmethod
-    def validate_config(cls, cfg: SystemConfig) -> None:
-        """Kind-specific checks: table xor query, fast_path, split, cursor needs a key,
-        declared schema."""
-        from hrss_hub.connectors.sql_fetch import fast_path_choices
-
-        ctx = {"system": cfg.system, "file": str(cfg.source_file)}
-        fast = cfg.connection.get("fast_path", "auto")
-        if fast not in fast_path_choices():
-            raise unknown_choice("fast_path", str(fast), fast_path_choices(), **ctx,
-                                 path="connection.fast_path")
-        for i, s in enumerate(cfg.streams):
-            where = f"streams[{i}]"
-            if s.cursor and not s.primary_key:
-                raise ConfigError(
-                    "an incremental stream (cursor) needs a primary_key: rows at the cursor's "
-                    "last value are told apart by their key", {**ctx, "path": f"{where}.cursor"},
-                    f"add primary_key: [<unique column>] next to cursor: {s.cursor}")
-            has_table, has_query = "table" in s.options, "query" in s.options
-            if has_table == has_query:
-                raise ConfigError("a sql stream needs exactly one of table or query",
-                                  {**ctx, "path": where}, "table: AC01  or  query: SELECT ...")
-            split = s.options.get("split")
-            if split is not None and (not isinstance(split, dict) or set(split) !=
-                                      {"column", "parts"} or not isinstance(split["parts"], int)
-                                      or split["parts"] < 1):
-                raise ConfigError("split must be {column: <integer key>, parts: <n ≥ 1>}",
-                                  {**ctx, "path": f"{where}.split"})
-            check_declared_schema(s.options.get("schema"), ctx, where)
 
     def _ctx(self, stream: str | None = None) -> dict[str, Any]:
         return {"system": self.config.system, "stream": stream}

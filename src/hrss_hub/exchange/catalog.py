@@ -94,8 +94,12 @@ def describe_table(table: Table, standard: Standard | None = None,
 
 
 def build_catalog(store: Store, agreements: list[Agreement] | None = None,
+                  shares: list[dict[str, Any]] | None = None,
                   standard: Standard | None = None) -> dict[str, Any]:
-    """Describe every table in ``store`` (an exchange root or an outbox root)."""
+    """Describe every table in ``store`` (an exchange root or an outbox root).
+
+    ``shares`` is the sharing server's section (:func:`hrss_hub.share.catalog.share_section`).
+    """
     datasets = []
     publishers: dict[str, dict[str, Any]] = {}
     for table in find_tables(store):
@@ -110,7 +114,8 @@ def build_catalog(store: Store, agreements: list[Agreement] | None = None,
                 pub["hubs"].append(hub)
         datasets.append(entry)
     return {"format": FORMAT, "root": store.display(), "datasets": datasets,
-            "publishers": sorted(publishers.values(), key=lambda p: p["key_id"])}
+            "publishers": sorted(publishers.values(), key=lambda p: p["key_id"]),
+            "shares": shares or []}
 
 
 def pinned_keys(catalog: dict[str, Any]) -> list[PublicKey]:
@@ -177,5 +182,8 @@ def render_html(catalog: dict[str, Any]) -> str:
             f"<tr><td><code>{e(p['key_id'])}</code></td><td>{e(p['suite'])}</td>"
             f"<td>{e(', '.join(p['hubs']))}</td><td><pre>{e(p['public_key'])}</pre></td></tr>"
             for p in catalog["publishers"]) + "</table>")
+    from hrss_hub.share.catalog import render_shares_html
+
+    parts.append(render_shares_html(catalog.get("shares")))
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -73,12 +73,10 @@ class DeliveryResult:
 
 
 def direction(hub_level: str, recipient_level: str | None) -> str:
-    """上报 (up), 下发 (down) or 横向 (same level / department) for the manifest."""
-    order = {"district": 0, "city": 1, "province": 2}
-    if recipient_level not in order or hub_level not in order:
-        return "peer"
-    diff = order[recipient_level] - order[hub_level]
-    return "up" if diff > 0 else "down" if diff < 0 else "peer"
+    """上报 (up), 下发 (down) or 横向 (same tier / department) for the manifest."""
+    from hrss_hub.config.levels import direction as tier_direction
+
+    return tier_direction(hub_level, recipient_level)
 
 
 def _active(agreement: Agreement, today: date) -> str | None:

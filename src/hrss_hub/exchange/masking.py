@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hrss_hub.config import env
+from hrss_hub.config.keys import load_pseudonym_key
 from hrss_hub.errors import ConfigError
 from hrss_hub.exchange.policy import DatasetGrant
 
-KEY_ENV_PREFIX = "HRSS_HUB_PSEUDONYM_KEY_"
+KEY_ENV_PREFIX = env.PSEUDONYM_KEY_PREFIX
 
 
 def partial_mask(values: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -81,31 +82,9 @@ def key_id(key: bytes) -> str:
 
 def pseudonym_key(recipient: str, keys_dir: Path | None) -> bytes:
     """The recipient's HMAC key: ``HRSS_HUB_PSEUDONYM_KEY_<RECIPIENT>`` (hex, ≥ 32 bytes),
-    else ``<keys_dir>/<recipient>.key`` (created once, mode 0600, kept apart from data)."""
-    env = KEY_ENV_PREFIX + recipient.upper().replace("-", "_")
-    value = os.environ.get(env)
-    if value:
-        try:
-            key = bytes.fromhex(value.strip())
-        except ValueError:
-            raise ConfigError("pseudonym key must be hex", {"env": env}) from None
-        if len(key) < 32:
-            raise ConfigError("pseudonym key must be at least 32 bytes (64 hex digits)",
-                              {"env": env})
-        return key
-    if keys_dir is None:
-        raise ConfigError("no pseudonym key for recipient", {"recipient": recipient},
-                          f"set {env}")
-    path = keys_dir / f"{recipient}.key"
-    if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(os.urandom(32).hex())
-    try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except ValueError:
-        raise ConfigError("pseudonym key file is not hex", {"file": str(path)}) from None
+    else ``<keys_dir>/<recipient>.key`` (created once, mode 0600, kept apart from data).
+    An empty, short or non-hex key is refused (:mod:`hrss_hub.config.keys`)."""
+    return load_pseudonym_key(recipient, keys_dir)
 
 
 def row_mask(table: pa.Table, column: str, prefixes: tuple[str, ...]) -> pa.Array:

@@ -7,6 +7,9 @@ Where the private key comes from, first match wins:
 3. ``<state_dir>/signing_key.pem`` (``signing_key.sm2.pem`` for the SM2 suite), created on
    first use with mode 0600.
 
+(1 and 2 are resolved into ``HubConfig.signing_key`` by :func:`hrss_hub.config.load_config`;
+:func:`load_signer` receives the result.)
+
 The suite (Ed25519 or SM2/SM3, see :mod:`hrss_hub.exchange.suites`) follows from the key
 file itself; ``signature_suite`` in ``hub.yaml`` only chooses which key a new hub creates
 and is checked against the key found. The key never leaves this module: errors name the
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hrss_hub.config.env import SIGNING_KEY
 from hrss_hub.errors import ConfigError
 from hrss_hub.exchange.suites import (
     DEFAULT_SUITE,
@@ -42,7 +46,7 @@ from hrss_hub.exchange.suites import (
     write_private_key,
 )
 
-ENV_KEY = "HRSS_HUB_SIGNING_KEY"
+ENV_KEY = SIGNING_KEY.name
 SIGNATURE_FORMAT = "hrss-hub/signature/2"
 
 __all__ = ["ENV_KEY", "Signer", "generate_key_file", "key_id", "load_public_key",
@@ -106,16 +110,13 @@ def load_signer(configured: str | None = None, state_dir: Path | None = None,
                 *, create: bool = True, suite: str | None = None) -> Signer:
     """The signer of this hub (see the module docstring for where the key comes from).
 
-    ``suite`` is the hub's configured suite: a key of another suite is a configuration
-    error, and a key created on first use is of that suite.
+    ``configured``: ``HubConfig.signing_key`` — PEM text (from ``HRSS_HUB_SIGNING_KEY``)
+    or the path of a PEM file. ``suite`` is the hub's configured suite: a key of another
+    suite is a configuration error, and a key created on first use is of that suite.
     """
     wanted = check_suite(suite) if suite else None
-    env = os.environ.get(ENV_KEY)
-    if env:
-        if env.lstrip().startswith("-----BEGIN"):
-            signer = Signer(load_private_pem(env.encode(), "env"), f"env {ENV_KEY}")
-        else:
-            signer = _from_file(Path(env), f"{ENV_KEY} file {env}")
+    if configured and configured.lstrip().startswith("-----BEGIN"):
+        signer = Signer(load_private_pem(configured.encode(), "env"), f"env {ENV_KEY}")
     elif configured:
         signer = _from_file(Path(configured), f"file {configured}")
     else:

@@ -98,8 +98,13 @@ def digest_bytes(suite: str, data: bytes) -> str:
     return h.hexdigest()
 
 
+#: other spellings of a suite (hub.yaml's ``signature_suite: sm2``)
+ALIASES = {"sm2": SM2_SM3, "sm2/sm3": SM2_SM3, "ed25519": ED25519}
+
+
 def check_suite(name: str, where: str = "signature_suite") -> str:
-    """``name`` if it is a known suite, else a :class:`ConfigError` listing them."""
+    """The suite ``name`` stands for, else a :class:`ConfigError` listing them."""
+    name = ALIASES.get(name.lower(), name) if isinstance(name, str) else name
     if name not in SUITES:
         raise ConfigError(f"unknown signature suite {name!r}", {"setting": where},
                           f"use one of: {', '.join(SUITES)}")

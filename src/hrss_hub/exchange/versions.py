@@ -17,12 +17,11 @@ after a crash at any point:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hrss_hub.config import HubConfig
+from hrss_hub.config import HubConfig, env
 from hrss_hub.exchange.commit import CommittedVersion, latest_signed
 from hrss_hub.exchange.deliver import DeliveryResult, deliver, withdraw_stale
 from hrss_hub.exchange.pending import PendingFile, list_pending, pending_entities
@@ -38,9 +37,10 @@ __all__ = ["PublishReport", "current", "exchange_store", "outbox_store", "publis
            "publish_pending", "record_version", "signer_of"]
 
 #: where the published exchange lives when it is not the local ``exchange_root``
-ENV_EXCHANGE_URI = "HRSS_HUB_EXCHANGE_URI"
+#: (resolved with hub.yaml's ``exchange_uri`` by :func:`hrss_hub.config.load_config`)
+ENV_EXCHANGE_URI = env.EXCHANGE_URI.name
 #: where recipients' outboxes live (default: ``<exchange_root>/../outbox``)
-ENV_OUTBOX_URI = "HRSS_HUB_OUTBOX_URI"
+ENV_OUTBOX_URI = env.OUTBOX_URI.name
 
 
 @dataclass
@@ -64,15 +64,14 @@ class PublishReport:
 
 
 def exchange_store(cfg: HubConfig) -> Store:
-    """The published exchange of a workspace (``HRSS_HUB_EXCHANGE_URI`` overrides)."""
-    assert cfg.exchange_root is not None
-    return Store.open(os.environ.get(ENV_EXCHANGE_URI) or cfg.exchange_root)
+    """The published exchange of a workspace (``cfg.exchange_uri``: hub.yaml's
+    ``exchange_uri`` or ``HRSS_HUB_EXCHANGE_URI``, default ``exchange_root``)."""
+    return Store.open(cfg.exchange_uri)
 
 
 def outbox_store(cfg: HubConfig) -> Store:
-    """The recipients' outboxes (``HRSS_HUB_OUTBOX_URI`` overrides)."""
-    assert cfg.exchange_root is not None
-    return Store.open(os.environ.get(ENV_OUTBOX_URI) or cfg.exchange_root.parent / "outbox")
+    """The recipients' outboxes (``cfg.outbox_uri``; ``HRSS_HUB_OUTBOX_URI`` overrides)."""
+    return Store.open(cfg.outbox_uri)
 
 
 def publisher_of(cfg: HubConfig) -> dict[str, str]:

@@ -245,3 +245,26 @@ class QuarantineAction(Base):
     actor: Mapped[str] = mapped_column(String(NAME))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ShareToken(Base):
+    """A Delta Sharing bearer token of one recipient (``hrss-hub share token``).
+
+    Only the SHA-256 of the token is stored: the token itself exists in the recipient's
+    profile file and nowhere else. ``id`` is public (listed, audited, put in file URLs).
+    """
+
+    __tablename__ = "share_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_sha256"),
+        Index("ix_share_tokens_recipient", "recipient"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(NAME))
+    token_sha256: Mapped[str] = mapped_column(String(SHA256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(NAME))
+    endpoint: Mapped[str] = mapped_column(Text)

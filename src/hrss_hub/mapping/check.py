@@ -9,6 +9,7 @@ code mapping would not accept ("unmapped code values seen in data").
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -160,31 +161,30 @@ def _unmapped_values(cfield: CompiledField, target: str, batch: pa.RecordBatch,
 
 def check_mappings(config: HubConfig, standard: Standard, *, sample_rows: int = 0) -> list[Problem]:
     """Every problem of every mapping in the workspace's ``connectors/`` folder."""
-    from hrss_hub.connectors.config import load_system
+    from hrss_hub.config.problems import problems_of
+    from hrss_hub.config.yamldoc import parse_path, read_yaml
+    from hrss_hub.connectors.config import connector_files, load_system
 
     problems: list[Problem] = []
     assert config.connectors_dir is not None
-    files = sorted(Path(config.connectors_dir).glob("*.yaml")) if Path(
+    files = connector_files(config.connectors_dir) if Path(
         config.connectors_dir).is_dir() else []
     for path in files:
         try:
-            system = load_system(path, config.root)
+            system = load_system(path, config.root, hub=config)
         except HubError as exc:
-            ctx = exc.context
-            problems.append(_problem(str(ctx.get("file", path)), str(ctx.get("path", "")),
-                                     exc.message + (f" — {exc.hint}" if exc.hint else "")))
+            # every problem of the file (a connector file reports all of them at once)
+            problems.extend(Problem(file=p.file or str(path), path=p.path, line=p.line,
+                                    message=p.message + (f" — {p.hint}" if p.hint else ""))
+                            for p in problems_of([exc]))
             continue
-        for stream in system.streams:
+        doc = read_yaml(path, "connector file")  # valid: it just loaded; for line numbers
+        for index, stream in enumerate(system.streams):
             if stream.mapping is None:
                 continue
-            where = f"streams.{stream.name}.mapping"
-            try:
-                spec = parse_mapping(stream.mapping, str(path), where)
-            except HubError as exc:
-                problems.append(_problem(str(path), str(exc.context.get("path", where)),
-                                         exc.message + (f" — {exc.hint}" if exc.hint else "")))
-                continue
-            static = check_spec(spec, standard)
+            spec = parse_mapping(stream.mapping, str(path), f"streams[{index}].mapping")
+            static = [replace(p, line=p.line or doc.line(parse_path(p.path)))
+                      for p in check_spec(spec, standard)]
             problems.extend(static)
             if sample_rows and not static:
                 problems.extend(_check_against_data(system, stream.name, spec, standard,
@@ -205,6 +205,7 @@ def _check_against_data(system: Any, stream: str, spec: MappingSpec, standard: S
         for chunk in connector.read(stream, None):
             return sample_unmapped_codes(spec, standard, chunk.batch.slice(0, sample_rows))
     except HubError as exc:
-        return [_problem(str(system.source_file), f"streams.{stream}",
+        index = [s.name for s in system.streams].index(stream)
+        return [_problem(str(system.source_file), f"streams[{index}]",
                          f"could not read a sample: {exc.message}")]
     return []

@@ -1,15 +1,22 @@
 """Typed form of a stream's ``mapping:`` block (see docs/mapping.md).
 
-Parsing only checks the *shape* of the YAML; whether fields exist in the standard and
-types fit is checked by :mod:`hrss_hub.mapping.check` and at compile time.
+:class:`MappingModel` is the pydantic model of the YAML (the connector-file model embeds it,
+so a wrong mapping is reported with the file's other problems, with lines); the frozen
+specs below (:class:`MappingSpec`, :class:`FieldSpec`, :class:`FilterSpec`) are what the
+compiler works with. Parsing only checks the *shape*; whether fields exist in the standard
+and types fit is checked by :mod:`hrss_hub.mapping.check` and at compile time.
+
+No pyarrow here: the Airflow DAG parser validates connector files with these models.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from hrss_hub.errors import ConfigError, unknown_choice
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+
+from hrss_hub.config.model import Columns, FileModel, Name, Text, fail, scalar_text
 
 #: expression kinds: exactly one of these keys selects how a target field is computed
 EXPRESSION_KEYS = ("from", "const", "concat", "expr", "transform")
@@ -17,13 +24,118 @@ NORMALIZERS = (
     "citizen_id", "uscc", "org_code", "date", "excel_date", "period", "fullwidth", "name",
     "amount", "trim",
 )
-_FIELD_KEYS = frozenset({
-    "from", "const", "concat", "sep", "map", "fallback", "codes", "normalize", "formats",
-    "unit", "date1904", "expr", "transform", "args",
-})
-_MAPPING_KEYS = frozenset({"entity", "source_key", "filter", "fields"})
 _FILTER_OPS = ("in", "not_in", "equals", "not_null")
 
+Normalizer = Literal["citizen_id", "uscc", "org_code", "date", "excel_date", "period",
+                     "fullwidth", "name", "amount", "trim"]
+
+
+def _text_map(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): scalar_text(v) for k, v in value.items()}
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class FieldModel(FileModel):
+    """How one target field is computed (``fields.<target>``)."""
+
+    source: Name | None = Field(default=None, alias="from")
+    const: Any = None
+    concat: Columns | None = None
+    sep: str = ""
+    map: Annotated[dict[str, str], BeforeValidator(_text_map)] | None = Field(
+        default=None, title="value map")
+    fallback: Text | None = None
+    codes: Name | None = None
+    normalize: Normalizer | None = Field(default=None, title="normalizer")
+    formats: Annotated[tuple[str, ...], BeforeValidator(_as_list)] = ()
+    unit: Literal["yuan", "fen"] = Field(default="yuan", title="amount unit")
+    date1904: bool = False
+    expr: Name | None = None
+    transform: Name | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_value(self) -> FieldModel:
+        given = {"source": "from"}
+        chosen = [given.get(k, k) for k in ("source", "const", "concat", "expr", "transform")
+                  if k in self.model_fields_set]
+        if len(chosen) > 1:
+            raise fail(f"use only one of {', '.join(chosen)}")
+        if not chosen and self.codes is None and self.map is None:
+            raise fail("no value: give one of from, const, concat, expr, transform",
+                       "e.g. {from: SOURCE_COLUMN}")
+        return self
+
+
+def _field_shorthand(value: Any) -> Any:
+    # ``gender: AAC004`` is shorthand for ``gender: {from: AAC004}``
+    if isinstance(value, dict):
+        return {k: {"from": v} if isinstance(v, str | int) and not isinstance(v, bool) else v
+                for k, v in value.items()}
+    return value
+
+
+class FilterModel(FileModel):
+    """A row filter, e.g. ``{column: AAE100, in: ["1"]}``."""
+
+    column: Name
+    in_: Columns | None = Field(default=None, alias="in")
+    not_in: Columns | None = None
+    equals: Text | None = None
+    not_null: Any = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FilterModel:
+        ops = [op for op in _FILTER_OPS if self._op_field(op) in self.model_fields_set]
+        if len(ops) != 1:
+            raise fail("a filter needs a column and exactly one of " + ", ".join(_FILTER_OPS),
+                       "e.g. {column: AAE100, in: ['1']}")
+        return self
+
+    @staticmethod
+    def _op_field(op: str) -> str:
+        return "in_" if op == "in" else op
+
+    @property
+    def op(self) -> str:
+        """The operator given (``in``, ``not_in``, ``equals`` or ``not_null``)."""
+        return next(op for op in _FILTER_OPS if self._op_field(op) in self.model_fields_set)
+
+
+def _filters(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+class MappingModel(FileModel):
+    """A stream's ``mapping:`` block."""
+
+    entity: Name | None = Field(default=None, validate_default=True)
+    source_key: Columns = ()
+    filter: Annotated[tuple[FilterModel, ...], BeforeValidator(_filters)] = ()
+    fields: Annotated[dict[str, FieldModel], BeforeValidator(_field_shorthand)] = Field(
+        default_factory=dict, validate_default=True)
+
+    @field_validator("entity")
+    @classmethod
+    def _needs_entity(cls, value: str | None) -> str | None:
+        if value is None:
+            raise fail("mapping has no entity", "add entity: person (or another entity)")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _needs_fields(cls, value: dict[str, FieldModel]) -> dict[str, FieldModel]:
+        if not value:
+            raise fail("mapping has no fields", "add fields: {target_field: SOURCE_COLUMN, …}")
+        return value
+
+
+# -- the specs the compiler uses ------------------------------------------------------------
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -89,118 +201,63 @@ class MappingSpec:
         return cols
 
 
-def _err(message: str, file: str, path: str, hint: str | None = None) -> ConfigError:
-    return ConfigError(message, {"file": file, "path": path}, hint)
-
-
-def _str_list(value: Any, file: str, path: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
-        return tuple(str(v) for v in value)
-    raise _err(f"expected a column name or a list of them, got {value!r}", file, path)
-
-
-def parse_field(target: str, raw: Any, file: str, path: str) -> FieldSpec:
-    """Parse one ``fields.<target>`` entry. A bare string is shorthand for ``{from: NAME}``."""
-    if isinstance(raw, str):
-        return FieldSpec(target=target, path=path, source=raw)
-    if not isinstance(raw, dict):
-        raise _err(f"field mapping must be a mapping or a column name, got {raw!r}", file, path)
-    for key in raw:
-        if key not in _FIELD_KEYS:
-            raise unknown_choice("mapping key", str(key), _FIELD_KEYS, file=file,
-                                 path=f"{path}.{key}")
-    chosen = [k for k in EXPRESSION_KEYS if k in raw]
-    if len(chosen) > 1:
-        raise _err(f"use only one of {', '.join(chosen)}", file, path)
-    if not chosen and "codes" not in raw and "map" not in raw:
-        raise _err("no value: give one of from, const, concat, expr, transform", file, path,
-                   "e.g. {from: SOURCE_COLUMN}")
-    normalize = raw.get("normalize")
-    if normalize is not None and normalize not in NORMALIZERS:
-        raise unknown_choice("normalizer", str(normalize), NORMALIZERS, file=file,
-                             path=f"{path}.normalize")
-    value_map = raw.get("map")
-    if value_map is not None:
-        if not isinstance(value_map, dict):
-            raise _err("map must be a mapping of source value → code", file, f"{path}.map")
-        value_map = {str(k): str(v) for k, v in value_map.items()}
-    fallback = raw.get("fallback")
-    if fallback is not None:
-        fallback = str(fallback)
-    unit = str(raw.get("unit", "yuan"))
-    if unit not in ("yuan", "fen"):
-        raise unknown_choice("amount unit", unit, ("yuan", "fen"), file=file, path=f"{path}.unit")
-    formats = raw.get("formats", ())
-    if isinstance(formats, str):
-        formats = (formats,)
-    args = raw.get("args", {})
-    if not isinstance(args, dict):
-        raise _err("args must be a mapping", file, f"{path}.args")
+def field_spec(target: str, model: FieldModel, path: str) -> FieldSpec:
+    """The compiler's spec of one validated field."""
     return FieldSpec(
-        target=target,
-        path=path,
-        source=str(raw["from"]) if "from" in raw else None,
-        const=raw.get("const"),
-        concat=_str_list(raw["concat"], file, f"{path}.concat") if "concat" in raw else (),
-        sep=str(raw.get("sep", "")),
-        expr=str(raw["expr"]) if "expr" in raw else None,
-        transform=str(raw["transform"]) if "transform" in raw else None,
-        args=args,
-        value_map=value_map,
-        fallback=fallback,
-        codes=str(raw["codes"]) if "codes" in raw else None,
-        normalize=normalize,
-        formats=tuple(str(f) for f in formats),
-        unit=unit,
-        date1904=bool(raw.get("date1904", False)),
-    )
+        target=target, path=path, source=model.source, const=model.const,
+        concat=model.concat or (), sep=model.sep, expr=model.expr, transform=model.transform,
+        args=dict(model.args), value_map=None if model.map is None else dict(model.map),
+        fallback=model.fallback, codes=model.codes, normalize=model.normalize,
+        formats=model.formats, unit=model.unit, date1904=model.date1904)
 
 
-def parse_filter(raw: Any, file: str, path: str) -> FilterSpec:
-    """Parse one ``filter`` entry, e.g. ``{column: AAE100, in: ["1"]}``."""
-    if not isinstance(raw, dict) or "column" not in raw:
-        raise _err("a filter needs a column and one of " + ", ".join(_FILTER_OPS), file, path)
-    ops = [k for k in raw if k != "column"]
-    if len(ops) != 1 or ops[0] not in _FILTER_OPS:
-        bad = next((k for k in ops if k not in _FILTER_OPS), ops[0] if ops else "")
-        raise unknown_choice("filter operator", str(bad), _FILTER_OPS, file=file, path=path)
-    op = ops[0]
-    value = raw[op]
+def filter_spec(model: FilterModel, path: str) -> FilterSpec:
+    """The compiler's spec of one validated filter."""
     values: tuple[str, ...] = ()
-    if op in ("in", "not_in"):
-        values = _str_list(value, file, f"{path}.{op}")
-    elif op == "equals":
-        values = (str(value),)
-    return FilterSpec(column=str(raw["column"]), op=op, values=values, path=path)
+    if model.op == "in":
+        values = model.in_ or ()
+    elif model.op == "not_in":
+        values = model.not_in or ()
+    elif model.op == "equals":
+        values = (str(model.equals),)
+    return FilterSpec(column=model.column, op=model.op, values=values, path=path)
+
+
+def mapping_spec(model: MappingModel, file: str, path: str) -> MappingSpec:
+    """The compiler's spec of a validated ``mapping:`` block found at ``path`` of ``file``."""
+    assert model.entity is not None  # enforced by the model
+    return MappingSpec(
+        entity=model.entity, source_key=model.source_key,
+        fields={t: field_spec(t, f, f"{path}.fields.{t}") for t, f in model.fields.items()},
+        filters=tuple(filter_spec(f, f"{path}.filter[{i}]") for i, f in enumerate(model.filter)),
+        file=file, path=path)
 
 
 def parse_mapping(raw: Any, file: str, path: str) -> MappingSpec:
-    """Parse a stream's ``mapping:`` block; errors name the file and the YAML path."""
+    """Parse a stream's ``mapping:`` block; every problem names the file and YAML path.
+
+    Connector files are validated with their mapping when they are loaded (with line
+    numbers); this is for mappings given as data (tests, tools).
+    """
+    from hrss_hub.config.problems import ConfigProblems
+    from hrss_hub.config.validation import problems_from
+    from hrss_hub.config.yamldoc import YamlDoc
+
     if not isinstance(raw, dict):
-        raise _err("mapping must be a mapping with entity, source_key and fields", file, path)
-    for key in raw:
-        if key not in _MAPPING_KEYS:
-            raise unknown_choice("mapping key", str(key), _MAPPING_KEYS, file=file,
-                                 path=f"{path}.{key}")
-    if "entity" not in raw:
-        raise _err("mapping has no entity", file, path, "add entity: person (or another entity)")
-    fields_raw = raw.get("fields")
-    if not isinstance(fields_raw, dict) or not fields_raw:
-        raise _err("mapping has no fields", file, f"{path}.fields")
-    fields = {
-        str(t): parse_field(str(t), spec, file, f"{path}.fields.{t}")
-        for t, spec in fields_raw.items()
-    }
-    filters_raw = raw.get("filter", [])
-    if isinstance(filters_raw, dict):
-        filters_raw = [filters_raw]
-    filters = tuple(
-        parse_filter(f, file, f"{path}.filter[{i}]") for i, f in enumerate(filters_raw)
-    )
-    source_key = _str_list(raw.get("source_key", []), file, f"{path}.source_key")
-    return MappingSpec(
-        entity=str(raw["entity"]), source_key=source_key, fields=fields, filters=filters,
-        file=file, path=path,
-    )
+        raise ConfigProblems.of(_problem(file, path, "mapping must be a mapping with entity, "
+                                                     "source_key and fields"))
+    try:
+        model = MappingModel.model_validate(raw)
+    except ValidationError as exc:
+        from pathlib import Path
+
+        doc = YamlDoc(file=Path(file), data=raw)
+        found = problems_from(exc, MappingModel, doc, prefix=path)
+        raise ConfigProblems.collect(found) from None
+    return mapping_spec(model, file, path)
+
+
+def _problem(file: str, path: str, message: str) -> Any:
+    from hrss_hub.config.problems import Problem
+
+    return Problem(file, None, path, message)

@@ -349,12 +349,12 @@ def _mapping_decides(rule: Rule[Any], params: RuleParams, entity: Entity,
 def default_dir(configured: Path | None = None) -> Path:
     """The workspace's ``expectations/`` if it has suites (generated or hand-written), else
     the bundled one."""
-    from hrss_hub.config import REPO_ROOT
+    from hrss_hub.config import bundled_expectations_dir
 
     if configured is not None and (any(configured.glob("*.json"))
                                    or any(configured.glob("handwritten/*.json"))):
         return configured
-    return REPO_ROOT / "expectations"
+    return bundled_expectations_dir()
 
 
 def load_suites(directory: Path, standard: Standard) -> dict[str, list[Suite]]:

@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hrss_hub.errors import ConfigError, HubError
+from hrss_hub.config.thresholds import Threshold, parse_threshold
+from hrss_hub.errors import HubError
 
-KEYS = ("critical_fail_pct", "warn_fail_pct")
+#: the keys of a threshold (the model: :class:`hrss_hub.config.thresholds.Threshold`)
+KEYS = tuple(Threshold.model_fields)
 
 
 class QualityThresholdError(HubError):
@@ -38,21 +40,7 @@ class Verdict:
         return f"{self.level}: {self.message}"
 
 
-def _pct(threshold: Mapping[str, Any], key: str) -> float | None:
-    value = threshold.get(key)
-    if value is None:
-        return None
-    try:
-        pct = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"threshold.{key} must be a number (percent)", {"value": value},
-                          "e.g. threshold: {critical_fail_pct: 5, warn_fail_pct: 1}") from None
-    if not 0 <= pct <= 100:
-        raise ConfigError(f"threshold.{key} must be between 0 and 100", {"value": value})
-    return pct
-
-
-def check(threshold: Mapping[str, Any] | None, summary: Any,
+def check(threshold: Threshold | Mapping[str, Any] | None, summary: Any,
           critical: set[str] | frozenset[str]) -> Verdict | None:
     """Judge one stream's summary (``StreamSummary``) against its threshold.
 
@@ -60,12 +48,7 @@ def check(threshold: Mapping[str, Any] | None, summary: Any,
     :func:`critical_rules`). A row failing two critical rules counts twice, capped at the
     quarantined rows — the stream summary keeps counts per rule, not per row.
     """
-    threshold = threshold or {}
-    unknown = set(threshold) - set(KEYS)
-    if unknown:
-        raise ConfigError(f"unknown threshold key(s): {', '.join(sorted(unknown))}",
-                          {"stream": getattr(summary, "stream", None)},
-                          "valid: " + ", ".join(KEYS))
+    parsed = parse_threshold(threshold, where=f"{summary.system}.{summary.stream}.threshold")
     rows = max(int(summary.read) - int(summary.filtered), 0)
     if rows == 0:
         return None
@@ -73,12 +56,12 @@ def check(threshold: Mapping[str, Any] | None, summary: Any,
     crit_rows = min(sum(n for r, n in by_rule.items() if r in critical), summary.quarantined)
     crit_pct = 100.0 * crit_rows / rows
     any_pct = 100.0 * summary.quarantined / rows
-    limit = _pct(threshold, "critical_fail_pct")
+    limit = parsed.critical_fail_pct
     where = f"{summary.system}.{summary.stream}"
     if limit is not None and crit_pct > limit:
         return Verdict("fail", f"{where}: {crit_pct:.2f}% of {rows} rows fail a critical rule "
                                f"(limit {limit:g}%)")
-    warn = _pct(threshold, "warn_fail_pct")
+    warn = parsed.warn_fail_pct
     if warn is not None and any_pct > warn:
         return Verdict("warn", f"{where}: {any_pct:.2f}% of {rows} rows quarantined "
                                f"(warning above {warn:g}%)")
@@ -94,7 +77,7 @@ def critical_rules(cfg: Any, standard: Any, entity: str) -> frozenset[str]:
     return frozenset(from_suites(suites, entity) | {"malformed_record"})
 
 
-def enforce(threshold: Mapping[str, Any] | None, summary: Any,
+def enforce(threshold: Threshold | Mapping[str, Any] | None, summary: Any,
             critical: set[str] | frozenset[str]) -> str | None:
     """:func:`check`, raising :class:`QualityThresholdError` on ``fail``; returns the
     warning message (or None) otherwise."""

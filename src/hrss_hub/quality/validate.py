@@ -22,8 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
+from hrss_hub.config.hub import DEFAULT_GX_ROWS
 from hrss_hub.mapping.compile import MappedBatch
 from hrss_hub.quality.gate import GateResult
 from hrss_hub.quality.rules import RuleContext
@@ -79,25 +79,24 @@ def gx_root(reports_dir: Path, run_id: str) -> Path:
     return reports_dir / run_id / "gx"
 
 
-def reference_values(exchange_root: Path | None, entity: str, fld: str) -> pa.Array | None:
-    """Distinct values of ``entity.fld`` in the published exchange (None: nothing published).
+def reference_values(exchange: str | Path | None, entity: str, fld: str) -> pa.Array | None:
+    """Distinct values of ``entity.fld`` in the current published version (None: nothing
+    published). ``exchange``: where the workspace publishes (``HubConfig.exchange_uri``: a
+    folder or ``s3://…``), so the check reads what recipients read.
 
-    Reads one column, file by file, so memory holds only the distinct keys.
+    Reads one column, batch by batch, so memory holds only the distinct keys.
     """
-    if exchange_root is None:
+    if exchange is None:
         return None
-    root = exchange_root / entity
-    files = sorted(p for p in root.rglob("*.parquet") if ".staging" not in p.parts) \
-        if root.exists() else []
-    if not files:
+    from hrss_hub.errors import PublishError
+    from hrss_hub.exchange import dataset
+
+    try:
+        data = dataset(exchange, entity, verify=False)
+        seen = [pc.unique(batch.column(0).cast(pa.string()))
+                for batch in data.to_batches(columns=[fld])]
+    except (PublishError, pa.ArrowInvalid, KeyError):
         return None
-    seen: list[pa.Array] = []
-    for path in files:
-        try:
-            col = ds.dataset(str(path), format="parquet").to_table(columns=[fld])[fld]
-        except (pa.ArrowInvalid, KeyError):
-            continue
-        seen.append(pc.unique(col.combine_chunks().cast(pa.string())))
     if not seen:
         return None
     return pc.unique(pa.concat_arrays(seen))
@@ -109,7 +108,8 @@ class StreamValidator:
     def __init__(self, standard: Standard, entity: Entity, suites: list[Suite], *,
                  run_id: str, system: str, stream: str,
                  gx_context: Any | None = None,
-                 references: Mapping[tuple[str, str], pa.Array | None] | None = None) -> None:
+                 references: Mapping[tuple[str, str], pa.Array | None] | None = None,
+                 gx_rows: int | None = DEFAULT_GX_ROWS) -> None:
         self.standard = standard
         self.entity = entity
         self.suites = suites
@@ -123,7 +123,7 @@ class StreamValidator:
             for s, e in self.specs]
         self.runner: Any = None
         self.out_dir: Path | None = None
-        self.gx_row_budget = gx_row_budget()
+        self.gx_row_budget = gx_row_budget(gx_rows)
         if gx_context is not None and suites:
             from hrss_hub.quality import gx
 
@@ -218,7 +218,7 @@ class RunValidation:
                 if e.type == "expect_column_values_to_exist_in_entity":
                     key = (str(e.kwargs["entity"]), str(e.kwargs["entity_field"]))
                     if key not in self._refs:
-                        self._refs[key] = reference_values(self.cfg.exchange_root, *key)
+                        self._refs[key] = reference_values(self.cfg.exchange_uri, *key)
         return self._refs
 
     def stream(self, entity: Entity, system: str, stream: str) -> StreamValidator:
@@ -226,28 +226,18 @@ class RunValidation:
         return StreamValidator(self.standard, entity, self.suites.get(entity.name, []),
                                run_id=self.run_id, system=system, stream=stream,
                                gx_context=self.context,
-                               references=self._references(entity.name))
+                               references=self._references(entity.name),
+                               gx_rows=self.cfg.gx_rows)
 
     def out_dir(self) -> Path:
         """Where stream validations are written."""
         return validation_dir(self.cfg.reports_dir, self.run_id)
 
 
-def gx_row_budget() -> int:
-    """Rows per stream that Great Expectations validates: ``HRSS_HUB_GX_ROWS`` (default
-    50,000; ``all`` for every row)."""
-    import os
-
-    value = os.environ.get("HRSS_HUB_GX_ROWS", "50000").strip().lower()
-    if value == "all":
-        return 1 << 62
-    try:
-        return max(0, int(value))
-    except ValueError:
-        from hrss_hub.errors import ConfigError
-
-        raise ConfigError(f"HRSS_HUB_GX_ROWS must be a number or 'all', got {value!r}",
-                          {"env": "HRSS_HUB_GX_ROWS"}) from None
+def gx_row_budget(rows: int | None = DEFAULT_GX_ROWS) -> int:
+    """Rows per stream that Great Expectations validates: ``HubConfig.gx_rows`` (hub.yaml
+    ``gx_rows`` or ``HRSS_HUB_GX_ROWS``; default 50,000; ``None`` = every row)."""
+    return 1 << 62 if rows is None else max(0, rows)
 
 
 def load_validations(reports_dir: Path, run_id: str) -> Iterator[dict[str, Any]]:
@@ -264,12 +254,10 @@ _OPEN: dict[str, RunValidation] = {}
 def stream_validator(cfg: Any, standard: Standard, run_id: str, entity: Entity, system: str,
                      stream: str, *, gx: bool | None = None) -> StreamValidator:
     """The validator of one stream of run ``run_id`` (opens the run's validation on first
-    use). ``gx=None``: on unless ``HRSS_HUB_GX=0``."""
-    import os
-
+    use). ``gx=None``: ``cfg.gx`` (off with ``HRSS_HUB_GX=0`` or hub.yaml ``gx: false``)."""
     run = _OPEN.get(run_id)
     if run is None:
-        use_gx = gx if gx is not None else os.environ.get("HRSS_HUB_GX", "1") != "0"
+        use_gx = gx if gx is not None else bool(cfg.gx)
         run = RunValidation(cfg, standard, run_id, gx=use_gx).__enter__()
         _OPEN[run_id] = run
     validator = run.stream(entity, system, stream)

@@ -1,0 +1,58 @@
+"""The quality threshold of a stream (``threshold:`` in hub.yaml and in connector streams).
+
+``critical_fail_pct``: the stream fails when more than X % of its mapped rows fail a
+*critical* rule; ``warn_fail_pct``: a warning when more than Y % are quarantined. hub.yaml's
+``threshold`` is the default of every stream; a stream's own keys override it key by key.
+(How a stream is judged against it: :mod:`hrss_hub.quality.thresholds`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from hrss_hub.config.model import FileModel, Percent
+
+
+class Threshold(FileModel):
+    """Percentages of a stream's mapped rows (0–100); unset keys do not apply."""
+
+    critical_fail_pct: Percent | None = None
+    warn_fail_pct: Percent | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The keys that are set (what ``StreamConfig.threshold`` holds)."""
+        return self.model_dump(exclude_none=True)
+
+    def over(self, default: Threshold) -> Threshold:
+        """These values where set, ``default``'s elsewhere."""
+        return Threshold.model_validate({**default.as_dict(), **self.as_dict()})
+
+
+def parse_threshold(raw: Threshold | Mapping[str, Any] | None, *, where: str = "threshold",
+                    file: str = "") -> Threshold:
+    """A threshold given as data (``StreamConfig.threshold``); problems name ``where``.
+
+    Thresholds in files are validated when the file is loaded; this is for the dict a
+    stream carries (already valid then) and for thresholds built in code.
+    """
+    if isinstance(raw, Threshold):
+        return raw
+    if raw is not None and not isinstance(raw, Mapping):
+        from hrss_hub.config.problems import ConfigProblems, Problem
+
+        raise ConfigProblems.of(Problem(file, None, where, "threshold must be a mapping",
+                                        "e.g. threshold: {critical_fail_pct: 5}"))
+    try:
+        return Threshold.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        from pathlib import Path
+
+        from hrss_hub.config.problems import ConfigProblems
+        from hrss_hub.config.validation import problems_from
+        from hrss_hub.config.yamldoc import YamlDoc
+
+        doc = YamlDoc(file=Path(file), data=dict(raw or {}))
+        raise ConfigProblems.collect(problems_from(exc, Threshold, doc, prefix=where)) from None
