@@ -105,7 +105,8 @@ def _workspace(base: Path, name: str) -> HubConfig:
     (root / "sharing").mkdir(parents=True)
     (root / "sharing" / "mib.yaml").write_text(yaml.safe_dump(AGREEMENT, allow_unicode=True),
                                                encoding="utf-8")
-    (root / "hub.yaml").write_text("hub_id: wuhou\ndivision: '510107'\n", encoding="utf-8")
+    (root / "hub.yaml").write_text("hub_id: wuhou\nlevel: district\ndivision: '510107'\n",
+                                   encoding="utf-8")
     return HubConfig(root=root, hub_id="wuhou", division="510107",
                      source_file=root / "hub.yaml")
 

@@ -84,7 +84,8 @@ def test_exchange_cli(tmp_path: Path, signer: Signer,
                       monkeypatch: pytest.MonkeyPatch) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "hub.yaml").write_text("hub_id: wuhou\nsigning_key: key.pem\n", encoding="utf-8")
+    (ws / "hub.yaml").write_text("hub_id: wuhou\nlevel: district\ndivision: '510107'\n"
+                                 "signing_key: key.pem\n", encoding="utf-8")
     (ws / "key.pem").write_bytes(signer._key.private_pem())
     monkeypatch.chdir(ws)
     _history_of_updates(ws / "exchange", signer, rounds=3)
