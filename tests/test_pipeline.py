@@ -184,7 +184,7 @@ def test_a_publish_failure_fails_the_run_and_loses_nothing(
     assert broken.failed and broken.status == "failed"
     assert broken.publish_error and "staged data is kept" in broken.publish_error
     assert "broken" not in broken.publish_error  # key material never echoed
-    assert not (ws / "exchange" / "person" / "CURRENT").exists()
+    assert not (ws / "exchange" / "person" / "_delta_log").exists()
     monkeypatch.delenv("HRSS_HUB_SIGNING_KEY")
     fixed = run(load_config(ws / "hub.yaml"))
     assert not fixed.failed

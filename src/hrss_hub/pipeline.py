@@ -431,7 +431,11 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
         publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
                       system=system.system, stream=stream.name,
                       standard_version=standard.version,
-                      hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division})
+                      hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
+                      quality={"read": summary.read, "published": summary.published,
+                               "quarantined": summary.quarantined,
+                               "filtered": summary.filtered,
+                               "quarantined_by_rule": summary.quarantined_by_rule})
     if quarantine_tables:
         qdir = cfg.quarantine_dir / run_id / system.system
         qdir.mkdir(parents=True, exist_ok=True)

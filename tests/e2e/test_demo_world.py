@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from hrss_hub.config import load_config
 from hrss_hub.demo.generator import append_world, generate_world
 from hrss_hub.demo_tour import run_demo
+from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.reading import read_version
 from hrss_hub.standard.model import load_standard
 
@@ -57,18 +59,19 @@ def test_published_data_conforms_and_is_readable(world: Path) -> None:
     key = json.loads((world / "answer_key.json").read_text(encoding="utf-8"))
     exchange = world / "exchange"
     for entity in ("person", "employer", "employment", "insurance_enrollment", "contribution"):
-        pointer = json.loads((exchange / entity / "CURRENT").read_text(encoding="utf-8"))
-        version_dir = exchange / entity / f"v{pointer['version']}"
-        files = sorted(version_dir.rglob("*.parquet"))
-        assert files, entity
-        schema = pq.read_schema(files[0])
-        expected_schema = std.entity(entity).arrow_schema()
+        # each entity is a Delta table: the standard's schema (+ the nullable
+        # source_updated_at lineage column) and its division as a Hive partition
+        table = DeltaTable(str(exchange / entity))
+        schema = pa.schema(table.schema().to_arrow())
+        expected_schema = entity_schema(std.entity(entity))
         assert schema.names == expected_schema.names, entity
         assert [f.type for f in schema] == [f.type for f in expected_schema], entity
-        glob = str(version_dir / "**" / "*.parquet")
-        n_duck = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
-        n_pandas = len(pd.concat([pd.read_parquet(f) for f in files]))
-        n_polars = pl.scan_parquet(glob).select(pl.len()).collect().item()
+        assert table.metadata().partition_columns in (["division"], ["address_division"])
+        con = duckdb.connect()
+        con.register("t", table.to_pyarrow_dataset())
+        n_duck = con.sql("SELECT count(*) FROM t").fetchall()[0][0]
+        n_pandas = len(table.to_pandas())
+        n_polars = pl.scan_delta(str(exchange / entity)).select(pl.len()).collect().item()
         n_api = read_version(exchange, entity).num_rows
         published = sum(s["published"] for streams in key["systems"].values()
                         for s in streams.values() if s["entity"] == entity)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.staging import ParquetSink, publish_files
 from hrss_hub.standard.model import Entity, load_standard
 
@@ -25,11 +26,14 @@ def citizen_id(division: str, i: int) -> str:
 
 
 def persons(division: str, ids: range, *, run_id: str = "run-1", system: str = "si_core",
-            minute: int = 0, name: str = "张三") -> pa.Table:
-    """Person rows in the standard's schema for ``ids`` living in ``division``."""
-    schema = person_entity().arrow_schema(include_lineage=True)
+            minute: int = 0, name: str = "张三", updated: int | None = None) -> pa.Table:
+    """Person rows in the exchange schema for ``ids`` living in ``division``; ``minute``
+    is when they were extracted, ``updated`` (minutes) the source's own update time."""
+    schema = entity_schema(person_entity())
     n = len(ids)
     at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
+    changed = None if updated is None else datetime(2025, 1, 1, tzinfo=UTC) + timedelta(
+        minutes=updated)
     cols = {
         "citizen_id": [citizen_id(division, i) for i in ids],
         "citizen_id_raw": [citizen_id(division, i) for i in ids],
@@ -43,22 +47,25 @@ def persons(division: str, ids: range, *, run_id: str = "run-1", system: str = "
         "source_key": [f"AC01|{division}|{i}" for i in ids],
         "run_id": [run_id] * n,
         "extracted_at": [at] * n,
+        "source_updated_at": [changed] * n,
     }
     arrays = [pa.array(cols.get(f.name, [None] * n), f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def stage(exchange_root: Path, table: pa.Table, *, run_id: str = "run-1",
-          system: str = "si_core", stream: str = "AC01", tag: str = "a") -> None:
+          system: str = "si_core", stream: str = "AC01", tag: str = "a",
+          quality: dict[str, object] | None = None) -> None:
     """Stage ``table`` exactly as the pipeline does (ParquetSink + publish_files)."""
     entity = person_entity()
-    schema = entity.arrow_schema(include_lineage=True)
+    schema = entity_schema(entity)
     sink = ParquetSink(exchange_root / ".staging" / run_id / entity.name,
                        f"{system}.{stream}.{tag}", schema)
     sink.write(table)
     publish_files(exchange_root, entity.name, schema, sink.close(), run_id=run_id,
                   system=system, stream=stream, standard_version="1.0.0",
-                  hub={"hub_id": "t", "level": "district", "division": "510107"})
+                  hub={"hub_id": "t", "level": "district", "division": "510107"},
+                  quality=quality)
 
 
 def content_hash(table: pa.Table) -> str:
@@ -69,3 +76,26 @@ def content_hash(table: pa.Table) -> str:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table.combine_chunks())
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def publish(root: Path, signer: object, **kwargs: object) -> int | None:
+    """Publish what is staged under ``root`` (exchange = root); the new version or None."""
+    from hrss_hub.exchange.pending import list_pending
+    from hrss_hub.exchange.publish import publish_entity
+    from hrss_hub.exchange.storage import Store
+
+    v = publish_entity(Store.open(root), person_entity(), list_pending(root, "person"),
+                       signer=signer,  # type: ignore[arg-type]
+                       standard_version="1.0.0",
+                       publisher={"hub_id": "t", "level": "district", "division": "510107"},
+                       **kwargs)  # type: ignore[arg-type]
+    return None if v is None else v.version
+
+
+def manifest(root: Path, version: int, entity: str = "person") -> dict[str, object]:
+    """The hub manifest of ``version``."""
+    import json
+
+    doc: dict[str, object] = json.loads(
+        (root / entity / "_hrss" / "manifests" / f"{version:020d}.json").read_text("utf-8"))
+    return doc

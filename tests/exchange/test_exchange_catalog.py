@@ -50,8 +50,23 @@ def test_catalog_json_and_html(workspace: Path) -> None:
     assert person["recipients"][0]["recipient"] == "mib"
     assert {f["name"] for f in person["schema"]} >= {"citizen_id", "extracted_at"}
     assert person["publisher"] == {"hub_id": "wuhou", "level": "district", "division": "510107"}
+    assert person["label"] == {"zh": "人员基本信息", "en": "Person"}
+    labels = {f["name"]: f["label"] for f in person["schema"]}
+    assert labels["citizen_id"] == {"zh": "公民身份号码", "en": "Citizen ID number"}
+    assert person["partition_columns"] == ["address_division"]
+    assert [v["operation"] for v in person["versions"]] == ["create", "publish"]
+    # the publisher key is pinned: verify --catalog accepts this data and nothing else
+    (pin,) = doc["publishers"]
+    assert pin["key_id"] == person["signer_key_id"] and pin["hubs"] == ["wuhou"]
+    assert pin["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    (workspace / "catalog.json").write_text(result.output, encoding="utf-8")
+    ok = CliRunner().invoke(cli, ["verify", str(workspace / "exchange"), "--catalog",
+                                  str(workspace / "catalog.json")])
+    assert ok.exit_code == 0 and "pinned in" in ok.output, ok.output
     page = (workspace / "catalog.html").read_text(encoding="utf-8")
     assert "<h2 id='person'>" in page and "医保局" in page and "<script" not in page
+    assert "公民身份号码" in page and "Pinned publisher keys" in page
+    assert "http://" not in page and "https://" not in page  # offline page
     text = CliRunner().invoke(cli, ["catalog", "--config", hub])
     assert "person" in text.output and "mib" in text.output
 
@@ -70,17 +85,22 @@ def test_publish_key_commands(workspace: Path, tmp_path: Path) -> None:
 
 
 def test_outbox_readable_without_the_hub(workspace: Path) -> None:
-    folder = workspace / "outbox" / "mib" / "person" / "v1"
+    folder = workspace / "outbox" / "mib" / "person"
     # a fresh interpreter that never imports hrss_hub reads the outbox four ways
     code = f"""
-import sys, duckdb, pandas, polars, pyarrow.parquet as pq
+import sys, duckdb, polars, pyarrow as pa
+from deltalake import DeltaTable
 folder = {str(folder)!r}
+dt = DeltaTable(folder)
+con = duckdb.connect()
+con.register("mib_person", dt.to_pyarrow_dataset())
 counts = [
-    duckdb.sql(f"select count(*) from '{{folder}}/*.parquet'").fetchall()[0][0],
-    len(pandas.read_parquet(folder)),
-    polars.read_parquet(folder + "/*.parquet").height,
-    pq.read_table(folder).num_rows,
+    con.sql("select count(*) from mib_person").fetchall()[0][0],
+    len(dt.to_pandas()),
+    polars.read_delta(folder).height,
+    pa.table(dt.to_pyarrow_table()).num_rows,
 ]
+assert polars.read_delta(folder).columns == ["citizen_id", "gender", "birth_date"]
 assert "hrss_hub" not in sys.modules
 print(counts)
 """

@@ -4,18 +4,18 @@ reconciled at every hop."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 import yaml
 from click.testing import CliRunner
-from exchange_helpers import persons, stage
+from exchange_helpers import manifest, persons, stage
 
 from hrss_hub.cli import cli
 from hrss_hub.config import HubConfig
 from hrss_hub.errors import PublishError
+from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.levels import Upstream, merge_upstream
 from hrss_hub.exchange.reading import read_version
 from hrss_hub.exchange.signing import load_public_key, public_pem
@@ -28,8 +28,7 @@ from hrss_hub.exchange.versions import (
 from hrss_hub.ledger import Ledger
 from hrss_hub.standard.model import load_standard
 
-ALL_COLUMNS = {f.name: "keep" for f in
-               load_standard().entity("person").arrow_schema(include_lineage=True)}
+ALL_COLUMNS = {f.name: "keep" for f in entity_schema(load_standard().entity("person"))}
 
 
 def _hub(base: Path, hub_id: str, level: str, division: str,
@@ -74,13 +73,13 @@ def test_two_districts_report_up_city_merges_and_distributes_down(tmp_path: Path
         "down-jinjiang": _agreement("district-510104", "district", "510104", "510104"),
     })
     # 50 persons in 武侯; 40 in 锦江 plus 5 who moved there from 武侯 (newer records)
-    wuhou_rows = persons("510107", range(50), system="wuhou_si")
-    movers = persons("510107", range(5), system="jinjiang_si", minute=10)
+    wuhou_rows = persons("510107", range(50), system="wuhou_si", updated=0)
+    movers = persons("510107", range(5), system="jinjiang_si", minute=10, updated=10)
     movers = movers.set_column(movers.schema.get_field_index("address_division"),
                                movers.schema.field("address_division"),
                                pa.array(["510104"] * 5))
-    jinjiang_rows = pa.concat_tables([persons("510104", range(40), system="jinjiang_si"),
-                                      movers])
+    jinjiang_rows = pa.concat_tables([persons("510104", range(40), system="jinjiang_si",
+                                              updated=0), movers])
     _publish(wuhou, wuhou_rows)
     _publish(jinjiang, jinjiang_rows)
 
@@ -89,9 +88,7 @@ def test_two_districts_report_up_city_merges_and_distributes_down(tmp_path: Path
         published = read_version(cfg.exchange_root, "person")
         reported = read_version(cfg.root / "outbox" / "city-510100", "person")
         assert published.num_rows == reported.num_rows == source.num_rows
-        manifest = json.loads((cfg.root / "outbox" / "city-510100" / "person" / "v1"
-                               / "_manifest.json").read_text())
-        assert manifest["direction"] == "up"
+        assert manifest(cfg.root / "outbox" / "city-510100", 1)["direction"] == "up"
 
     # hop 2: the city verifies (pinned district keys) and merges both reports
     trusted_files = []
@@ -118,7 +115,7 @@ def test_two_districts_report_up_city_merges_and_distributes_down(tmp_path: Path
     lineage = merged.manifest["lineage"]
     assert [u["source"] for u in lineage["upstream"]] == ["510107", "510104"]
     assert lineage["systems"] == ["jinjiang_si", "wuhou_si"]
-    assert lineage["merge"] == {"input_rows": 95, "output_rows": 90, "superseded": 5}
+    assert lineage["merge"]["input_rows"] == 95 and lineage["merge"]["inserted"] == 90
     # merging the same reports again is a no-op
     assert merge_upstream(exchange_store(city), standard.entity("person"), sources,
                           signer=signer_of(city), publisher=publisher_of(city),
@@ -133,9 +130,32 @@ def test_two_districts_report_up_city_merges_and_distributes_down(tmp_path: Path
     assert sum(delivered.values()) == merged.rows
     down = read_version(city.root / "outbox" / "district-510107", "person")
     assert set(down["address_division"].to_pylist()) == {"510107"}
-    manifest = json.loads((city.root / "outbox" / "district-510107" / "person" / "v1"
-                           / "_manifest.json").read_text())
-    assert manifest["direction"] == "down" and manifest["publisher"]["level"] == "city"
+    down_manifest = manifest(city.root / "outbox" / "district-510107", 1)
+    assert down_manifest["direction"] == "down"
+    assert down_manifest["publisher"]["level"] == "city"  # type: ignore[index]
+
+    # round 2: one district changes 3 persons; only those changes flow up (its outbox's
+    # CDF) and down, lineage kept
+    _publish(wuhou, persons("510107", range(5, 8), system="wuhou_si", run_id="w2",
+                            updated=20, name="王五"))
+    up_v2 = manifest(wuhou.root / "outbox" / "city-510100", 2)
+    assert up_v2["operation"] == "deliver" and up_v2["source"]["version"] == 2  # type: ignore[index]
+    merged2 = merge_upstream(exchange_store(city), standard.entity("person"), sources,
+                             signer=signer_of(city), publisher=publisher_of(city),
+                             standard_version=standard.version)
+    assert merged2 is not None and merged2.rows == 90
+    assert merged2.manifest["lineage"]["merge"]["candidates"] == 3
+    assert merged2.manifest["lineage"]["merge"]["updated"] == 3
+    upstream = merged2.manifest["lineage"]["upstream"]
+    assert [(u["source"], u["version"]) for u in upstream] == [("510107", 2), ("510104", 1)]
+    names = {r["citizen_id"]: r for r in read_version(city.exchange_root, "person").to_pylist()}
+    changed = [r for r in names.values() if r["name"].startswith("王五")]
+    assert len(changed) == 3 and {r["run_id"] for r in changed} == {"w2"}
+    with Ledger.open(city.ledger_url) as ledger:
+        report = publish_pending(city, ledger, None)
+    down = {d.recipient: (d.status, d.changed_rows) for d in report.deliveries}
+    # 510104 receives nothing (its scope saw no change) but follows the city version
+    assert down == {"district-510107": ("delivered", 3), "district-510104": ("delivered", 0)}
 
     result = CliRunner().invoke(cli, ["verify", str(city.root / "outbox"), "--trusted-key",
                                       str(_city_pub(tmp_path, city))])
@@ -161,7 +181,7 @@ def test_city_refuses_a_tampered_or_untrusted_report(tmp_path: Path) -> None:
                        signer=signer_of(city), publisher=publisher_of(city),
                        standard_version=standard.version,
                        trusted=[signer_of(other).public_key])
-    part = next((wuhou.root / "outbox" / "city-510100" / "person" / "v1").glob("*.parquet"))
+    part = next((wuhou.root / "outbox" / "city-510100" / "person").rglob("part-*.parquet"))
     data = bytearray(part.read_bytes())
     data[len(data) // 2] ^= 0xFF
     part.write_bytes(bytes(data))
@@ -169,4 +189,4 @@ def test_city_refuses_a_tampered_or_untrusted_report(tmp_path: Path) -> None:
         merge_upstream(exchange_store(city), standard.entity("person"), source,
                        signer=signer_of(city), publisher=publisher_of(city),
                        standard_version=standard.version)
-    assert not (city.exchange_root / "person").exists()
+    assert not (city.exchange_root / "person" / "_delta_log").exists()  # nothing merged

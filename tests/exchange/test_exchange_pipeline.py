@@ -60,11 +60,14 @@ def test_pipeline_run_publishes_a_signed_version_and_delivers(workspace: Path) -
     cfg = load_config(workspace / "hub.yaml")
     summary = run(cfg)
     assert summary.status == "succeeded", summary.to_dict()
-    manifest = json.loads((workspace / "exchange" / "person" / "v1" / "_manifest.json")
-                          .read_text(encoding="utf-8"))
+    manifest = json.loads((workspace / "exchange" / "person" / "_hrss" / "manifests"
+                           / f"{1:020d}.json").read_text(encoding="utf-8"))
     assert manifest["rows"] == 2
-    assert manifest["quality"]["run_id"] == summary.run_id
+    assert manifest["quality"]["runs"] == [summary.run_id]
     assert (manifest["quality"]["read"], manifest["quality"]["quarantined"]) == (3, 1)
+    (contribution,) = manifest["quality"]["contributions"]
+    assert (contribution["system"], contribution["stream"]) == ("hr_db", "staff")
+    assert manifest["audit_head"]  # the audit chain's head when the version was cut
     assert manifest["lineage"]["systems"] == ["hr_db"]
     assert manifest["lineage"]["watermarks"]["hr_db/staff"]  # the committed cursor
     assert manifest["publisher"] == {"hub_id": "wuhou", "level": "district",

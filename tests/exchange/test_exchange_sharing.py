@@ -3,20 +3,26 @@ expiry, ledger records and the audit chain."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
 
+import polars as pl
+import pyarrow as pa
 import pytest
 import yaml
 from click.testing import CliRunner
+from deltalake import DeltaTable
 from exchange_helpers import persons, stage
 
 from hrss_hub.cli import cli
 from hrss_hub.config import HubConfig
+from hrss_hub.exchange.deliver import DeliveryResult
 from hrss_hub.exchange.masking import partial_mask
 from hrss_hub.exchange.policy import check_agreements, load_agreements
 from hrss_hub.exchange.reading import read_version
+from hrss_hub.exchange.verify import verify_path
 from hrss_hub.exchange.versions import publish_pending
 from hrss_hub.ledger import Ledger
 from hrss_hub.standard.model import load_standard
@@ -201,3 +207,104 @@ def test_sharing_check_reports_every_problem(tmp_path: Path) -> None:
     assert result.exit_code == 1
     for needle in ("raw citizen ID", "salary", "scramble", "partial needs a string"):
         assert needle in result.output
+
+
+def _write_agreement(cfg: HubConfig, name: str, doc: dict[str, object]) -> None:
+    assert cfg.sharing_dir is not None
+    (cfg.sharing_dir / f"{name}.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True),
+                                                  encoding="utf-8")
+
+
+def _deliveries(cfg: HubConfig) -> dict[str, DeliveryResult]:
+    with Ledger.open(cfg.ledger_url) as ledger:
+        report = publish_pending(cfg, ledger, None)
+        assert ledger.verify_audit() == []
+    return {d.recipient: d for d in report.deliveries}
+
+
+def test_only_changed_rows_flow_into_an_outbox(workspace: HubConfig) -> None:
+    ledger, _ = _run(workspace, [persons("510107", range(50), updated=0)], 1)
+    ledger.close()
+    ledger, _ = _run(workspace, [persons("510107", range(50, 60), updated=1),
+                                 persons("510107", range(3), updated=5, name="李四")], 2)
+    ledger.close()
+    box = str(workspace.root / "outbox" / "mib" / "person")
+    dt = DeltaTable(box)
+    changes = pa.table(dt.load_cdf(starting_version=dt.version(), ending_version=dt.version()))
+    kinds = changes["_change_type"].to_pylist()
+    assert kinds.count("insert") == 10 and kinds.count("update_postimage") == 3
+    assert read_version(workspace.root / "outbox" / "mib", "person").num_rows == 60
+    m = json.loads((Path(box) / "_hrss" / "manifests" / f"{dt.version():020d}.json")
+                   .read_text(encoding="utf-8"))
+    assert m["operation"] == "deliver" and m["source"]["version"] == 2
+
+
+def test_tightened_agreement_drops_the_column_at_once(workspace: HubConfig) -> None:
+    """#12 build 1: `birth_date: keep → drop` re-derives the outbox on the next run
+    (main reported `unchanged` and kept serving birth_date)."""
+    ledger, _ = _run(workspace, [persons("510107", range(30))], 1)
+    ledger.close()
+    tax = workspace.root / "outbox" / "tax"
+    assert "birth_date" in read_version(tax, "person").column_names
+    before = DeltaTable(str(tax / "person")).version()
+    _write_agreement(workspace, "tax", _agreement(
+        "tax", {"citizen_id": "pseudonym", "birth_date": "drop"}, prefix=None))
+    result = _deliveries(workspace)["tax"]
+    assert result.status == "rederived"
+    current = read_version(tax, "person")
+    assert current.column_names == ["citizen_id"] and current.num_rows == 30
+    dt = DeltaTable(str(tax / "person"))
+    assert "birth_date" not in pa.schema(dt.schema().to_arrow()).names
+    changes = pa.table(dt.load_cdf(starting_version=before + 1))
+    assert set(changes["_change_type"].to_pylist()) == {"insert", "delete"}
+    assert "birth_date" not in pl.read_delta(str(tax / "person")).columns
+    # widening works the same way: the new column appears in the current version
+    _write_agreement(workspace, "tax", _agreement(
+        "tax", {"citizen_id": "pseudonym", "gender": "keep"}, prefix=None))
+    assert _deliveries(workspace)["tax"].status == "rederived"
+    assert read_version(tax, "person").column_names == ["citizen_id", "gender"]
+    # an unchanged agreement then changes nothing
+    assert _deliveries(workspace)["tax"].status == "unchanged"
+
+
+def test_row_scope_change_re_derives(workspace: HubConfig) -> None:
+    ledger, _ = _run(workspace, [persons("510107", range(20)), persons("510104", range(5))], 1)
+    ledger.close()
+    _write_agreement(workspace, "mib", _agreement(
+        "mib", {"citizen_id": "pseudonym", "address_division": "keep"}, prefix="510104"))
+    assert _deliveries(workspace)["mib"].status == "rederived"
+    mib = read_version(workspace.root / "outbox" / "mib", "person")
+    assert mib.num_rows == 5 and set(mib["address_division"].to_pylist()) == {"510104"}
+
+
+def test_expired_or_revoked_agreement_empties_the_outbox(workspace: HubConfig) -> None:
+    ledger, _ = _run(workspace, [persons("510107", range(20))], 1)
+    ledger.close()
+    outbox = workspace.root / "outbox"
+    assert read_version(outbox / "mib", "person").num_rows == 20
+    _write_agreement(workspace, "mib", _agreement(
+        "mib", {"citizen_id": "pseudonym", "gender": "keep"}, valid_to="2026-02-01"))
+    result = _deliveries(workspace)["mib"]
+    assert result.status == "withdrawn" and "not in force" in str(result.reason)
+    assert read_version(outbox / "mib", "person").num_rows == 0
+    assert DeltaTable(str(outbox / "mib" / "person")).to_pyarrow_table().num_rows == 0
+    # the tax agreement file is removed (revoked): its outbox is emptied on the next run
+    assert workspace.sharing_dir is not None
+    (workspace.sharing_dir / "tax.yaml").unlink()
+    withdrawn = _deliveries(workspace)["tax"]
+    assert withdrawn.status == "withdrawn" and "revoked" in str(withdrawn.reason)
+    assert read_version(outbox / "tax", "person").num_rows == 0
+    assert all(r.ok for r in verify_path(outbox, all_versions=True))
+    with Ledger.open(workspace.ledger_url) as ledger:
+        assert ledger.audit_subjects("withdraw")
+
+
+def test_revoked_agreement_empties_the_outbox(workspace: HubConfig) -> None:
+    ledger, _ = _run(workspace, [persons("510107", range(12))], 1)
+    ledger.close()
+    assert read_version(workspace.root / "outbox" / "tax", "person").num_rows == 12
+    _write_agreement(workspace, "tax", _agreement(
+        "tax", {"citizen_id": "pseudonym", "birth_date": "keep"}, prefix=None, revoked=True))
+    result = _deliveries(workspace)["tax"]
+    assert (result.status, result.reason) == ("withdrawn", "agreement revoked")
+    assert read_version(workspace.root / "outbox" / "tax", "person").num_rows == 0

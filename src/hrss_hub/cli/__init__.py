@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "config": "hrss_hub.cli.config:config",
     "connectors": "hrss_hub.cli.connectors:connectors",
     "demo": "hrss_hub.cli.demo:demo",
+    "exchange": "hrss_hub.cli.exchange:exchange",
     "expectations": "hrss_hub.cli.expectations:expectations",
     "ledger": "hrss_hub.cli.ledger:ledger",
     "normalize": "hrss_hub.cli.normalize:normalize",

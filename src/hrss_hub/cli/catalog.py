@@ -1,4 +1,5 @@
-"""``hrss-hub catalog``: datasets, versions, schemas, row counts, quality, recipients."""
+"""``hrss-hub catalog``: tables, versions, bilingual schemas, rows, quality, recipients,
+shares and the pinned publisher keys (keep the JSON for ``hrss-hub verify --catalog``)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,12 @@ def catalog(config_path: Path | None, root: str | None, as_json: bool,
     from hrss_hub.exchange.policy import load_agreements
     from hrss_hub.exchange.storage import Store
     from hrss_hub.exchange.versions import exchange_store
+    from hrss_hub.standard.model import load_standard
 
     cfg = load_config(config_path)
     store = Store.open(root) if root else exchange_store(cfg)
     doc = build_catalog(store, load_agreements(cfg.sharing_dir) if not root else [],
-                        _shares(cfg) if not root else [])
+                        _shares(cfg) if not root else [], load_standard(cfg.standard_dir))
     if html_out is not None:
         html_out.parent.mkdir(parents=True, exist_ok=True)
         html_out.write_text(render_html(doc), encoding="utf-8")

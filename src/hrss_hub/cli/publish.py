@@ -35,17 +35,20 @@ def pending(config_path: Path | None, as_json: bool) -> None:
     for v in report.versions:
         click.echo(f"published {v.dataset} v{v.version}: {v.rows} rows")
     for d in report.deliveries:
-        click.echo(f"{d.status:<9} {d.recipient}:{d.dataset} rows={d.rows}"
-                   + (f" ({d.reason})" if d.reason else ""))
+        click.echo(f"{d.status:<9} {d.recipient}:{d.dataset} rows={d.rows} "
+                   f"changed={d.changed_rows}" + (f" ({d.reason})" if d.reason else ""))
 
 
 @publish.command()
 @click.argument("path", type=click.Path(path_type=Path))
-def keygen(path: Path) -> None:
-    """Create an Ed25519 signing key (PEM, mode 0600) at PATH; prints the public key."""
+@click.option("--suite", type=click.Choice(["ed25519", "sm2-sm3"]), default="ed25519",
+              show_default=True, help="Signature suite: Ed25519, or SM2 with SM3 digests "
+                                      "(GB/T 32918, GB/T 32905).")
+def keygen(path: Path, suite: str) -> None:
+    """Create a signing key (PEM, mode 0600) at PATH; prints the public key."""
     from hrss_hub.exchange.signing import generate_key_file, load_signer, public_pem
 
-    generate_key_file(path)
+    generate_key_file(path, suite)
     click.echo(public_pem(load_signer(str(path)).public_key), nl=False)
 
 
@@ -72,7 +75,13 @@ def merge_upstream_(config_path: Path | None, datasets: tuple[str, ...],
     from hrss_hub.errors import ConfigError
     from hrss_hub.exchange.levels import Upstream, merge_upstream
     from hrss_hub.exchange.signing import load_public_key
-    from hrss_hub.exchange.versions import exchange_store, publisher_of, signer_of
+    from hrss_hub.exchange.versions import (
+        exchange_store,
+        publisher_of,
+        retention_hours,
+        signer_of,
+    )
+    from hrss_hub.exchange.winner import WinRule
     from hrss_hub.standard.model import load_standard
 
     cfg = load_config(config_path)
@@ -88,5 +97,5 @@ def merge_upstream_(config_path: Path | None, datasets: tuple[str, ...],
         v = merge_upstream(exchange_store(cfg), standard.entity(name), ups,
                            signer=signer_of(cfg), publisher=publisher_of(cfg),
                            standard_version=standard.version, trusted=trusted,
-                           keep=cfg.keep_versions)
+                           rule=WinRule.of(cfg), retention_hours=retention_hours(cfg))
         click.echo(f"{name}: " + ("unchanged" if v is None else f"v{v.version}, {v.rows} rows"))

@@ -1,180 +1,279 @@
-"""Committing an immutable dataset version: files, then manifest, then the pointer.
+"""Committing a hub version of a Delta table: intent, Delta commit, signed manifest.
 
-The order is the whole protocol (as in Iceberg/Delta: data first, one atomic metadata
-swap last):
+The order is the whole protocol:
 
-1. remove debris of an earlier crash: version folders above the current pointer;
-2. write the Parquet parts of ``v<N>/`` (each hashed while written);
-3. write ``v<N>/_manifest.json`` and its detached signature ``v<N>/_manifest.sig``;
-4. replace ``CURRENT`` atomically with a pointer to ``v<N>`` and the manifest's SHA-256;
-5. prune versions older than the last ``keep`` ones.
+1. write a signed **intent** ``_hrss/intents/<txn>.json`` (base version, operation, the
+   manifest sections known in advance);
+2. make the **Delta commit** against the snapshot the decision was taken on, with
+   ``hrss.txn`` in its ``commitInfo`` (atomic: readers see version N whole or not at all);
+3. write the **manifest** of version N (files with digests, commit digest, the intent's
+   sections) and its **signature**, then delete the intent.
 
-A reader resolves ``CURRENT`` first, so until step 4 it sees the previous version and
-after it the complete new one. Killed before step 4, the next commit clears ``v<N>/``
-and writes it again; killed after it, the version is complete and pruning simply
-happens on the next commit. The same code publishes hub datasets and recipient outboxes.
+Killed before 2, nothing is visible (an orphan intent is swept later). Killed between 2
+and 3, Delta readers already see version N (complete data), the hub's readers still see
+version N-1 (the newest *signed* version), and the next publish :func:`recover` s: a log
+version without manifest whose ``hrss.txn`` names a signed intent of this hub, based on
+N-1, gets its manifest; any other unsigned log entry was written outside the hub and
+stops publishing with a clear error. Tables (hub datasets and recipient outboxes) share
+this code.
 """
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+import json
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from hrss_hub.errors import PublishError
+from hrss_hub.errors import HubError, PublishError
+from hrss_hub.exchange.layout import TableLayout
 from hrss_hub.exchange.manifest import (
     FORMAT,
-    MANIFEST,
-    POINTER,
-    SIGNATURE,
-    Pointer,
+    INTENTS,
+    MANIFESTS,
     canonical_bytes,
+    manifest_rel,
     parse_manifest,
-    parse_version_dir,
+    parse_manifest_name,
+    schema_fingerprint,
     schema_json,
     sha256_bytes,
-    version_dir,
+    signature_rel,
 )
-from hrss_hub.exchange.signing import Signer
-from hrss_hub.exchange.staging import schema_fingerprint
-from hrss_hub.exchange.storage import Store
-from hrss_hub.exchange.writer import write_parts
+from hrss_hub.exchange.signing import Signer, verify_signature
+from hrss_hub.exchange.suites import digest_bytes, digest_name
+from hrss_hub.exchange.tables import DataFile, Table
+
+#: commitInfo key naming the hub transaction of a commit
+TXN_KEY = "hrss.txn"
+OPERATION_KEY = "hrss.operation"
 
 
 @dataclass(frozen=True)
 class CommittedVersion:
-    """A version that ``CURRENT`` now points to."""
+    """A signed hub version of a table."""
 
     dataset: str
     version: int
     rows: int
     manifest: dict[str, Any]
-    manifest_sha256: str
+    manifest_sha256: str  # SHA-256 of the manifest bytes (what the ledger records)
     manifest_path: str  # display location (local path or URI)
 
 
-def read_pointer(store: Store, dataset: str) -> Pointer | None:
-    """The current pointer of ``dataset`` in ``store`` (``None`` before the first version)."""
-    rel = f"{dataset}/{POINTER}"
-    try:
-        data = store.read_bytes(rel)
-    except FileNotFoundError:
-        return None
-    return Pointer.parse(data, store.display(rel))
-
-
-def read_manifest(store: Store, dataset: str, version: int) -> tuple[dict[str, Any], bytes]:
-    """The parsed manifest of a version and its raw bytes."""
-    rel = f"{dataset}/{version_dir(version)}/{MANIFEST}"
-    try:
-        data = store.read_bytes(rel)
-    except FileNotFoundError:
-        raise PublishError("dataset version not found", {"path": store.display(rel)},
-                           "list versions with: hrss-hub catalog") from None
-    return parse_manifest(data, store.display(rel)), data
-
-
-def current_version(store: Store, dataset: str) -> CommittedVersion | None:
-    """The version ``CURRENT`` points to (``None`` before the first one)."""
-    pointer = read_pointer(store, dataset)
-    if pointer is None:
-        return None
-    manifest, _ = read_manifest(store, dataset, pointer.version)
-    return CommittedVersion(dataset, pointer.version, int(manifest["rows"]), manifest,
-                            pointer.manifest_sha256,
-                            store.display(f"{dataset}/{version_dir(pointer.version)}/{MANIFEST}"))
-
-
-def committed_versions(store: Store, dataset: str) -> list[int]:
-    """Version numbers that are committed: present, with a manifest, not above CURRENT."""
-    pointer = read_pointer(store, dataset)
-    if pointer is None:
-        return []
+def manifest_versions(table: Table) -> list[int]:
+    """Versions that have a manifest file (ascending)."""
     out = []
-    for name in store.listdir(dataset):
-        n = parse_version_dir(name)
-        if n is not None and n <= pointer.version and store.exists(
-                f"{dataset}/{name}/{MANIFEST}"):
+    for name in table.hub.listdir(MANIFESTS):
+        n = parse_manifest_name(name)
+        if n is not None:
             out.append(n)
     return sorted(out)
 
 
-@contextmanager
-def publish_lock(store: Store, dataset: str) -> Iterator[None]:
-    """One publisher per dataset at a time (local stores: an advisory ``flock``).
-
-    On object storage the caller must ensure a single publisher per dataset (one hub
-    owns its exchange root); S3 offers no lock that pyarrow can use.
-    """
-    if not store.is_local:
-        yield
-        return
-    path = Path(store.path(f"{dataset}/.lock"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+def read_manifest(table: Table, version: int) -> tuple[dict[str, Any], bytes]:
+    """The parsed manifest of ``version`` and its raw bytes."""
+    rel = manifest_rel(version)
+    try:
+        data = table.hub.read_bytes(rel)
+    except FileNotFoundError:
+        raise PublishError("no hub manifest for this version", {
+            "table": table.display(), "version": version},
+            "list versions with: hrss-hub exchange history") from None
+    return parse_manifest(data, table.hub.display(rel)), data
 
 
-def commit_version(store: Store, dataset: str, table: pa.Table, meta: dict[str, Any],
-                   signer: Signer, *, keep: int = 10) -> CommittedVersion:
-    """Write ``table`` as the next version of ``dataset`` and make it current.
+def committed(table: Table, version: int) -> CommittedVersion:
+    """The signed version ``version`` (its manifest must exist)."""
+    doc, raw = read_manifest(table, version)
+    return CommittedVersion(str(doc["dataset"]), version, int(doc["rows"]), doc,
+                            sha256_bytes(raw), table.hub.display(manifest_rel(version)))
 
-    ``table`` must already be in output order; ``meta`` adds manifest sections
-    (standard version, key, lineage, quality, publisher, recipient …). Call under
-    :func:`publish_lock`.
-    """
-    pointer = read_pointer(store, dataset)
-    previous = None if pointer is None else {"version": pointer.version,
-                                             "manifest_sha256": pointer.manifest_sha256}
-    number = 1 if pointer is None else pointer.version + 1
-    _clear_uncommitted(store, dataset, 0 if pointer is None else pointer.version)
-    folder = f"{dataset}/{version_dir(number)}"
-    files = write_parts(store, folder, table)
-    manifest: dict[str, Any] = {
+
+def latest_signed(table: Table) -> CommittedVersion | None:
+    """The newest version with a manifest (what the hub's readers call current)."""
+    versions = manifest_versions(table)
+    return committed(table, versions[-1]) if versions else None
+
+
+def new_txn() -> str:
+    """A fresh transaction id."""
+    return uuid.uuid4().hex
+
+
+def write_intent(table: Table, signer: Signer, txn: str, base_version: int | None,
+                 operation: str, meta: dict[str, Any]) -> None:
+    """Step 1: the signed intent of a commit (see the module docstring)."""
+    doc = {"format": "hrss-hub/intent/1", "txn": txn, "base_version": base_version,
+           "operation": operation, "meta": meta,
+           "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    data = canonical_bytes(doc)
+    table.hub.replace_atomic(f"{INTENTS}/{txn}.sig", signer.sign(data))
+    table.hub.replace_atomic(f"{INTENTS}/{txn}.json", data)
+
+
+def drop_intent(table: Table, txn: str) -> None:
+    """Remove an intent (after its manifest is written, or when its commit failed)."""
+    table.hub.delete_file(f"{INTENTS}/{txn}.json")
+    table.hub.delete_file(f"{INTENTS}/{txn}.sig")
+
+
+def _read_intent(table: Table, txn: str, signer: Signer) -> dict[str, Any] | None:
+    try:
+        data = table.hub.read_bytes(f"{INTENTS}/{txn}.json")
+        sig = table.hub.read_bytes(f"{INTENTS}/{txn}.sig")
+    except FileNotFoundError:
+        return None
+    problems, _ = verify_signature(data, sig, [signer.public_key])
+    if problems:
+        return None
+    doc: dict[str, Any] = json.loads(data)
+    return doc
+
+
+def commit_version(table: Table, layout: TableLayout, signer: Signer, *, base: int | None,
+                   operation: str, meta: dict[str, Any],
+                   do_commit: Callable[[dict[str, Any]], None],
+                   known_digests: dict[str, str] | None = None) -> CommittedVersion:
+    """Steps 1–3: ``do_commit(custom_metadata)`` makes the Delta commit on top of version
+    ``base`` (``None``: it creates the table); the result is the signed new version."""
+    txn = new_txn()
+    write_intent(table, signer, txn, base, operation, meta)
+    try:
+        do_commit({TXN_KEY: txn, OPERATION_KEY: operation})
+    except BaseException:
+        drop_intent(table, txn)
+        raise
+    version = 0 if base is None else base + 1
+    info = table.commit_info(version)
+    if info.get(TXN_KEY) != txn:
+        raise PublishError("the Delta commit landed at an unexpected version",
+                           {"table": table.display(), "version": version},
+                           "run `hrss-hub verify` on the table")
+    result = write_manifest(table, layout, signer, version, operation, meta,
+                            known_digests or {})
+    drop_intent(table, txn)
+    return result
+
+
+def write_manifest(table: Table, layout: TableLayout, signer: Signer, version: int,
+                   operation: str, meta: dict[str, Any],
+                   known_digests: dict[str, str]) -> CommittedVersion:
+    """Step 3: the signed manifest of ``version`` (digests of files not yet known from
+    the previous manifest or ``known_digests`` are computed here)."""
+    suite = signer.suite
+    dt = table.open(version)
+    files = table.active_files(dt)
+    previous = _previous(table, version)
+    digests = dict(known_digests)
+    if previous is not None and previous[0].get("digest_algorithm") == digest_name(suite):
+        for f in previous[0].get("files", []):
+            digests.setdefault(str(f["path"]), str(f["digest"]))
+    files = [DataFile(f.path, f.size, f.rows, f.partition,
+                      digests.get(f.path) or table.digest_file(f.path, suite)) for f in files]
+    commit = table.commit_bytes(version)
+    metadata = dt.metadata()
+    schema = layout.schema
+    doc: dict[str, Any] = {
         "format": FORMAT,
-        "dataset": dataset,
-        "version": number,
-        "previous": previous,
-        "rows": table.num_rows,
-        "schema_fingerprint": schema_fingerprint(table.schema),
-        "schema": schema_json(table.schema),
+        "dataset": layout.name,
+        "version": version,
+        "operation": operation,
+        "previous": None if previous is None else {
+            "version": previous[1], "manifest_digest": digest_bytes(suite, previous[2])},
+        "table_id": metadata.id,
+        "commit": {"path": table.commit_path(version), "size": len(commit),
+                   "digest": digest_bytes(suite, commit)},
+        "signature_suite": suite,
+        "digest_algorithm": digest_name(suite),
+        "signer_key_id": signer.key_id,
+        "partition_columns": list(metadata.partition_columns),
+        "rows": sum(max(f.rows, 0) for f in files),
         "files": [f.to_json() for f in files],
+        "schema": schema_json(schema),
+        "schema_fingerprint": schema_fingerprint(schema),
+        "key": list(layout.key),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **meta,
     }
-    data = canonical_bytes(manifest)
-    store.write_bytes(f"{folder}/{MANIFEST}", data)
-    store.write_bytes(f"{folder}/{SIGNATURE}", signer.sign(data))
-    store.sync_dir(folder)
-    digest = sha256_bytes(data)
-    store.replace_atomic(f"{dataset}/{POINTER}", Pointer(dataset, number, digest).to_bytes())
-    prune(store, dataset, keep)
-    return CommittedVersion(dataset, number, table.num_rows, manifest, digest,
-                            store.display(f"{folder}/{MANIFEST}"))
+    data = canonical_bytes(doc)
+    # signature first, manifest last, each replaced atomically: a version's manifest
+    # exists only complete and signed (a kill in between leaves it unsigned: recovered)
+    table.hub.replace_atomic(signature_rel(version), signer.sign(data))
+    table.hub.replace_atomic(manifest_rel(version), data)
+    return CommittedVersion(layout.name, version, int(doc["rows"]), doc, sha256_bytes(data),
+                            table.hub.display(manifest_rel(version)))
 
 
-def _clear_uncommitted(store: Store, dataset: str, current: int) -> None:
-    """Remove version folders above the pointer: leftovers of a killed publish."""
-    for name in store.listdir(dataset):
-        n = parse_version_dir(name)
-        if n is not None and n > current:
-            store.delete_dir(f"{dataset}/{name}")
+def _previous(table: Table, version: int) -> tuple[dict[str, Any], int, bytes] | None:
+    earlier = [v for v in manifest_versions(table) if v < version]
+    if not earlier:
+        return None
+    doc, raw = read_manifest(table, earlier[-1])
+    return doc, earlier[-1], raw
 
 
-def prune(store: Store, dataset: str, keep: int) -> list[int]:
-    """Delete committed versions older than the newest ``keep``; return those deleted."""
-    versions = committed_versions(store, dataset)
-    doomed = versions[:-keep] if keep > 0 and len(versions) > keep else []
-    for n in doomed:
-        store.delete_dir(f"{dataset}/{version_dir(n)}")
-    return doomed
+def recover(table: Table, layout: TableLayout, signer: Signer) -> list[CommittedVersion]:
+    """Give manifests to log versions this hub committed before a crash; refuse any
+    other unsigned log version (see the module docstring)."""
+    signed = set(manifest_versions(table))
+    out: list[CommittedVersion] = []
+    for version in table.log_versions():
+        if version in signed:
+            continue
+        info = table.commit_info(version)
+        txn = info.get(TXN_KEY)
+        intent = _read_intent(table, str(txn), signer) if txn else None
+        base = intent.get("base_version") if intent else None
+        # a publish makes one commit on its base; vacuum makes two (START, END)
+        expected = (version - 1 if version else None)
+        if intent is None or not (base == expected or (
+                intent.get("operation") == "vacuum" and isinstance(base, int)
+                and base < version)):
+            raise PublishError(
+                "a Delta log version was not written by this hub (no signed intent matches)",
+                {"table": table.display(), "version": version,
+                 "operation": str(info.get("operation"))},
+                "do not publish on top of it: inspect with `hrss-hub exchange history` and "
+                "`hrss-hub verify`, then restore the table from a verified version")
+        out.append(write_manifest(table, layout, signer, version, str(intent["operation"]),
+                                  dict(intent["meta"]), {}))
+        drop_intent(table, str(txn))
+        signed.add(version)
+    return out
+
+
+def sweep_intents(table: Table, older_than_hours: float = 1.0) -> int:
+    """Delete intents whose commit never happened (their txn is in no recent log entry)
+    and that are older than ``older_than_hours`` — a younger one may belong to a
+    publisher that is committing right now."""
+    now = datetime.now(UTC)
+    stale: list[str] = []
+    used: set[str] | None = None
+    for name in table.hub.listdir(INTENTS):
+        txn, _, ext = name.partition(".")
+        if ext != "json" or not txn:
+            continue
+        try:
+            doc = json.loads(table.hub.read_bytes(f"{INTENTS}/{name}"))
+            age = (now - datetime.fromisoformat(str(doc["created_at"]))).total_seconds()
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            continue
+        if age < older_than_hours * 3600:
+            continue
+        if used is None:
+            used = set()
+            for version in table.log_versions()[-50:]:
+                try:
+                    found = table.commit_info(version).get(TXN_KEY)
+                except (HubError, OSError, ValueError):
+                    continue
+                if found:
+                    used.add(str(found))
+        if txn not in used:
+            stale.append(txn)
+    for txn in stale:
+        drop_intent(table, txn)
+    return len(stale)

@@ -1,32 +1,60 @@
-"""Manifests and pointers: their JSON form, hashing and parsing.
+"""Hub manifests of Delta versions: their JSON form, place, hashing and parsing.
 
-A dataset version is described by ``v<N>/_manifest.json`` (signed by ``v<N>/_manifest.sig``)
-and made current by ``CURRENT``, a pointer naming the version and the SHA-256 of its
-manifest. Manifests are written as canonical JSON (sorted keys, UTF-8) so that their
-hash and signature do not depend on who serialised them.
+Every Delta version the hub commits gets a manifest at
+``<table>/_hrss/manifests/<version>.json`` (20-digit version, like the log) and a
+detached signature ``<version>.sig`` next to it. Delta readers skip ``_``-prefixed
+folders, so the manifests cost plain readers nothing. A manifest binds, under the hub's
+signature:
+
+- the Delta version and the digest of its commit file (``_delta_log/<version>.json``),
+  so an edited log entry, or one the hub did not write, is detected;
+- every active data file of the version with its size, row count, partition and digest,
+  so a flipped byte, an added, removed or swapped file is detected;
+- the schema and its fingerprint, the standard version, the publisher, the quality of the
+  runs whose rows the version absorbed, the audit-chain head at publish time, and the
+  previous manifest's digest (a chain: a removed or replaced manifest breaks it).
+
+Manifests are canonical JSON (sorted keys, UTF-8), so their digest and signature do not
+depend on who serialised them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from hrss_hub.errors import PublishError
+from hrss_hub.exchange.staging import schema_fingerprint
 
-FORMAT = "hrss-hub/exchange-manifest/1"
-POINTER = "CURRENT"
-# leading "_": Parquet readers pointed at a version folder (pyarrow, pandas, Spark) skip
-# such files as metadata, so ``pd.read_parquet("person/v3")`` just works
-MANIFEST = "_manifest.json"
-SIGNATURE = "_manifest.sig"
+FORMAT = "hrss-hub/delta-manifest/1"
+MANIFESTS = "manifests"
+INTENTS = "intents"
+
+__all__ = ["FORMAT", "canonical_bytes", "manifest_rel", "parse_manifest", "schema_fingerprint",
+           "schema_from_json", "schema_json", "sha256_bytes", "signature_rel"]
+
+
+def manifest_rel(version: int) -> str:
+    """Path of a version's manifest inside ``<table>/_hrss/``."""
+    return f"{MANIFESTS}/{version:020d}.json"
+
+
+def signature_rel(version: int) -> str:
+    """Path of a version's signature inside ``<table>/_hrss/``."""
+    return f"{MANIFESTS}/{version:020d}.sig"
+
+
+def parse_manifest_name(name: str) -> int | None:
+    """The version of a manifest file name (``None`` for anything else)."""
+    stem, _, ext = name.partition(".")
+    return int(stem) if ext == "json" and stem.isdigit() else None
 
 
 def canonical_bytes(doc: dict[str, Any]) -> bytes:
-    """Canonical JSON bytes of a manifest (stable hash and signature)."""
+    """Canonical JSON bytes of a manifest (stable digest and signature)."""
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
 
 
@@ -40,43 +68,6 @@ def schema_json(schema: pa.Schema) -> list[dict[str, Any]]:
     return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
 
 
-def version_dir(version: int) -> str:
-    """Folder name of a version."""
-    return f"v{version}"
-
-
-def parse_version_dir(name: str) -> int | None:
-    """The version number of a folder name like ``v12`` (else ``None``)."""
-    if name.startswith("v") and name[1:].isdigit():
-        return int(name[1:])
-    return None
-
-
-@dataclass(frozen=True)
-class Pointer:
-    """Content of a ``CURRENT`` pointer."""
-
-    dataset: str
-    version: int
-    manifest_sha256: str
-
-    def to_bytes(self) -> bytes:
-        """Serialized form."""
-        return json.dumps({"dataset": self.dataset, "version": self.version,
-                           "manifest": f"{version_dir(self.version)}/{MANIFEST}",
-                           "manifest_sha256": self.manifest_sha256}, indent=1).encode()
-
-    @classmethod
-    def parse(cls, data: bytes, where: str) -> Pointer:
-        """Parse pointer bytes; a broken pointer is a :class:`PublishError`."""
-        try:
-            doc = json.loads(data)
-            return cls(str(doc["dataset"]), int(doc["version"]), str(doc["manifest_sha256"]))
-        except (ValueError, KeyError, TypeError):
-            raise PublishError("dataset pointer is unreadable", {"file": where},
-                               "run `hrss-hub verify` on the dataset folder") from None
-
-
 def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
     """Parse manifest bytes; errors name the file."""
     try:
@@ -84,7 +75,7 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise PublishError(f"manifest is not valid JSON: {exc}", {"file": where}) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise PublishError("not an hrss-hub exchange manifest", {"file": where})
+        raise PublishError("not an hrss-hub Delta manifest", {"file": where})
     return doc
 
 

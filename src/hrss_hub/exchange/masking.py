@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -95,17 +96,27 @@ def row_mask(table: pa.Table, column: str, prefixes: tuple[str, ...]) -> pa.Arra
     return mask
 
 
-def apply_grant(table: pa.Table, grant: DatasetGrant, key: bytes | None) -> pa.Table:
-    """The recipient's extract: rows in scope, allowed columns only, masked."""
-    from hrss_hub.exchange.writer import division_column
+def in_scope(table: pa.Table, grant: DatasetGrant) -> pa.Array:
+    """Mask of the rows inside ``grant``'s row scope (all rows when it has none)."""
+    from hrss_hub.exchange.layout import division_column
 
-    if grant.division_prefixes is not None:
-        column = division_column(table.schema)
-        if column is None:
-            raise ConfigError("row scope on a dataset without a division column",
-                              {"dataset": grant.dataset})
-        table = table.filter(row_mask(table, column, grant.division_prefixes))
-    columns = [c for c in table.column_names if grant.columns.get(c, "drop") != "drop"]
+    if grant.division_prefixes is None:
+        return pa.array(np.ones(table.num_rows, dtype=bool))
+    column = division_column(table.schema)
+    if column is None:
+        raise ConfigError("row scope on a dataset without a division column",
+                          {"dataset": grant.dataset})
+    return row_mask(table, column, grant.division_prefixes)
+
+
+def delivered_columns(schema: pa.Schema, grant: DatasetGrant) -> list[str]:
+    """The source columns that reach the recipient, in the source's order."""
+    return [c for c in schema.names if grant.columns.get(c, "drop") != "drop"]
+
+
+def transform(table: pa.Table, grant: DatasetGrant, key: bytes | None) -> pa.Table:
+    """The recipient's columns of ``table``: allowed columns only, masked (no row filter)."""
+    columns = delivered_columns(table.schema, grant)
     out = table.select(columns)
     for i, name in enumerate(columns):
         action = grant.columns[name]
@@ -118,3 +129,8 @@ def apply_grant(table: pa.Table, grant: DatasetGrant, key: bytes | None) -> pa.T
             out = out.set_column(i, pa.field(name, pa.string(), out.schema.field(i).nullable),
                                  pseudonymize(out[name], key))
     return out
+
+
+def apply_grant(table: pa.Table, grant: DatasetGrant, key: bytes | None) -> pa.Table:
+    """The recipient's extract: rows in scope, allowed columns only, masked."""
+    return transform(table.filter(in_scope(table, grant)), grant, key)

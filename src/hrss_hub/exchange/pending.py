@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ class PendingFile:
     system: str
     stream: str
     run_id: str
+    #: the stream's own counts for its run (read, published, quarantined, filtered, …)
+    #: as the stager recorded them; empty for files staged before they were recorded
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def lineage(self) -> dict[str, Any]:
         """Entry for the manifest's ``lineage.inputs``."""
@@ -30,8 +34,28 @@ class PendingFile:
                 "system": self.system, "stream": self.stream, "run_id": self.run_id}
 
     def read(self, schema: pa.Schema) -> pa.Table:
-        """The file's rows in the entity schema."""
-        return pq.read_table(self.path).select(schema.names).cast(schema)
+        """The file's rows in the entity schema (a missing optional lineage column, such
+        as ``source_updated_at`` from an older stager, is null)."""
+        return conform(pq.read_table(self.path), schema)
+
+    def batches(self, schema: pa.Schema, rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The file's rows in ``schema``, batch by batch (bounded memory)."""
+        pf = pq.ParquetFile(self.path)
+        for batch in pf.iter_batches(batch_size=rows):
+            yield from conform(pa.Table.from_batches([batch]), schema).to_batches()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns (missing nullable ones as nulls)."""
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            cols.append(table[f.name].cast(f.type))
+        elif f.nullable:
+            cols.append(pa.nulls(table.num_rows, f.type))
+        else:
+            raise KeyError(f"staged file lacks required column {f.name!r}")
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def pending_entities(exchange_root: Path) -> list[str]:
@@ -56,7 +80,7 @@ def list_pending(exchange_root: Path, entity: str) -> list[PendingFile]:
         doc = json.loads(sidecar.read_text(encoding="utf-8"))
         out.append((str(doc.get("staged_at", "")) + data.name, PendingFile(
             data, str(doc["sha256"]), int(doc["rows"]), str(doc["system"]),
-            str(doc["stream"]), str(doc["run_id"]))))
+            str(doc["stream"]), str(doc["run_id"]), dict(doc.get("quality") or {}))))
     return [p for _, p in sorted(out, key=lambda item: item[0])]
 
 

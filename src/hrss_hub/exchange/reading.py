@@ -1,77 +1,100 @@
-"""Reading dataset versions (time travel by number) as Arrow tables or datasets.
+"""Reading exchange tables and outboxes: the current signed version, or time travel.
 
-A reader resolves ``CURRENT`` (or takes a version number), checks the manifest against
-the pointer and its signature, and reads exactly the files the manifest lists, never a
-folder listing: files of an unfinished publish are invisible by construction.
+The hub's readers read the newest *signed* version (a Delta version whose manifest is
+written; see :mod:`commit` for the one moment where the log is a version ahead), or any
+kept version by number or by timestamp. With ``verify`` (the default) the version's
+manifest signature, its commit digest and its file list are checked against the Delta
+log before a byte of data is read; ``hrss-hub verify`` also re-hashes every file.
+
+Plain readers need none of this: polars ``read_delta``, ``deltalake``'s pandas/pyarrow
+readers, duckdb over the Arrow dataset and Spark read the same tables directly (README,
+"Reading the exchange").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hrss_hub.errors import PublishError
-from hrss_hub.exchange.commit import committed_versions, read_pointer
-from hrss_hub.exchange.manifest import MANIFEST, parse_manifest, schema_from_json, version_dir
+from hrss_hub.exchange.commit import CommittedVersion, committed, latest_signed, manifest_versions
+from hrss_hub.exchange.layout import sql_literal
 from hrss_hub.exchange.storage import Store
-from hrss_hub.exchange.verify import verify_version
+from hrss_hub.exchange.tables import Table
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
+Version = int | str | datetime | None
 
-def resolve(root: str | Path | Store, entity: str, version: int | None = None,
-            *, verify: bool = True) -> tuple[Store, dict[str, Any]]:
-    """The store and the checked manifest of ``entity`` at ``version`` (default current)."""
-    store = Store.open(root)
-    pointer = read_pointer(store, entity)
-    if pointer is None:
-        raise PublishError("dataset has no published version", {"dataset": entity,
-                           "root": store.display()}, "run `hrss-hub run` to publish one")
-    number = pointer.version if version is None else version
-    if number not in committed_versions(store, entity):
-        kept = ", ".join(str(v) for v in committed_versions(store, entity))
+
+def resolve(root: str | Path | Store, entity: str, version: Version = None, *,
+            verify: bool = True) -> tuple[Table, Any, CommittedVersion]:
+    """The table, a ``DeltaTable`` loaded at the wanted version, and its signed version.
+
+    ``version``: a number, an ISO timestamp / ``datetime`` (the version current then), or
+    ``None`` for the newest signed one.
+    """
+    table = Table(Store.open(root), entity)
+    current = latest_signed(table)
+    if current is None:
+        raise PublishError("dataset has no published version", {
+            "dataset": entity, "root": table.store.display()},
+            "run `hrss-hub run` to publish one")
+    if version is None:
+        number = current.version
+    elif isinstance(version, int):
+        number = version
+    else:
+        number = int(table.open(version).version())
+        number = min(number, current.version)
+    if number not in manifest_versions(table):
+        kept = ", ".join(str(v) for v in manifest_versions(table))
         raise PublishError(f"version {number} is not available", {"dataset": entity},
-                           f"kept versions: {kept}")
-    expected = pointer.manifest_sha256 if number == pointer.version else None
+                           f"signed versions: {kept}")
     if verify:
-        report = verify_version(store, entity, number, expected_sha256=expected, deep=True)
+        from hrss_hub.exchange.verify import verify_version
+
+        report = verify_version(table, number, deep=False)
         if not report.ok:
             raise PublishError("dataset version failed verification: "
                                + "; ".join(report.problems),
                                {"dataset": entity, "version": number},
                                "do not use this data; republish or ask the publisher")
-    rel = f"{entity}/{version_dir(number)}/{MANIFEST}"
-    return store, parse_manifest(store.read_bytes(rel), store.display(rel))
+    return table, table.open(number), committed(table, number)
 
 
-def dataset(root: str | Path | Store, entity: str, version: int | None = None, *,
+def dataset(root: str | Path | Store, entity: str, version: Version = None, *,
             divisions: Sequence[str] | None = None, verify: bool = True) -> ds.Dataset:
-    """A ``pyarrow.dataset.Dataset`` over one version (``divisions``: only the files of
-    those division prefixes, chosen from the manifest; rows are not filtered here)."""
-    import pyarrow.dataset as ds  # imports pandas: only for callers who want a Dataset
-
-    store, manifest, paths = _files(root, entity, version, divisions, verify)
-    return ds.dataset(paths, schema=schema_from_json(manifest["schema"]), format="parquet",
-                      filesystem=store.fs)
+    """A ``pyarrow.dataset.Dataset`` over one version, with the standard's schema and the
+    partition column (``divisions``: only the partitions of those division prefixes)."""
+    table, dt, _ = resolve(root, entity, version, verify=verify)
+    return _dataset(table, dt, divisions)
 
 
-def _files(root: str | Path | Store, entity: str, version: int | None,
-           divisions: Sequence[str] | None,
-           verify: bool) -> tuple[Store, dict[str, Any], list[str]]:
-    store, manifest = resolve(root, entity, version, verify=verify)
-    folder = f"{entity}/{version_dir(int(manifest['version']))}"
-    files = manifest["files"]
-    if divisions is not None:
-        files = [f for f in files if _division_matches(f, divisions)]
-    return store, manifest, [store.path(f"{folder}/{f['path']}") for f in files]
+def _dataset(table: Table, dt: Any, divisions: Sequence[str] | None) -> ds.Dataset:
+    predicate = None
+    parts = list(dt.metadata().partition_columns)
+    if divisions is not None and parts:
+        wanted = sorted({p["__v"] for p in _partitions(dt, parts[0])
+                         if p["__v"] is not None and any(str(p["__v"]).startswith(d)
+                                                         for d in divisions)})
+        if not wanted:
+            predicate = f"`{parts[0]}` IS NULL AND `{parts[0]}` IS NOT NULL"
+        else:
+            predicate = f"`{parts[0]}` IN ({', '.join(sql_literal(w) for w in wanted)})"
+    return table.dataset(dt, predicate)
 
 
-def read_version(root: str | Path | Store, entity: str, version: int | None = None, *,
+def _partitions(dt: Any, column: str) -> list[dict[str, Any]]:
+    return [{"__v": p.get(column)} for p in dt.partitions()]
+
+
+def read_version(root: str | Path | Store, entity: str, version: Version = None, *,
                  columns: Sequence[str] | None = None,
                  divisions: Sequence[str] | None = None, verify: bool = True,
                  ledger: Any = None, actor: str = "python-api") -> pa.Table:
@@ -79,34 +102,34 @@ def read_version(root: str | Path | Store, entity: str, version: int | None = No
 
     With a ``ledger`` the read is appended to the audit chain (who read what).
     """
-    store, manifest, paths = _files(root, entity, version, divisions, verify)
-    schema = schema_from_json(manifest["schema"])
-    if columns:
-        schema = pa.schema([schema.field(c) for c in columns])
-    parts = []
-    for path in paths:
-        with store.fs.open_input_file(path) as fh:
-            parts.append(pq.ParquetFile(fh).read(columns=schema.names).cast(schema))
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    table, dt, signed = resolve(root, entity, version, verify=verify)
+    data = _dataset(table, dt, divisions).to_table(columns=list(columns) if columns else None)
     if divisions is not None:
-        from hrss_hub.exchange.writer import division_column
+        from hrss_hub.exchange.layout import division_column
 
-        col = division_column(table.schema)
-        if col is not None and col in table.column_names:
-            table = table.filter(_prefix_mask(table[col], divisions))
+        col = division_column(data.schema)
+        if col is not None:
+            data = data.filter(_prefix_mask(data[col], divisions))
     if ledger is not None:
-        ledger.append_audit(actor, "read", f"{entity}@v{manifest['version']}",
-                            {"root": Store.open(root).display(), "rows": table.num_rows,
+        ledger.append_audit(actor, "read", f"{entity}@v{signed.version}",
+                            {"root": table.store.display(), "rows": data.num_rows,
                              "columns": list(columns) if columns else "all",
                              "divisions": list(divisions) if divisions else "all"})
-    return table
+    return data
 
 
-def _division_matches(entry: dict[str, Any], prefixes: Sequence[str]) -> bool:
-    division = (entry.get("partition") or {}).get("division")
-    if division is None:
-        return "partition" not in entry  # unpartitioned files: filter rows instead
-    return any(str(division).startswith(p) for p in prefixes)
+def read_changes(root: str | Path | Store, entity: str, starting_version: int,
+                 ending_version: int | None = None,
+                 columns: Sequence[str] | None = None) -> pa.Table:
+    """The Change Data Feed of ``entity`` between two versions (inclusive): every
+    inserted, deleted and updated row with ``_change_type`` and ``_commit_version``."""
+    table = Table(Store.open(root), entity)
+    dt = table.open()
+    from hrss_hub.exchange.tables import plain_types
+
+    reader = dt.load_cdf(starting_version=starting_version, ending_version=ending_version,
+                         columns=list(columns) if columns else None)
+    return plain_types(pa.table(reader))
 
 
 def _prefix_mask(column: pa.ChunkedArray, prefixes: Sequence[str]) -> pa.ChunkedArray:

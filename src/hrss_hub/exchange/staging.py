@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -116,11 +118,14 @@ class ManifestFile:
 
 def publish_files(exchange_root: Path, entity: str, schema: pa.Schema, staged: list[StagedFile],
                   *, run_id: str, system: str, stream: str, standard_version: str,
-                  hub: dict[str, str]) -> list[ManifestFile]:
+                  hub: dict[str, str],
+                  quality: Mapping[str, Any] | None = None) -> list[ManifestFile]:
     """Hand a finished stream's files over to the publisher.
 
     The files move to ``<exchange_root>/.staged/<entity>/``, each with a ``.json`` sidecar
-    (rows, SHA-256, system, stream, run, standard version, schema fingerprint). They
+    (rows, SHA-256, system, stream, run, standard version, schema fingerprint, and the
+    stream's ``quality`` counts of its run: read, published, quarantined, filtered, so
+    that the version absorbing the files describes the run that produced them). They
     become visible to readers only when :func:`hrss_hub.exchange.versions.publish_pending`
     merges them into the next immutable dataset version and swaps the pointer.
     """
@@ -134,7 +139,8 @@ def publish_files(exchange_root: Path, entity: str, schema: pa.Schema, staged: l
                           run_id=run_id)
         sidecar = {**asdict(mf), "entity": entity, "standard_version": standard_version,
                    "schema_fingerprint": schema_fingerprint(schema), "publisher": hub,
-                   "staged_at": datetime.now(UTC).isoformat(timespec="seconds")}
+                   "staged_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                   "quality": dict(quality or {})}
         # the sidecar goes first: a data file without one is incomplete and ignored
         tmp = final.with_name(final.name + ".json.tmp")
         tmp.write_text(json.dumps(sidecar, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -1,8 +1,17 @@
 """Where exchanges live: a local folder or an S3-compatible bucket, behind one small API.
 
 Everything above this module speaks in ``/``-separated paths relative to a root, so the
-same publishing code runs against ``/srv/exchange`` and ``s3://bucket/exchange``. Only
-one operation needs care per backend: replacing the small pointer object atomically.
+same publishing code runs against ``/srv/exchange`` and ``s3://bucket/exchange``. Two
+clients reach the same place: pyarrow's filesystem (the hub's ``_hrss/`` manifests, file
+digests, plain reads) and delta-rs' object store (the Delta log and data files), which
+gets the same endpoint, region and scheme through :meth:`Store.delta_options`. The
+endpoint comes from the URI (``?endpoint_override=host:port&scheme=http&region=…``) or
+``AWS_ENDPOINT_URL``; credentials only from the environment / AWS profile.
+
+Delta commits are atomic on both: a local ``rename``-free create of the next log file,
+and on S3 a conditional ``PUT`` (``If-None-Match``), which delta-rs uses by default, so
+two publishers racing for one version cannot both win (tested against a local S3
+server). One more operation needs care per backend: replacing a small file atomically.
 
 - Local: write a temporary file next to the target, ``fsync`` it, ``os.replace`` it over
   the target and ``fsync`` the folder, so that after a crash the pointer is either the old
@@ -35,6 +44,8 @@ class Store:
     fs: pafs.FileSystem
     base: str
     uri: str
+    #: non-secret delta-rs storage options (endpoint, region, scheme) of an object store
+    options: tuple[tuple[str, str], ...] = ()
 
     # -- construction --------------------------------------------------------------------
 
@@ -54,7 +65,7 @@ class Store:
             except pa_errors() as exc:
                 raise PublishError(f"cannot open exchange storage: {exc}",
                                    {"uri": _safe_uri(text)}) from None
-            return cls(fs, base.rstrip("/"), _safe_uri(text))
+            return cls(fs, base.rstrip("/"), _safe_uri(text), _delta_options(text))
         path = Path(text.removeprefix("file://")).resolve()
         return cls(pafs.LocalFileSystem(), path.as_posix(), str(path))
 
@@ -67,11 +78,21 @@ class Store:
         """A store rooted at a sub-path of this one."""
         rel = "/".join(p.strip("/") for p in parts if p)
         return Store(self.fs, f"{self.base}/{rel}" if rel else self.base,
-                     f"{self.uri.rstrip('/')}/{rel}" if rel else self.uri)
+                     f"{self.uri.rstrip('/')}/{rel}" if rel else self.uri, self.options)
 
     def path(self, rel: str) -> str:
         """Absolute filesystem path of ``rel`` inside the store."""
         return f"{self.base}/{rel.strip('/')}" if rel else self.base
+
+    def delta_uri(self, rel: str = "") -> str:
+        """The URI delta-rs opens for ``rel`` (a local path, or ``s3://bucket/…``)."""
+        if self.is_local:
+            return self.path(rel)
+        return f"{self.uri.rstrip('/')}/{rel.strip('/')}" if rel else self.uri
+
+    def delta_options(self) -> dict[str, str]:
+        """Storage options for delta-rs (no secrets: those come from the environment)."""
+        return dict(self.options)
 
     def display(self, rel: str = "") -> str:
         """Human-readable location of ``rel`` (for messages; no secrets)."""
@@ -123,8 +144,10 @@ class Store:
     # -- writing -------------------------------------------------------------------------
 
     def makedirs(self, rel: str) -> None:
-        """Create a folder and its parents (no-op on S3, where folders are prefixes)."""
-        self.fs.create_dir(self.path(rel), recursive=True)
+        """Create a folder and its parents (no-op on S3, where folders are prefixes and
+        pyarrow would leave empty marker objects)."""
+        if self.is_local:
+            self.fs.create_dir(self.path(rel), recursive=True)
 
     @contextmanager
     def open_output(self, rel: str) -> Iterator[Any]:
@@ -188,6 +211,28 @@ def _safe_uri(uri: str) -> str:
     parts = urlsplit(uri)
     # query strings may carry access keys: keep only the scheme, host and path
     return redact(f"{parts.scheme}://{parts.netloc}{parts.path}")
+
+
+def _delta_options(uri: str) -> tuple[tuple[str, str], ...]:
+    """delta-rs options from a pyarrow-style S3 URI's query (endpoint, scheme, region)."""
+    from urllib.parse import parse_qs
+
+    parts = urlsplit(uri)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    out: dict[str, str] = {}
+    endpoint = query.get("endpoint_override") or os.environ.get("AWS_ENDPOINT_URL")
+    scheme = query.get("scheme", "https")
+    if endpoint:
+        if "://" not in endpoint:
+            endpoint = f"{scheme}://{endpoint}"
+        out["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            out["AWS_ALLOW_HTTP"] = "true"
+    region = query.get("region") or os.environ.get("AWS_REGION") or os.environ.get(
+        "AWS_DEFAULT_REGION")
+    if region:
+        out["AWS_REGION"] = region
+    return tuple(sorted(out.items()))
 
 
 def _fsync_file(path: str) -> None:

@@ -1,10 +1,23 @@
-"""Verifying a dataset version: signature, pointer, checksums, sizes, schema, row counts.
+"""Verifying Delta tables against the hub's signed manifests.
 
-Every byte a reader relies on is covered: the manifest by its Ed25519 signature (and by
-the pointer's SHA-256 when the version is current), each Parquet part by the manifest's
-SHA-256 and size, the signature document by the signature itself (any change to its key,
-key id or value makes it fail). An extra Parquet file in a version folder is reported
-too, so nobody can slip rows in next to a signed version.
+For a version N the checks are, in order:
+
+- the manifest ``_hrss/manifests/N.json`` exists, its signature (either suite) is valid,
+  and — when keys are pinned — made by a pinned publisher key;
+- it names this table and version, and the previous manifest's digest matches (the chain);
+- the commit file ``_delta_log/N.json`` has the digest the manifest signed (an edited
+  log entry fails here);
+- the snapshot delta-rs derives from the log (checkpoints included) holds exactly the
+  manifest's files — same paths, sizes, partitions, row counts (a file added, removed or
+  swapped in the log fails here);
+- ``deep``: every data file exists with its size and the digest the manifest signed (a
+  flipped byte fails); without ``deep`` (the hub's readers) the store is not listed, so
+  a read costs the log and the manifest, not a request per file.
+
+For a whole table, every commit in the log must have a manifest: a log entry without one
+was written outside the hub (or is the moment of a crash, which the next publish
+completes — either way it is not signed data). Every version of a table must be signed
+by the same key as its first one unless keys are pinned explicitly.
 """
 
 from __future__ import annotations
@@ -13,28 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from hrss_hub.errors import HubError
-from hrss_hub.exchange.commit import read_pointer
-from hrss_hub.exchange.manifest import (
-    MANIFEST,
-    POINTER,
-    SIGNATURE,
-    parse_manifest,
-    parse_version_dir,
-    sha256_bytes,
-    version_dir,
-)
+from hrss_hub.exchange.commit import manifest_versions
+from hrss_hub.exchange.layout import HUB_DIR
+from hrss_hub.exchange.manifest import manifest_rel, parse_manifest, signature_rel
 from hrss_hub.exchange.signing import verify_signature
-from hrss_hub.exchange.staging import schema_fingerprint
 from hrss_hub.exchange.storage import Store
+from hrss_hub.exchange.suites import PublicKey, digest_bytes
+from hrss_hub.exchange.tables import Table
 
 
 @dataclass
 class VersionReport:
-    """Outcome of verifying one version."""
+    """Outcome of verifying one version (or a table-level problem)."""
 
     location: str
     dataset: str = ""
@@ -42,6 +46,8 @@ class VersionReport:
     rows: int = 0
     files: int = 0
     key_id: str = ""
+    suite: str = ""
+    operation: str = ""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -53,148 +59,208 @@ class VersionReport:
         """JSON form for ``hrss-hub verify --json``."""
         return {"location": self.location, "dataset": self.dataset, "version": self.version,
                 "rows": self.rows, "files": self.files, "signer_key_id": self.key_id,
+                "signature_suite": self.suite, "operation": self.operation,
                 "ok": self.ok, "problems": self.problems}
 
 
-def verify_version(store: Store, dataset: str, version: int, *,
-                   trusted: list[Ed25519PublicKey] | None = None,
-                   expected_sha256: str | None = None, deep: bool = True) -> VersionReport:
-    """Verify ``<dataset>/v<version>/`` in ``store``.
-
-    ``expected_sha256`` is the pointer's manifest hash; ``deep`` also hashes every file
-    and checks its Parquet footer (schema fingerprint and row count).
-    """
-    folder = f"{dataset}/{version_dir(version)}"
-    report = VersionReport(store.display(folder), dataset, version)
+def verify_version(table: Table, version: int, *, trusted: list[PublicKey] | None = None,
+                   deep: bool = True) -> VersionReport:
+    """Verify version ``version`` of ``table`` (see the module docstring)."""
+    report = VersionReport(table.display(), table.name, version)
     try:
-        raw = store.read_bytes(f"{folder}/{MANIFEST}")
+        raw = table.hub.read_bytes(manifest_rel(version))
     except FileNotFoundError:
-        report.problems.append("_manifest.json is missing")
+        report.problems.append(f"no signed hub manifest for Delta version {version} "
+                               "(a log entry written outside the hub)")
         return report
     try:
-        sig = store.read_bytes(f"{folder}/{SIGNATURE}")
+        sig = table.hub.read_bytes(signature_rel(version))
     except FileNotFoundError:
-        report.problems.append("_manifest.sig is missing (unsigned manifest)")
+        report.problems.append("the manifest's signature is missing (unsigned manifest)")
         sig = b""
     if sig:
         problems, report.key_id = verify_signature(raw, sig, trusted)
         report.problems.extend(problems)
-    if expected_sha256 is not None and sha256_bytes(raw) != expected_sha256:
-        report.problems.append("manifest does not match the SHA-256 in CURRENT")
     try:
-        manifest = parse_manifest(raw, store.display(f"{folder}/{MANIFEST}"))
+        manifest = parse_manifest(raw, table.hub.display(manifest_rel(version)))
     except HubError as exc:
         report.problems.append(exc.message)
         return report
-    if manifest.get("dataset") != dataset or manifest.get("version") != version:
+    report.suite = str(manifest.get("signature_suite", ""))
+    report.operation = str(manifest.get("operation", ""))
+    if manifest.get("dataset") != table.name or manifest.get("version") != version:
         report.problems.append(
             f"manifest names {manifest.get('dataset')} v{manifest.get('version')}, "
-            f"found at {dataset} v{version}")
+            f"found at {table.name} v{version}")
     try:
-        _check_files(store, folder, manifest, report, deep)
+        _check_chain(table, manifest, report)
+        _check_commit(table, version, manifest, report)
+        _check_files(table, version, manifest, report, deep)
     except (KeyError, TypeError, ValueError) as exc:
         report.problems.append(f"manifest is malformed ({type(exc).__name__}: {exc})")
     return report
 
 
-def _check_files(store: Store, folder: str, manifest: dict[str, Any], report: VersionReport,
-                 deep: bool) -> None:
+def _check_chain(table: Table, manifest: dict[str, Any], report: VersionReport) -> None:
+    prev = manifest.get("previous")
+    if prev is None:
+        if report.version != 0 and manifest_versions(table)[:1] != [report.version]:
+            report.problems.append("manifest has no previous version but is not the first")
+        return
+    try:
+        data = table.hub.read_bytes(manifest_rel(int(prev["version"])))
+    except FileNotFoundError:
+        return  # the previous version expired (retention): the chain starts here
+    if digest_bytes(report.suite, data) != prev["manifest_digest"]:
+        report.problems.append(f"the manifest of version {prev['version']} was replaced "
+                               "(its digest differs from the one this manifest signed)")
+
+
+def _check_commit(table: Table, version: int, manifest: dict[str, Any],
+                  report: VersionReport) -> None:
+    commit = manifest["commit"]
+    try:
+        data = table.files.read_bytes(str(commit["path"]))
+    except FileNotFoundError:
+        report.problems.append(f"the Delta log entry {commit['path']} is missing")
+        return
+    if len(data) != int(commit["size"]) or digest_bytes(report.suite, data) != commit["digest"]:
+        report.problems.append(f"the Delta log entry {commit['path']} was changed after "
+                               "the hub signed it")
+
+
+def _check_files(table: Table, version: int, manifest: dict[str, Any],
+                 report: VersionReport, deep: bool) -> None:
+    listed = {str(f["path"]): f for f in manifest["files"]}
+    report.files = len(listed)
     report.rows = int(manifest["rows"])
-    files = manifest["files"]
-    report.files = len(files)
-    listed = {str(f["path"]) for f in files}
-    extra = [n for n in store.listdir(folder)
-             if n not in listed and n not in (MANIFEST, SIGNATURE)]
-    if extra:
-        report.problems.append(f"files not in the manifest: {', '.join(sorted(extra))}")
-    if sum(int(f["rows"]) for f in files) != report.rows:
+    if sum(int(f["rows"]) for f in listed.values()) != report.rows:
         report.problems.append("manifest row count is not the sum of its files")
-    for entry in files:
-        _check_file(store, folder, entry, manifest, report, deep)
-
-
-def _check_file(store: Store, folder: str, entry: dict[str, Any], manifest: dict[str, Any],
-                report: VersionReport, deep: bool) -> None:
-    rel = f"{folder}/{entry['path']}"
-    name = str(entry["path"])
-    if not store.exists(rel):
-        report.problems.append(f"{name}: missing")
-        return
-    if store.size(rel) != int(entry["size"]):
-        report.problems.append(f"{name}: size {store.size(rel)} != {entry['size']}")
-        return
-    if not deep:
-        return
-    if store.sha256(rel) != entry["sha256"]:
-        report.problems.append(f"{name}: SHA-256 does not match the manifest (file changed)")
-        return
     try:
-        with store.fs.open_input_file(store.path(rel)) as fh:
-            meta = pq.ParquetFile(fh).metadata
-            schema = meta.schema.to_arrow_schema()
-            rows = meta.num_rows
-    except Exception as exc:  # noqa: BLE001 - any unreadable footer is a verification failure
-        report.problems.append(f"{name}: not a readable Parquet file ({type(exc).__name__})")
-        return
-    if rows != int(entry["rows"]):
-        report.problems.append(f"{name}: {rows} rows, manifest says {entry['rows']}")
-    if schema_fingerprint(schema) != manifest.get("schema_fingerprint"):
-        report.problems.append(f"{name}: schema differs from the manifest's fingerprint")
-
-
-def verify_path(path: str | Path, *, trusted: list[Ed25519PublicKey] | None = None,
-                all_versions: bool = False) -> list[VersionReport]:
-    """Verify whatever ``path`` is: a version folder, a dataset folder (its current version,
-    or every kept one), or a root holding datasets (an exchange or an outbox)."""
-    text = str(path).rstrip("/")
-    store = Store.open(text)
-    if store.exists(MANIFEST):
-        parent, _, name = text.rpartition("/")
-        number = parse_version_dir(name)
-        dataset = parent.rpartition("/")[2]
-        if number is None:
-            return [VersionReport(text, problems=["a version folder must be named v<N>"])]
-        up = Store.open(parent.rpartition("/")[0] or "/")
-        pointer = read_pointer(up, dataset)
-        expected = pointer.manifest_sha256 if pointer and pointer.version == number else None
-        return [verify_version(up, dataset, number, trusted=trusted, expected_sha256=expected)]
-    if store.exists(POINTER):
-        parent, _, dataset = text.rpartition("/")
-        return _verify_dataset(Store.open(parent or "/"), dataset, trusted, all_versions)
-    reports: list[VersionReport] = []
-    for name in store.listdir():
-        if store.exists(f"{name}/{POINTER}"):
-            reports.extend(_verify_dataset(store, name, trusted, all_versions))
-        elif store.is_dir(name) and not name.startswith("."):
-            # an outbox root holds one folder per recipient, each holding datasets
-            sub = store.sub(name)
-            for inner in sub.listdir():
-                if sub.exists(f"{inner}/{POINTER}"):
-                    reports.extend(_verify_dataset(sub, inner, trusted, all_versions))
-    if not reports:
-        return [VersionReport(text, problems=["no dataset found (no CURRENT or _manifest.json)"])]
-    return reports
-
-
-def _verify_dataset(store: Store, dataset: str, trusted: list[Ed25519PublicKey] | None,
-                    all_versions: bool) -> list[VersionReport]:
-    try:
-        pointer = read_pointer(store, dataset)
+        dt = table.open(version)
+        active = {f.path: f for f in table.active_files(dt)}
     except HubError as exc:
-        return [VersionReport(store.display(dataset), dataset, problems=[exc.message])]
-    assert pointer is not None
-    if pointer.dataset != dataset:
-        return [VersionReport(store.display(dataset), dataset,
-                              problems=[f"CURRENT names dataset {pointer.dataset!r}"])]
-    if not all_versions:
-        return [verify_version(store, dataset, pointer.version, trusted=trusted,
-                               expected_sha256=pointer.manifest_sha256)]
-    reports = []
-    for name in store.listdir(dataset):
-        n = parse_version_dir(name)
-        if n is None or n > pointer.version:
+        report.problems.append(f"the Delta log cannot be read at this version: {exc.message}")
+        return
+    for path in sorted(set(active) - set(listed)):
+        report.problems.append(f"{path}: in the Delta log but not in the signed manifest "
+                               "(file added)")
+    for path in sorted(set(listed) - set(active)):
+        report.problems.append(f"{path}: in the signed manifest but not in the Delta log "
+                               "(file removed)")
+    for path in sorted(set(listed) & set(active)):
+        entry, f = listed[path], active[path]
+        if f.size != int(entry["size"]) or (f.rows >= 0 and f.rows != int(entry["rows"])) \
+                or dict(sorted(f.partition.items())) != entry["partition"]:
+            report.problems.append(f"{path}: size, rows or partition differ from the "
+                                   "signed manifest (file swapped)")
             continue
-        expected = pointer.manifest_sha256 if n == pointer.version else None
-        reports.append(verify_version(store, dataset, n, trusted=trusted,
-                                      expected_sha256=expected))
+        if not deep:
+            continue  # the log's sizes matched; reading the store is the deep check's job
+        rel = _unquote(path)
+        if not table.files.exists(rel):
+            report.problems.append(f"{path}: missing")
+            continue
+        if table.files.size(rel) != int(entry["size"]):
+            report.problems.append(f"{path}: size {table.files.size(rel)} != {entry['size']}")
+            continue
+        if table.digest_file(path, report.suite) != entry["digest"]:
+            report.problems.append(f"{path}: digest does not match the manifest (file changed)")
+
+
+def verify_table(table: Table, *, trusted: list[PublicKey] | None = None,
+                 all_versions: bool = False, deep: bool = True) -> list[VersionReport]:
+    """Verify a table: its current version (or every signed one) and its whole log."""
+    signed = manifest_versions(table)
+    log = table.log_versions()
+    if not signed and not log:
+        return [VersionReport(table.display(), table.name,
+                              problems=["not a Delta table (no _delta_log)"])]
+    reports: list[VersionReport] = []
+    unsigned = [v for v in log if v not in signed]
+    if unsigned:
+        reports.append(VersionReport(table.display(), table.name, unsigned[-1], problems=[
+            f"Delta log version(s) {', '.join(map(str, unsigned))} have no signed hub "
+            "manifest: written outside the hub"]))
+    missing = [v for v in signed if log and v > log[0] and v not in log]
+    if missing:
+        reports.append(VersionReport(table.display(), table.name, missing[0], problems=[
+            f"signed version(s) {', '.join(map(str, missing))} are missing from the Delta "
+            "log (log entries removed)"]))
+    horizon = _vacuum_horizon(table, signed)
+    wanted = ([v for v in signed if (v in log or not log) and v >= horizon] if all_versions
+              else signed[-1:])
+    signers: set[str] = set()
+    for v in wanted:
+        r = verify_version(table, v, trusted=trusted, deep=deep)
+        if r.key_id:
+            signers.add(r.key_id)
+        reports.append(r)
+    if trusted is None and signed:
+        first = verify_version(table, signed[0], deep=False).key_id
+        changed = {k for k in signers if k != first}
+        if first and changed:
+            reports[-1].problems.append(
+                f"signed by key {', '.join(sorted(changed))}, but the table's first version "
+                f"by {first}: re-signed data (pin the publisher key with --trusted-key)")
     return reports
+
+
+def _vacuum_horizon(table: Table, signed: list[int]) -> int:
+    """The oldest version the newest vacuum kept readable (0 before any vacuum): older
+    versions' files may be gone by design, so ``--all-versions`` starts there."""
+    from hrss_hub.exchange.commit import read_manifest
+
+    for v in reversed(signed):
+        try:
+            doc, _ = read_manifest(table, v)
+        except HubError:
+            continue
+        if doc.get("operation") == "vacuum":
+            kept = (doc.get("maintenance") or {}).get("keep_versions") or [v]
+            return int(min(kept))
+    return 0
+
+
+def find_tables(store: Store) -> list[Table]:
+    """Tables at ``store``: the store itself, its children (an exchange root) or its
+    grandchildren (an outbox root: one folder per recipient)."""
+    if store.exists("_delta_log") or store.exists(HUB_DIR):
+        parent, _, name = store.base.rpartition("/")
+        return [Table(Store(store.fs, parent, store.uri.rpartition("/")[0], store.options),
+                      name)]
+    out: list[Table] = []
+    for name in store.listdir():
+        if name.startswith((".", "_")):
+            continue
+        if store.exists(f"{name}/_delta_log") or store.exists(f"{name}/{HUB_DIR}"):
+            out.append(Table(store, name))
+        elif store.is_dir(name):
+            sub = store.sub(name)
+            out.extend(Table(sub, inner) for inner in sub.listdir()
+                       if not inner.startswith((".", "_"))
+                       and (sub.exists(f"{inner}/_delta_log") or sub.exists(f"{inner}/{HUB_DIR}")))
+    return out
+
+
+def verify_path(path: str | Path | Store, *, trusted: list[PublicKey] | None = None,
+                all_versions: bool = False, deep: bool = True) -> list[VersionReport]:
+    """Verify whatever ``path`` is: a table, an exchange root holding tables, or an
+    outbox root holding one folder of tables per recipient. An ``s3://`` URI keeps its
+    ``endpoint_override`` / ``scheme`` / ``region`` for every table below it."""
+    store = Store.open(path)
+    tables = find_tables(store)
+    if not tables:
+        return [VersionReport(store.display(), problems=[
+            "no Delta table found (no _delta_log or _hrss folder)"])]
+    reports: list[VersionReport] = []
+    for table in tables:
+        reports.extend(verify_table(table, trusted=trusted, all_versions=all_versions,
+                                    deep=deep))
+    return reports
+
+
+def _unquote(path: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(path)
