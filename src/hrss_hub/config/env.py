@@ -89,6 +89,18 @@ def read_pseudonym_key(recipient: str, environ: Mapping[str, str] | None = None)
     return EnvVar(pseudonym_key_var(recipient), "pseudonym key", "").read(environ)
 
 
+#: the object store's own standard variables, read (like pyarrow and boto3 do) when an
+#: ``s3://`` URI does not name the endpoint or region itself; not hub settings
+OBJECT_STORE_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def object_store_variable(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """One of :data:`OBJECT_STORE_VARIABLES` from the environment (``None`` when unset)."""
+    if name not in OBJECT_STORE_VARIABLES:
+        raise ValueError(f"{name} is not an object-store variable")
+    return EnvVar(name, "object store", "").read(environ)
+
+
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """``HRSS_HUB_*`` variables that the hub does not read (probably misspelt)."""
     env = os.environ if environ is None else environ

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
+from hrss_hub.config.env import object_store_variable
 from hrss_hub.errors import PublishError, redact
 
 
@@ -220,7 +221,7 @@ def _delta_options(uri: str) -> tuple[tuple[str, str], ...]:
     parts = urlsplit(uri)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     out: dict[str, str] = {}
-    endpoint = query.get("endpoint_override") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = query.get("endpoint_override") or object_store_variable("AWS_ENDPOINT_URL")
     scheme = query.get("scheme", "https")
     if endpoint:
         if "://" not in endpoint:
@@ -228,8 +229,8 @@ def _delta_options(uri: str) -> tuple[tuple[str, str], ...]:
         out["AWS_ENDPOINT_URL"] = endpoint
         if endpoint.startswith("http://"):
             out["AWS_ALLOW_HTTP"] = "true"
-    region = query.get("region") or os.environ.get("AWS_REGION") or os.environ.get(
-        "AWS_DEFAULT_REGION")
+    region = (query.get("region") or object_store_variable("AWS_REGION")
+              or object_store_variable("AWS_DEFAULT_REGION"))
     if region:
         out["AWS_REGION"] = region
     return tuple(sorted(out.items()))
