@@ -3,21 +3,24 @@ killed run loses nothing and doubles nothing.
 
 Inert in production: the variable is read once at import and :func:`hit` is a single
 comparison with ``None``. A test arms one point for a subprocess with
-``HRSS_HUB_TEST_CRASHPOINT=<name>`` (the first time the point is reached) or
-``<name>@<n>`` (the n-th time).
+``HRSS_HUB_TEST_CRASHPOINT=<name>`` (SIGKILL the first time the point is reached),
+``<name>@<n>`` (the n-th time) or ``<name>~<seconds>`` (pause there instead, so that a
+second process can be started while the first provably holds the run lock).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 from hrss_hub.config.env import TEST_CRASHPOINT
 
 _ARMED = TEST_CRASHPOINT.read()
-_NAME, _, _NTH = (_ARMED or "").partition("@")
+_SPEC, _, _PAUSE = (_ARMED or "").partition("~")
+_NAME, _, _NTH = _SPEC.partition("@")
 _WANTED = int(_NTH) if _NTH.isdigit() else 1
-_SEEN = 0
+_SEEN = 0  # test-only counter of the armed point (None of this runs in production)
 
 #: every point the engine passes, in the order of one stream's life
 POINTS = (
@@ -25,7 +28,7 @@ POINTS = (
     "stage.written",
     "quarantine.tmp_written", "quarantine.renamed",
     "ledger.before_commit", "ledger.committed", "ledger.batch_recorded",
-    "publish.started", "publish.done",
+    "publish.started", "publish.entity", "publish.delivered", "publish.done",
     "run.before_finish", "run.finished",
 )
 
@@ -36,5 +39,9 @@ def hit(name: str) -> None:
         return
     global _SEEN
     _SEEN += 1
-    if _SEEN == _WANTED:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _SEEN != _WANTED:
+        return
+    if _PAUSE:
+        time.sleep(float(_PAUSE))
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
