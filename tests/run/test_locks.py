@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,15 @@ def test_waiting_for_a_lock_and_the_heartbeat(ledger: Ledger) -> None:
     waited = open_locked_run(ledger, "hub", "cli", None, LOCKS, wait_seconds=20)
     releaser.join()
     assert {lk.holder for lk in ledger.run_locks()} == {waited}
+
+
+def test_concurrent_first_migrations_of_one_sqlite_file(tmp_path: Path) -> None:
+    # two runs starting on a fresh workspace both migrate its new ledger: the second
+    # used to fail with "table audit_events already exists"
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    code = ("import sys; from hrss_hub.ledger import Ledger; "
+            "Ledger.open(sys.argv[1]).close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
