@@ -50,9 +50,9 @@ def test_every_kill_point_is_a_known_point() -> None:
 
 
 def leftovers(ws: Path) -> list[str]:
-    found = [p for p in ws.rglob("*.tmp")]
+    found = list(ws.rglob("*.tmp"))
     staging = ws / "exchange" / ".staging"
-    found += [p for p in staging.rglob("*.parquet")] if staging.exists() else []
+    found += list(staging.rglob("*.parquet")) if staging.exists() else []
     return sorted(str(p.relative_to(ws)) for p in found)
 
 
@@ -60,7 +60,7 @@ def leftovers(ws: Path) -> list[str]:
 def test_a_killed_run_is_redone_exactly_once(point: str, world: Path,
                                              clean: dict[str, Any]) -> None:
     killed = start_run(world, HRSS_HUB_TEST_CRASHPOINT=point)
-    out, err = killed.communicate(timeout=180)
+    _out, err = killed.communicate(timeout=180)
     assert killed.returncode == -signal.SIGKILL, f"{point} was never reached: {err[-2000:]}"
 
     rerun = run(load_config(world / "hub.yaml"))
