@@ -136,8 +136,9 @@ def _errors(summary: RunSummary) -> str | None:
 
 
 def _close_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary, *,
-               publish: bool = True) -> None:
-    """Data Docs and quality results, publishing, the ledger record, the auditor report."""
+               publish: bool = True, write_report: bool = True) -> None:
+    """Data Docs and quality results, publishing, the ledger record, the auditor report
+    (an orchestrator with its own publish and report tasks passes ``False`` for both)."""
     assert cfg.exchange_root is not None
     # staging folders of the run are removed when the whole run ends, never while a
     # parallel stream (an Airflow mapped task) of the same run may still write into them
@@ -159,7 +160,8 @@ def _close_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary, *,
     crashpoints.hit("run.before_finish")
     ledger.finish_run(summary.run_id, summary.status, summary.to_dict(), _errors(summary))
     crashpoints.hit("run.finished")
-    summary.report = str(report.write_report(cfg, summary.run_id))
+    if write_report:
+        summary.report = str(report.write_report(cfg, summary.run_id))
 
 
 def after_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary) -> None:
@@ -269,10 +271,10 @@ def _load_one_system(cfg: HubConfig, system: str) -> SystemConfig:
 
 def finish_run(cfg: HubConfig, run_id: str, streams: list[StreamSummary],
                *, failed_systems: dict[str, str] | None = None,
-               publish: bool = True) -> RunSummary:
-    """Close a run opened with :func:`start_run`: publish what was staged (unless an
-    orchestrator publishes separately: ``publish=False``), record the summary, release
-    the run's locks."""
+               publish: bool = True, write_report: bool = True) -> RunSummary:
+    """Close a run opened with :func:`start_run`: publish what was staged and write the
+    report (unless an orchestrator does those in tasks of their own: ``publish=False``,
+    ``write_report=False``), record the summary, release the run's locks."""
     by_system: dict[str, SystemSummary] = {}
     for s in streams:
         by_system.setdefault(s.system, SystemSummary(s.system)).streams.append(s)
@@ -288,7 +290,7 @@ def finish_run(cfg: HubConfig, run_id: str, streams: list[StreamSummary],
         started = getattr(run, "started_at", None) or datetime.now(UTC)
         seconds = (datetime.now(UTC) - _aware(started)).total_seconds()
         summary = _summarize(run_id, _aware(started), seconds, list(by_system.values()))
-        _close_run(cfg, ledger, summary, publish=publish)
+        _close_run(cfg, ledger, summary, publish=publish, write_report=write_report)
         ledger.release_locks(run_id)
         return summary
     finally:

@@ -105,11 +105,13 @@ def _watermarks(ledger: Any, pending: Sequence[PendingFile]) -> dict[str, Any]:
     return marks
 
 
-def publish_pending(cfg: HubConfig, ledger: Any, summary: Any = None) -> PublishReport:
+def publish_pending(cfg: HubConfig, ledger: Any, summary: Any = None, *,
+                    trigger: str = "cli") -> PublishReport:
     """Publish every entity with staged files, then bring outboxes up to date.
 
     ``summary`` is the pipeline's RunSummary (its run owns the versions and deliveries);
-    without one (``hrss-hub publish pending``) a run of its own is opened in the ledger.
+    without one (``hrss-hub publish pending``, Airflow's publish DAG) a run of its own
+    (``trigger``) holding the publish lock is opened in the ledger.
     A version's quality block describes the runs whose staged rows it absorbed (from the
     staged files' sidecars), whichever run publishes it.
     """
@@ -119,7 +121,7 @@ def publish_pending(cfg: HubConfig, ledger: Any, summary: Any = None) -> Publish
         from hrss_hub.ledger.locks import PUBLISH
 
         # its own run holds the publish lock: one publisher per workspace at a time
-        run_id = ledger.start_run(cfg.hub_id, "cli",
+        run_id = ledger.start_run(cfg.hub_id, trigger,
                                   str(cfg.source_file) if cfg.source_file else None,
                                   locks=[PUBLISH])
     try:

@@ -413,6 +413,15 @@ class Ledger:
                 AuditEvent.action == action, AuditEvent.subject.startswith(prefix,
                                                                           autoescape=True))))
 
+    def audit_events(self, action: str, subject: str) -> list[dict[str, Any]]:
+        """The details of every audit event with exactly this ``action`` and ``subject``,
+        oldest first."""
+        with self._tx() as s:
+            return [dict(d or {}) for d in s.scalars(
+                select(AuditEvent.details).where(AuditEvent.action == action,
+                                                 AuditEvent.subject == subject)
+                .order_by(AuditEvent.seq))]
+
     def verify_audit(self, expected_head: str | None = None) -> list[str]:
         """Check the audit chain; return the problems found (empty: intact).
 
