@@ -14,30 +14,24 @@ module :mod:`hrss_hub.run.summary` (re-exported here).
 
 from __future__ import annotations
 
-import shutil
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import Any
 
 from hrss_hub.config import HubConfig
 from hrss_hub.connectors.base import StreamConfig, SystemConfig
 from hrss_hub.errors import HubError, unknown_choice, with_step
-from hrss_hub.exchange.staging import ParquetSink, publish_files
 from hrss_hub.ledger import BatchCounts, Ledger
 from hrss_hub.ledger.locks import DETACHED_LEASE_SECONDS, LockOwner, run_locks, system_lock
-from hrss_hub.mapping import compile_mapping, parse_mapping
-from hrss_hub.quality import report, reprocess, results, thresholds, validate
-from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
+from hrss_hub.mapping import parse_mapping
+from hrss_hub.quality import report, results, validate
 from hrss_hub.run import crashpoints, leftovers
+from hrss_hub.run.context import NoProgress, Progress, RunContext
 from hrss_hub.run.lock import Heartbeat, open_locked_run, renew_or_fail
+from hrss_hub.run.stream import StreamRun
 from hrss_hub.run.summary import RunSummary, StreamSummary, SystemSummary, system_status
 from hrss_hub.standard.model import Standard, load_standard
 
@@ -46,27 +40,6 @@ __all__ = [
     "load_workspace_systems", "run", "run_one_stream", "run_stream", "run_system",
     "start_run",
 ]
-
-
-class Progress(Protocol):
-    """Receives progress events (the CLI renders them as bars or plain lines)."""
-
-    def stream_started(self, system: str, stream: str) -> None: ...
-
-    def rows_read(self, system: str, stream: str, rows: int) -> None: ...
-
-    def stream_finished(self, summary: StreamSummary) -> None: ...
-
-
-class _NoProgress:
-    def stream_started(self, system: str, stream: str) -> None:
-        pass
-
-    def rows_read(self, system: str, stream: str, rows: int) -> None:
-        pass
-
-    def stream_finished(self, summary: StreamSummary) -> None:
-        pass
 
 
 def load_workspace_systems(cfg: HubConfig) -> dict[str, SystemConfig]:
@@ -84,7 +57,7 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
     holding one raises :class:`~hrss_hub.errors.RunLockedError` (after ``wait_seconds``
     of waiting for it).
     """
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     standard = load_standard(cfg.standard_dir)
     all_systems = load_workspace_systems(cfg)
     names = list(systems) if systems else sorted(all_systems)
@@ -226,7 +199,7 @@ def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> Str
         t0 = time.perf_counter()
         try:
             run_stream(cfg, sys_cfg, stream_cfg, create_connector(sys_cfg), standard, ledger,
-                       run_id, summary, _NoProgress(),
+                       run_id, summary, NoProgress(),
                        lambda: renew_or_fail(ledger, run_id, DETACHED_LEASE_SECONDS))
         except HubError as exc:
             raise with_step(exc, step="sync_stream", system=system, stream=stream,
@@ -368,180 +341,18 @@ def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger:
 def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, connector: Any,
                standard: Standard, ledger: Ledger, run_id: str, summary: StreamSummary,
                progress: Progress, guard: Callable[[], None] | None = None) -> None:
-    """Extract, map, validate and stage one stream; commit its state and counts last.
+    """Extract, map, gate, stage and publish one stream (:class:`StreamRun`'s steps);
+    its state and counts are committed last, into ``summary``.
 
     ``guard`` is called before the commit (the run-lock check): when it raises, nothing
     of the stream is committed and the next run redoes it from the same state.
     """
-    from hrss_hub.connectors import drift
-
-    spec = parse_mapping(stream.mapping, str(system.source_file),
-                         f"streams[{system.streams.index(stream)}].mapping")
-    compiled = compile_mapping(spec, standard)
-    entity = compiled.entity
-    schema = connector.discover()[stream.name]
-    old = ledger.last_schema(system.system, stream.name)
-    change = drift.compare(old, schema)
-    drift_report = drift.apply_policy(change, stream.drift, system.system, stream.name)
-    if drift_report["changed"]:
-        summary.schema_drift = f"{stream.drift}: {drift_report['description']}"
-
-    state_before = ledger.get_state(system.system, stream.name)
-    validator = validate.stream_validator(cfg, standard, run_id, entity, system.system,
-                                          stream.name)
-    # the gate enforces the suites the validator counts (severity decides quarantine/warn)
-    gate = RowGate(entity, standard, run_id, system.system, stream.name, datetime.now(UTC),
-                   suites=validator.suites, references=validator.ctx.references)
-    assert cfg.exchange_root is not None and cfg.quarantine_dir is not None
-    staging = cfg.exchange_root / ".staging" / run_id
-    stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"
-    out_schema = entity.arrow_schema(include_lineage=True)
-    sink = ParquetSink(staging / entity.name, stem, out_schema)
-    quarantine_tables: list[pa.Table] = []
-    by_rule: Counter[str] = Counter()
-    state = state_before
-    chunks = 0
-    crashpoints.hit("extract.started")
-    try:
-        for chunk in connector.read(stream.name, state_before):
-            chunks += 1
-            crashpoints.hit("extract.chunk")
-            gate.extracted_at = datetime.now(UTC)
-            batch = chunk.batch
-            summary.read += batch.num_rows + len(chunk.rejects)
-            for note in chunk.drift:  # e.g. an older file lacking a column (drift: evolve)
-                summary.schema_drift = "; ".join(filter(None, [summary.schema_drift, note]))
-            progress.rows_read(system.system, stream.name, batch.num_rows + len(chunk.rejects))
-            if chunk.rejects:
-                by_rule["malformed_record"] += len(chunk.rejects)
-                quarantine_tables.append(rejects_table(
-                    [(r.location, r.reason, r.raw) for r in chunk.rejects],
-                    run_id, system.system, stream.name, entity.name))
-            if batch.num_rows:
-                mapped = compiled.apply(batch)
-                summary.mapped += batch.num_rows
-                verdict = gate.evaluate(mapped)
-                validator.add(mapped, verdict)
-                sink.write(verdict.published)
-                summary.filtered += verdict.filtered
-                by_rule.update(verdict.rule_counts)
-                if verdict.quarantined.num_rows:
-                    quarantine_tables.append(verdict.quarantined)
-            state = chunk.state
-        crashpoints.hit("extract.done")
-        released = _released_rows(cfg, ledger, system.system, stream.name, entity, out_schema,
-                                   run_id, summary)
-        if released is not None:
-            sink.write(released.table)
-        staged = sink.close()
-        summary.published = sum(f.rows for f in staged)
-        summary.quarantined = sum(t.num_rows for t in quarantine_tables)
-        summary.quarantined_by_rule = dict(sorted(by_rule.items()))
-        validate.finish_stream(validator)
-        # a stream over its critical-failure threshold fails before anything is published
-        summary.warn(thresholds.enforce(
-            stream.threshold, summary, thresholds.critical_rules(cfg, standard, entity.name)))
-    except BaseException:
-        sink.close()
-        shutil.rmtree(staging / entity.name, ignore_errors=True)
-        raise
-    if staged:
-        publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
-                      system=system.system, stream=stream.name,
-                      standard_version=standard.version,
-                      hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
-                      quality={"read": summary.read, "published": summary.published,
-                               "quarantined": summary.quarantined,
-                               "filtered": summary.filtered,
-                               "quarantined_by_rule": summary.quarantined_by_rule})
-        crashpoints.hit("stage.written")
-    if quarantine_tables:
-        # one file per (run, stream), written atomically: a retry of the same stream in
-        # the same run replaces it; a killed run's file is removed by the next run unless
-        # the ledger has this stream's commit (leftovers.clean)
-        qpath = reprocess.quarantine_path(cfg.quarantine_dir, run_id, system.system,
-                                          stream.name)
-        reprocess.write_quarantine(
-            qpath, pa.concat_tables(quarantine_tables).cast(QUARANTINE_SCHEMA))
-        summary.quarantine_file = str(qpath)
-    if guard is not None:
-        guard()
-    crashpoints.hit("ledger.before_commit")
-    if chunks or released is not None or summary.schema_drift:
-        # state, schema and counts in ONE transaction: a retry or rerun sees all or none
-        ledger.commit_stream(
-            system.system, stream.name, run_id, state if chunks else None,
-            schema=((drift.schema_to_json(schema), drift.fingerprint(schema))
-                    if chunks or summary.schema_drift else None),
-            batch=BatchCounts(summary.read, summary.mapped, summary.published,
-                              summary.quarantined, summary.filtered, _details(summary)))
-    crashpoints.hit("ledger.committed")
-    if released is not None:
-        for key in released.keys:
-            ledger.append_audit("hrss-hub", "quarantine.republished",
-                                reprocess.republished_prefix(system.system, entity.name) + key,
-                                {"run_id": run_id, "stream": stream.name})
-    crashpoints.hit("ledger.batch_recorded")
+    ctx = RunContext(cfg, standard, ledger, run_id, progress, guard or _no_guard)
+    StreamRun(ctx, system, stream, connector, summary).run()
 
 
-def _details(summary: StreamSummary) -> dict[str, Any]:
-    """The parts of a stream summary beside its counts that a retry must report too."""
-    return {"quarantined_by_rule": summary.quarantined_by_rule,
-            "quarantine_file": summary.quarantine_file,
-            "published_released": summary.published_released,
-            "schema_drift": summary.schema_drift, "warnings": list(summary.warnings)}
-
-
-@dataclass
-class _Released:
-    keys: list[str]
-    table: pa.Table
-
-
-def _released_rows(cfg: HubConfig, ledger: Ledger, system: str, stream: str, entity: Any,
-                   out_schema: pa.Schema, run_id: str,
-                   summary: StreamSummary) -> _Released | None:
-    """Rows a steward released from quarantine since the last run, with lineage, ready to
-    publish. Rows still lacking a required value cannot enter the standard's schema: they
-    stay quarantined and the summary says so."""
-    done = {s.rsplit("/", 1)[-1] for s in ledger.audit_subjects(
-        "quarantine.republished", reprocess.republished_prefix(system, entity.name))}
-    found = reprocess.released_with_keys(cfg, ledger, system, stream, entity, skip=done)
-    if found is None:
-        return None
-    keys, table = found
-    n = table.num_rows
-    lineage = {
-        "source_system": pa.repeat(pa.scalar(system), n),
-        "source_key": pa.array(keys, pa.string()),
-        "run_id": pa.repeat(pa.scalar(run_id), n),
-        "extracted_at": pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), n),
-    }
-    columns = [table.column(f.name) if f.name in table.column_names else lineage[f.name]
-               for f in out_schema]
-    full = pa.Table.from_arrays(columns, names=out_schema.names)
-    ok = pa.array([True] * n)
-    for f in out_schema:
-        if not f.nullable:
-            ok = pc.and_(ok, pc.is_valid(full.column(f.name)))
-    blocked = n - (pc.sum(ok).as_py() or 0)
-    if blocked:
-        summary.warn(f"{blocked} released row(s) still lack a required value and stay "
-                     "quarantined")
-    publishable = full.filter(ok).cast(out_schema)
-    if not publishable.num_rows:
-        return None
-    kept = [k for k, good in zip(keys, ok.to_pylist(), strict=True) if good]
-    summary.published_released = len(kept)
-    return _Released(kept, publishable)
-
-
-def _state_tag(state: dict[str, Any] | None) -> str:
-    import hashlib
-    import json
-
-    text = json.dumps(state or {}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+def _no_guard() -> None:
+    """No run-lock check (a caller holding no lock of its own)."""
 
 
 def _cleanup(staging: Path) -> None:
