@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from hrss_hub.errors import RunLockedError, RunLockLostError, is_retriable
 from hrss_hub.ledger import Ledger, LockOwner
 from hrss_hub.ledger.locks import PUBLISH, run_locks, system_lock
+from hrss_hub.ledger.models import RunLock
 from hrss_hub.run.lock import Heartbeat, open_locked_run, renew_or_fail
 
 LOCKS = run_locks(["hr_db", "si_core"], publish=True)
@@ -111,10 +113,33 @@ def test_racing_acquirers_exactly_one_wins(ledger_url: str) -> None:
     assert len(won) == 1 and len(lost) == len(ledgers) - 1
 
 
+def test_a_live_owner_on_this_host_is_never_stale(ledger: Ledger) -> None:
+    live = ledger.start_run("hub", "cli", locks=LOCKS, lease_seconds=0.1)
+    time.sleep(0.3)  # the lease expired, but its process (this one) is alive
+    with pytest.raises(RunLockedError):
+        ledger.start_run("hub", "cli", locks=LOCKS)
+    # a pid reused by a newer process does not keep a dead run's lock
+    time.sleep(2.5)
+    newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with ledger.engine.begin() as conn:
+            conn.execute(sa.update(RunLock).values(pid=newer.pid))
+        taken = ledger.acquire_locks("next", [PUBLISH])
+        assert [run for run, reason in taken if "newer process" in reason] == [live]
+    finally:
+        newer.kill()
+        newer.wait()
+
+
 def test_waiting_for_a_lock_and_the_heartbeat(ledger: Ledger) -> None:
-    holder = ledger.start_run("hub", "cli", locks=LOCKS, lease_seconds=0.6)
-    with Heartbeat(ledger, holder, lease_seconds=0.6) as beat:
-        time.sleep(1.0)  # beyond the first lease: only renewals keep it
+    # an owner on another host: only its lease, renewed by the heartbeat, keeps it
+    holder = ledger.start_run("hub", "cli", locks=LOCKS, lease_seconds=3,
+                              owner=LockOwner("other-host", 1))
+    with Heartbeat(ledger, holder, lease_seconds=3) as beat:
+        for _ in range(8):  # beyond the first lease: only renewals keep it
+            time.sleep(0.5)
+            if not beat.threaded:  # SQLite: the run renews in its own thread
+                beat.check()
         with pytest.raises(RunLockedError) as info:
             open_locked_run(ledger, "hub", "cli", None, LOCKS, wait_seconds=0.5)
         assert "waited 0.5 s" in str(info.value)

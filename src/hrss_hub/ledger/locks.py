@@ -18,7 +18,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select, text, update
@@ -78,6 +78,7 @@ class LockInfo:
     pid: int | None
     heartbeat_at: datetime
     lease_until: datetime
+    acquired_at: datetime
 
     def describe(self, now: datetime | None = None) -> str:
         """``run X (pid 12 on host h, heartbeat 3 s ago)`` for messages."""
@@ -102,12 +103,35 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def process_started_at(pid: int) -> datetime | None:
+    """When process ``pid`` of this host started (Linux ``/proc``; ``None`` elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22 of stat(5): start time in clock ticks after boot
+        boot = next(int(line.split()[1]) for line in
+                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
+
+
 def stale_reason(lock: RunLock | LockInfo, now: datetime, host: str) -> str | None:
-    """Why ``lock`` no longer protects a live holder, or ``None`` while it does."""
+    """Why ``lock`` no longer protects a live holder, or ``None`` while it does.
+
+    An owner process on this host is asked directly: dead (or its pid reused by a newer
+    process) is stale, alive is live whatever its lease says, so a long stream needs no
+    background heartbeat on a local ledger. Other owners (another host, or a run spanning
+    processes) are judged by their lease.
+    """
+    if lock.pid is not None and lock.host == host:
+        if not pid_alive(lock.pid):
+            return f"its process {lock.pid} on {host} is gone"
+        started = process_started_at(lock.pid)
+        if started is not None and started > lock.acquired_at + timedelta(seconds=2):
+            return f"its process id {lock.pid} now belongs to a newer process"
+        return None
     if lock.lease_until < now:
         return f"its lease expired at {lock.lease_until.isoformat()}"
-    if lock.pid is not None and lock.host == host and not pid_alive(lock.pid):
-        return f"its process {lock.pid} on {host} is gone"
     return None
 
 
@@ -209,4 +233,4 @@ def held(s: Session) -> list[LockInfo]:
 
 def _info(row: RunLock) -> LockInfo:
     return LockInfo(row.name, row.holder, row.host, row.pid, row.heartbeat_at,
-                    row.lease_until)
+                    row.lease_until, row.acquired_at)

@@ -57,10 +57,14 @@ def renew_or_fail(ledger: Ledger, run_id: str, lease_seconds: float) -> None:
 
 
 class Heartbeat:
-    """Renews a run's locks every third of the lease from a daemon thread.
+    """Keeps a run's locks alive; :meth:`check` (called before every commit) raises
+    :class:`RunLockLostError` once they were taken over, so such a run never commits.
 
-    :meth:`check` (called before every commit) raises :class:`RunLockLostError` once a
-    renewal found the locks gone, so a run that lost its lock never commits.
+    On a server ledger (PostgreSQL) a daemon thread renews the lease every third of it
+    (the run may be judged from another host). On SQLite, a local file, every other run
+    is on this host and asks the owner process directly; there is no thread, because a
+    second writer would risk SQLite's "database is locked" in the run's own thread:
+    :meth:`check` renews there instead.
     """
 
     def __init__(self, ledger: Ledger, run_id: str,
@@ -68,19 +72,22 @@ class Heartbeat:
         self.ledger = ledger
         self.run_id = run_id
         self.lease_seconds = lease_seconds
+        self.threaded = ledger.engine.dialect.name != "sqlite"
         self._stop = threading.Event()
         self._lost = False
         self._thread = threading.Thread(target=self._beat, name=f"hrss-heartbeat-{run_id}",
                                         daemon=True)
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        if self.threaded:
+            self._thread.start()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self.threaded:
+            self._thread.join(timeout=10)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):
@@ -93,6 +100,9 @@ class Heartbeat:
 
     def check(self) -> None:
         """Raise :class:`RunLockLostError` if the run's locks were taken over."""
+        if not self.threaded:
+            renew_or_fail(self.ledger, self.run_id, self.lease_seconds)
+            return
         if self._lost:
             raise RunLockLostError("this run lost its run lock (its lease expired and "
                                    "another run took over); nothing more is committed",
