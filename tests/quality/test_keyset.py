@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hrss_hub.keys import hash64
 from hrss_hub.quality import keyset
-from hrss_hub.quality.keyset import SeenKeys, hash64
+from hrss_hub.quality.keyset import SeenKeys
 
 
 def _exact(keys: list[str]) -> list[bool]:

@@ -9,7 +9,6 @@ import pyarrow as pa
 from pydantic import Field as Param
 
 from hrss_hub import keys
-from hrss_hub.quality import keyset
 from hrss_hub.quality.rules.base import FieldRef, Rule, RuleContext, RuleParams, Verdict
 
 if TYPE_CHECKING:
@@ -54,4 +53,4 @@ class DuplicateKey(Rule[KeyParams]):
         # 64-bit hashes in sorted runs (quality.keyset): 8 bytes per key and no Python
         # step per row; an exact set of str cost ~100 MiB per million keys
         seen = ctx.memory((self.id, *params.columns))
-        return Verdict(pa.array(seen.add(keyset.hash64(key))), key)
+        return Verdict(pa.array(seen.add(keys.hash64(key))), key)
