@@ -30,6 +30,7 @@ from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality import report, reprocess, results, thresholds, validate
 from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
 from hrss_hub.standard.model import Standard, load_standard
+from hrss_hub.threads import prefetch
 
 
 @dataclass
@@ -387,7 +388,9 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     state = state_before
     chunks = 0
     try:
-        for chunk in connector.read(stream.name, state_before):
+        # the next chunk is read (driver, Arrow kernels: mostly outside the GIL) while
+        # this one is mapped, checked and staged; two wait at most
+        for chunk in prefetch(connector.read(stream.name, state_before), depth=2):
             chunks += 1
             gate.extracted_at = datetime.now(UTC)
             batch = chunk.batch

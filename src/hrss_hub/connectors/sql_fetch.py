@@ -16,9 +16,6 @@ fast path (e.g. connectorx for MySQL) is one more class here.
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -265,48 +262,3 @@ class AdbcFetch(FetchBackend):
             cur.close()
         finally:
             conn.close()
-
-
-def parallel(producers: list[Callable[[], Iterator[pa.RecordBatch]]],
-             max_pending: int = 4) -> Iterator[pa.RecordBatch]:
-    """Run ``producers`` in threads and yield their batches as they come.
-
-    The queue is bounded so memory stays bounded; closing the generator stops the threads.
-    """
-    pending: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max_pending)
-    stop = threading.Event()
-
-    def pump(producer: Callable[[], Iterator[pa.RecordBatch]]) -> None:
-        try:
-            for batch in producer():
-                while not stop.is_set():
-                    try:
-                        pending.put(("batch", batch), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            pending.put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
-            pending.put(("error", exc))
-
-    threads = [threading.Thread(target=pump, args=(p,), daemon=True) for p in producers]
-    for t in threads:
-        t.start()
-    running = len(threads)
-    try:
-        while running:
-            tag, item = pending.get()
-            if tag == "batch":
-                yield item
-            elif tag == "done":
-                running -= 1
-            else:
-                raise item
-    finally:
-        stop.set()
-        # drain so blocked producers can exit
-        while any(t.is_alive() for t in threads):
-            with contextlib.suppress(queue.Empty):
-                pending.get(timeout=0.05)
