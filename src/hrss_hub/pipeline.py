@@ -382,7 +382,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     staging = cfg.exchange_root / ".staging" / run_id
     stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"
     out_schema = entity.arrow_schema(include_lineage=True)
-    sink = ParquetSink(staging / entity.name, stem, out_schema)
+    sink = ParquetSink(staging / entity.name, stem, out_schema, background=True)
     quarantine_tables: list[pa.Table] = []
     by_rule: Counter[str] = Counter()
     state = state_before
