@@ -242,6 +242,19 @@ def normalize_name(values: ArrayLike) -> pa.Array:
     """
     arr = as_string_array(values)
     dots = "".join(_DOT_VARIANTS)
+    # most names hold no dot and no space: one match finds the rows the passes below
+    # could change (trimmed characters are spaces too), the others are left as they are
+    touched = pc.fill_null(pc.match_substring_regex(arr, rf"[\s\x{{3000}}{dots}]"), False)
+    count = pc.sum(touched).as_py() or 0
+    if count == 0:
+        return arr
+    if count < len(arr):
+        return pc.replace_with_mask(arr, touched, _normalize_names(arr.filter(touched)))
+    return _normalize_names(arr)
+
+
+def _normalize_names(arr: pa.Array) -> pa.Array:
+    dots = "".join(_DOT_VARIANTS)
     arr = pc.replace_substring_regex(arr, rf"[\s\x{{3000}}]*[{dots}]+[\s\x{{3000}}]*", MIDDLE_DOT)
     # Two passes because RE2 has no look-ahead: one pass consumes the Han on both sides of a
     # gap, so in "阿 依 古" the second gap is only seen on the second pass.
