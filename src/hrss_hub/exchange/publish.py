@@ -56,7 +56,7 @@ from hrss_hub.exchange.layout import (
 from hrss_hub.exchange.pending import PendingFile, consume
 from hrss_hub.exchange.signing import Signer
 from hrss_hub.exchange.storage import Store
-from hrss_hub.exchange.tables import Table, with_retries, write_files
+from hrss_hub.exchange.tables import BUFFER_ROWS, Table, with_retries, write_files
 from hrss_hub.exchange.winner import (
     WinRule,
     content_hashes,
@@ -256,15 +256,16 @@ def _distinct_keys(layout: TableLayout, fresh: Sequence[PendingFile], scratch: P
 
 def _straight(layout: TableLayout, fresh: Sequence[PendingFile],
               decision: Decision) -> Iterator[pa.Table]:
-    """The staged rows as parts of ``BUCKET_ROWS`` (the part size the bucket path writes,
-    so files are clustered alike), each one inserted."""
+    """The staged rows in parts of ``BUFFER_ROWS`` (what ``write_files`` buffers before a
+    flush: each part is sorted by the cluster columns and written as one buffer, so memory
+    holds about one part and its sorted copy), each one inserted."""
     batches: list[pa.RecordBatch] = []
     rows = 0
     for p in fresh:
         for batch in p.batches(layout.schema):
             batches.append(batch)
             rows += batch.num_rows
-            if rows >= buckets.BUCKET_ROWS:
+            if rows >= BUFFER_ROWS:
                 yield _counted(pa.Table.from_batches(batches, schema=layout.schema), decision)
                 batches, rows = [], 0
     if batches:
