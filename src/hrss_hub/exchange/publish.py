@@ -249,7 +249,9 @@ def _distinct_keys(layout: TableLayout, fresh: Sequence[PendingFile], scratch: P
     if not layout.key:
         return False
     key = list(layout.key)
-    tables = (pq.read_table(p.path, columns=key) for p in fresh)
+    # batch by batch: the hashing temporaries of a whole file's keys cost ~100 MB per 1M
+    tables = (pa.Table.from_batches([b]) for p in fresh
+              for b in pq.ParquetFile(p.path).iter_batches(batch_size=65_536, columns=key))
     n = buckets.bucket_count(sum(p.rows for p in fresh))
     return buckets.keys_unique(tables, key, n, scratch / "keys")
 
