@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hrss_hub.config import HubConfig
 from hrss_hub.connectors.base import StreamConfig, SystemConfig
@@ -28,7 +27,8 @@ from hrss_hub.errors import HubError, unknown_choice
 from hrss_hub.exchange.staging import ParquetSink, publish_files
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality import report, reprocess, results, thresholds, validate
-from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
+from hrss_hub.quality.gate import RowGate, rejects_table
+from hrss_hub.quality.spool import QuarantineSpool
 from hrss_hub.standard.model import Standard, load_standard
 from hrss_hub.threads import prefetch
 
@@ -383,7 +383,8 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"
     out_schema = entity.arrow_schema(include_lineage=True)
     sink = ParquetSink(staging / entity.name, stem, out_schema, background=True)
-    quarantine_tables: list[pa.Table] = []
+    # quarantined rows go to their file batch by batch (memory flat in the table's size)
+    spool = QuarantineSpool(cfg.quarantine_dir / run_id / system.system / f"{stream.name}.parquet")
     by_rule: Counter[str] = Counter()
     state = state_before
     chunks = 0
@@ -400,7 +401,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
             progress.rows_read(system.system, stream.name, batch.num_rows + len(chunk.rejects))
             if chunk.rejects:
                 by_rule["malformed_record"] += len(chunk.rejects)
-                quarantine_tables.append(rejects_table(
+                spool.add(rejects_table(
                     [(r.location, r.reason, r.raw) for r in chunk.rejects],
                     run_id, system.system, stream.name, entity.name))
             if batch.num_rows:
@@ -411,8 +412,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                 sink.write(verdict.published)
                 summary.filtered += verdict.filtered
                 by_rule.update(verdict.rule_counts)
-                if verdict.quarantined.num_rows:
-                    quarantine_tables.append(verdict.quarantined)
+                spool.add(verdict.quarantined)
             state = chunk.state
         released = _released_rows(cfg, ledger, system.system, stream.name, entity, out_schema,
                                    run_id, summary)
@@ -420,7 +420,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
             sink.write(released.table)
         staged = sink.close()
         summary.published = sum(f.rows for f in staged)
-        summary.quarantined = sum(t.num_rows for t in quarantine_tables)
+        summary.quarantined = spool.rows
         summary.quarantined_by_rule = dict(sorted(by_rule.items()))
         validate.finish_stream(validator)
         # a stream over its critical-failure threshold fails before anything is published
@@ -428,23 +428,24 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
             stream.threshold, summary, thresholds.critical_rules(cfg, standard, entity.name))
     except BaseException:
         sink.close()
+        spool.discard()
         shutil.rmtree(staging / entity.name, ignore_errors=True)
         raise
     if staged:
-        publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
-                      system=system.system, stream=stream.name,
-                      standard_version=standard.version,
-                      hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
-                      quality={"read": summary.read, "published": summary.published,
-                               "quarantined": summary.quarantined,
-                               "filtered": summary.filtered,
-                               "quarantined_by_rule": summary.quarantined_by_rule})
-    if quarantine_tables:
-        qdir = cfg.quarantine_dir / run_id / system.system
-        qdir.mkdir(parents=True, exist_ok=True)
-        qpath = qdir / f"{stream.name}.parquet"
-        pq.write_table(pa.concat_tables(quarantine_tables).cast(QUARANTINE_SCHEMA), qpath,
-                       compression="zstd")
+        try:
+            publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
+                          system=system.system, stream=stream.name,
+                          standard_version=standard.version,
+                          hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
+                          quality={"read": summary.read, "published": summary.published,
+                                   "quarantined": summary.quarantined,
+                                   "filtered": summary.filtered,
+                                   "quarantined_by_rule": summary.quarantined_by_rule})
+        except BaseException:
+            spool.discard()
+            raise
+    qpath = spool.close()
+    if qpath is not None:
         summary.quarantine_file = str(qpath)
     if chunks:
         ledger.commit_stream(system.system, stream.name, run_id, state,
