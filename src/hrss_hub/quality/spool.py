@@ -2,9 +2,10 @@
 
 Holding every quarantined row of a run in memory until the stream ends grows with the
 data (≈ 400 bytes a row with its JSON record: ~160 MB for the 4% defects of a 10M-row
-table). The spool appends each batch's rows to ``<file>.partial`` as a row group instead,
-and only a finished stream's spool becomes the quarantine file (renamed); a failed one is
-removed, as before nothing was written for it.
+table). The spool appends each batch's rows to a temporary file beside the quarantine file
+as a row group instead; a finished stream's spool becomes the quarantine file the way
+``reprocess.write_quarantine`` makes one (fsync, atomic rename, fsync of the folder:
+readers see the whole file or none), a failed one is removed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hrss_hub.quality import reprocess
 from hrss_hub.quality.gate import QUARANTINE_SCHEMA
 
 
@@ -23,7 +25,7 @@ class QuarantineSpool:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows = 0
-        self._partial = path.with_name(path.name + ".partial")
+        self._partial = reprocess.quarantine_tmp(path)
         self._writer: pq.ParquetWriter | None = None
 
     def add(self, table: pa.Table) -> None:
@@ -43,7 +45,10 @@ class QuarantineSpool:
             return None
         self._writer.close()
         self._writer = None
-        self._partial.replace(self.path)
+        try:
+            reprocess.commit_quarantine(self._partial, self.path)
+        finally:
+            self._partial.unlink(missing_ok=True)
         return self.path
 
     def discard(self) -> None:
