@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hrss_hub.cli import HubGroup
 from hrss_hub.config import load_config
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def open_existing_ledger(url: str) -> Ledger:
     return Ledger.open(url, migrate=False)
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def audit() -> None:
     """The audit log: every publish, delivery, refusal and read through the hub."""
 

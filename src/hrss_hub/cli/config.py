@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from hrss_hub.cli import HubGroup
+
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None,
                        help="hub.yaml of the workspace (default: $HRSS_HUB_CONFIG, ./hub.yaml).")
@@ -46,7 +48,7 @@ def _shown(name: str, value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value
 
 
-@click.group("config")
+@click.group("config", cls=HubGroup)
 def config() -> None:
     """Show the workspace's settings or check every configuration file."""
 

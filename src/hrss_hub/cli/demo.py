@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli import HubGroup
+
 DEFAULT_DIR = Path("hrss-demo")
 
 
@@ -25,7 +27,7 @@ def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int, as_json: b
     ctx.exit(run_demo(dir, persons, seed, as_json=as_json, quiet=quiet))
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=HubGroup, invoke_without_command=True)
 @click.option("--dir", "dir_", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_DIR, show_default=True, help="Demo workspace directory.")
 @click.option("--persons", type=click.IntRange(min=1), default=2000, show_default=True,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli import HubGroup
+
 _DIR = click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
                     default=None, help="Suites folder (default: the bundled expectations/).")
 _STANDARD = click.option("--standard", "standard_dir",
@@ -19,7 +21,7 @@ def _resolve(directory: Path | None) -> Path:
     return directory or bundled_expectations_dir()
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def expectations() -> None:
     """Generate the Great Expectations suites from the standard, or check them."""
 

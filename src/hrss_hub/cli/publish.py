@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli import HubGroup
 from hrss_hub.config import load_config
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None, help="hub.yaml of the workspace (default: ./hub.yaml).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def publish() -> None:
     """Publish dataset versions and deliver them to recipients."""
 

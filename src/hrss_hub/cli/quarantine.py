@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 
 import click
 
+from hrss_hub.cli import HubGroup
+
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def quarantine() -> None:
     """List, release or reject quarantined rows."""
 

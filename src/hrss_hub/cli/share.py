@@ -9,13 +9,14 @@ from typing import Any
 
 import click
 
+from hrss_hub.cli import HubGroup
 from hrss_hub.config import HubConfig, load_config
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None, help="hub.yaml of the workspace (default: ./hub.yaml).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def share() -> None:
     """Serve recipients' outboxes over the open Delta Sharing protocol."""
 
@@ -78,7 +79,7 @@ def list_(config_path: Path | None, as_json: bool) -> None:
                        f"{', '.join(f'{c} ({a})' for c, a in t['masked'].items()) or '-'}")
 
 
-@share.group()
+@share.group(cls=HubGroup)
 def token() -> None:
     """Bearer tokens of recipients (stored hashed; the token is only in its profile)."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli import HubGroup
 from hrss_hub.errors import HubError
 
 _STANDARD = click.option(
@@ -19,7 +20,7 @@ _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def standard() -> None:
     """Check the unified data standard or render its bilingual data dictionary."""
 

@@ -26,8 +26,13 @@ class Threshold(FileModel):
     """Percentages of a stream's mapped rows (0–100); unset ``None`` keys do not apply."""
 
     critical_fail_pct: Percent | None = None  # more than this % fail a critical rule: fail
+    """The stream fails when more than this % of its rows fail a critical rule; unset: off."""
     quarantine_fail_pct: Percent = DEFAULT_QUARANTINE_FAIL_PCT  # more % quarantined: fail
+    """The stream fails when more than this % of its rows are quarantined for any reason (100:
+    off).
+    """
     warn_fail_pct: Percent | None = None  # more than this % quarantined: a warning
+    """A warning when more than this % of its rows are quarantined; unset: off."""
 
     def as_dict(self) -> dict[str, Any]:
         """The keys that are written (what ``StreamConfig.threshold`` holds): a default is
