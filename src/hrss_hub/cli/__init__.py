@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "connectors": "hrss_hub.cli.connectors:connectors",
     "demo": "hrss_hub.cli.demo:demo",
     "exchange": "hrss_hub.cli.exchange:exchange",
+    "init": "hrss_hub.cli.init:init",
     "expectations": "hrss_hub.cli.expectations:expectations",
     "ledger": "hrss_hub.cli.ledger:ledger",
     "normalize": "hrss_hub.cli.normalize:normalize",
