@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from hrss_hub.cli import HubGroup
-from hrss_hub.cli.output import emit_json, json_option
+from hrss_hub.cli.output import emit_json, json_option, quiet_option
 
 DEFAULT_DIR = Path("hrss-demo")
 
@@ -36,8 +36,8 @@ def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int, as_json: b
 @click.option("--persons", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Number of people in the demo district.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@json_option
+@quiet_option
 @click.pass_context
 def demo(ctx: click.Context, dir_: Path, persons: int, seed: int, as_json: bool,
          quiet: bool) -> None:

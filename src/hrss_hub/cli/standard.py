@@ -99,7 +99,7 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
         done(1)
     std = load_standard(standard_dir)
     doc["standard"] = {"version": std.version, "entities": len(std.entities),
-                       "code_lists": len(std.code_lists), "rules": _rules_line()}
+                       "code_lists": len(std.code_lists), "rules": _rule_count()}
     if not as_json:
         click.echo(f"standard v{std.version}: OK ({len(std.entities)} entities, "
                    f"{len(std.code_lists)} code lists)")
@@ -222,3 +222,9 @@ def docs(standard_dir: Path | None, out_dir: Path, fmt: str, as_json: bool) -> N
             click.echo(str(path))
     if as_json:
         emit_json({"standard_version": std.version, "written": [str(p) for p, _ in outputs]})
+
+
+def _rule_count() -> int:
+    from hrss_hub.quality.rules import registry
+
+    return len(registry())
