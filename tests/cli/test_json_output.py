@@ -7,6 +7,8 @@ ones docs/cli.md documents for that command (for a list: the keys of its items).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -20,7 +22,7 @@ from typing import Any
 import click
 import pytest
 
-from hrss_hub.cli import COMMANDS, _load_target
+from hrss_hub.cli import COMMANDS, _load_target, main
 
 HUB = Path(sys.executable).parent / "hrss-hub"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -73,9 +75,23 @@ def keys_of(doc: Any) -> set[str] | None:
     return None
 
 
-def hub(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(HUB), *args], capture_output=True, text=True, env=ENV,
-                          timeout=600, check=False, cwd=cwd, input=stdin)
+def hub(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``hrss-hub ARGS`` in this process (as the console script runs it: ``main``), its
+    stdout and stderr captured — a subprocess per command would take minutes."""
+    out, err = io.StringIO(), io.StringIO()
+    saved_dir, saved_url = Path.cwd(), os.environ.pop("HRSS_HUB_LEDGER_URL", None)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        os.chdir(saved_dir)
+        if saved_url is not None:
+            os.environ["HRSS_HUB_LEDGER_URL"] = saved_url
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
