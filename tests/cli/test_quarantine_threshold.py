@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from hrss_hub.cli.init import scaffold
 from hrss_hub.config import Threshold
 from hrss_hub.config.thresholds import DEFAULT_QUARANTINE_FAIL_PCT
 from hrss_hub.pipeline import StreamSummary
@@ -19,51 +20,29 @@ from hrss_hub.quality.thresholds import check
 
 HUB = Path(sys.executable).parent / "hrss-hub"
 
-CONNECTOR = {
-    "system": "hr_db",
-    "kind": "sql",
-    "connection": {"url": "sqlite:///src.db"},
-    "streams": [{
-        "name": "staff",
-        "table": "staff",
-        "primary_key": ["id"],
-        "cursor": "updated",
-        "mapping": {
-            "entity": "person",
-            "source_key": ["id"],
-            "fields": {
-                "citizen_id": "idno",
-                "id_type": {"const": "01"},
-                "name": {"from": "name", "normalize": "name"},
-                # the source spells gender M/F: every row falls back to quarantine
-                "gender": {"from": "sex", "map": {"男": "1", "女": "2"},
-                           "fallback": "quarantine"},
-                "birth_date": {"from": "born", "normalize": "date"},
-            },
-        },
-    }],
-}
-ROWS = [(1, "11010519491231002X", "王芳", "F", "1949-12-31"),
-        (2, "34052419800101001X", "李四", "M", "1980-01-01"),
-        (3, "110105194912310046", "欧阳娜娜", "F", "1949-12-31")]
-
 
 def _workspace(tmp_path: Path, stream_threshold: dict[str, float] | None = None,
-               hub_extra: str = "") -> Path:
-    (tmp_path / "connectors").mkdir()
-    (tmp_path / "hub.yaml").write_text(
-        "hub_id: test-hub\nlevel: district\ndivision: '510107'\ngx: false\n" + hub_extra,
-        encoding="utf-8")
-    connector = json.loads(json.dumps(CONNECTOR))
+               hub_quarantine_fail_pct: float | None = None) -> Path:
+    """``hrss-hub init``'s workspace with its sql example only, whose source spells gender
+    M/F: every row falls back to quarantine."""
+    scaffold(tmp_path, "county", "510107", "test-hub")
+    for other in ("example_files.yaml", "example_rest.yaml"):
+        (tmp_path / "connectors" / other).unlink()
+    with sqlite3.connect(tmp_path / "sources" / "example.db") as db:
+        db.execute("UPDATE staff SET sex = CASE sex WHEN '男' THEN 'M' ELSE 'F' END")
+    db.close()
+    hub_yaml = tmp_path / "hub.yaml"
+    text = hub_yaml.read_text(encoding="utf-8").replace("\ngx: true\n", "\ngx: false\n")
+    if hub_quarantine_fail_pct is not None:  # the scaffold's threshold section, edited
+        text = text.replace("  quarantine_fail_pct: 90.0\n",
+                            f"  quarantine_fail_pct: {hub_quarantine_fail_pct}\n")
+    hub_yaml.write_text(text, encoding="utf-8")
     if stream_threshold is not None:
-        connector["streams"][0]["threshold"] = stream_threshold
-    (tmp_path / "connectors" / "hr_db.yaml").write_text(
-        yaml.safe_dump(connector, allow_unicode=True), encoding="utf-8")
-    with sqlite3.connect(tmp_path / "src.db") as db:
-        db.execute("CREATE TABLE staff (id INTEGER PRIMARY KEY, idno TEXT, name TEXT, sex TEXT,"
-                   " born TEXT, updated TEXT)")
-        db.executemany("INSERT INTO staff VALUES (?,?,?,?,?, '2026-01-01T00:00:00')", ROWS)
-    return tmp_path / "hub.yaml"
+        connector = tmp_path / "connectors" / "example_sql.yaml"
+        doc = yaml.safe_load(connector.read_text(encoding="utf-8"))
+        doc["streams"][0]["threshold"] = stream_threshold
+        connector.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return hub_yaml
 
 
 def _run(hub_yaml: Path) -> subprocess.CompletedProcess[str]:
@@ -92,8 +71,7 @@ def test_a_stream_may_lift_the_limit(tmp_path: Path) -> None:
 def test_hub_yaml_sets_it_for_every_stream_and_a_stream_overrides_key_by_key(
         tmp_path: Path) -> None:
     # hub.yaml lifts the limit; the stream sets only another key: hub.yaml's value holds
-    hub_yaml = _workspace(tmp_path, {"warn_fail_pct": 50},
-                          hub_extra="threshold: {quarantine_fail_pct: 100}\n")
+    hub_yaml = _workspace(tmp_path, {"warn_fail_pct": 50}, hub_quarantine_fail_pct=100)
     result = _run(hub_yaml)
     assert result.returncode == 0, result.stdout + result.stderr
     (stream,) = json.loads(result.stdout)["systems"][0]["streams"]
