@@ -34,11 +34,13 @@ from hrss_hub.ledger import BatchCounts
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.mapping.compile import MappedBatch
 from hrss_hub.quality import reprocess, thresholds, validate
-from hrss_hub.quality.gate import QUARANTINE_SCHEMA, GateResult, RowGate, rejects_table
+from hrss_hub.quality.gate import GateResult, RowGate, rejects_table
+from hrss_hub.quality.spool import QuarantineSpool
 from hrss_hub.run import crashpoints
 from hrss_hub.run.context import RunContext
 from hrss_hub.run.summary import StreamSummary
 from hrss_hub.standard.model import Entity
+from hrss_hub.threads import prefetch
 
 STAGING_DIR = ".staging"
 
@@ -77,7 +79,7 @@ class StreamRun:
         self.state: dict[str, Any] | None = None
         self.chunks = 0
         self.by_rule: Counter[str] = Counter()
-        self.quarantine_tables: list[pa.Table] = []
+        self._spool: QuarantineSpool | None = None
         self.staged: list[StagedFile] = []
         self.released: Released | None = None
         self._validator: Any = None
@@ -105,14 +107,23 @@ class StreamRun:
                              datetime.now(UTC), suites=self._validator.suites,
                              references=self._validator.ctx.references)
         stem = f"{sys_name}.{name}.{state_tag(self.state_before)}"
-        self._sink = ParquetSink(self.staging_dir / self.entity.name, stem, self.out_schema)
+        self._sink = ParquetSink(self.staging_dir / self.entity.name, stem, self.out_schema,
+                                 background=True)
+        assert cfg.quarantine_dir is not None
+        # quarantined rows go to their file batch by batch (memory flat in the table size)
+        self._spool = QuarantineSpool(reprocess.quarantine_path(
+            cfg.quarantine_dir, self.ctx.run_id, sys_name, name))
 
     def extract(self) -> Iterator[Chunk]:
         """The source's chunks after the committed state; counts what was read, and
         quarantines the records the connector could not parse."""
         crashpoints.hit("extract.started")
+        assert self._spool is not None, "call discover() first"
         summary, run_id = self.summary, self.ctx.run_id
-        for chunk in self.connector.read(self.stream.name, self.state_before):
+        # the next chunk is read (driver, Arrow kernels: mostly outside the GIL) while this
+        # one is mapped, checked and staged; two wait at most
+        for chunk in prefetch(self.connector.read(self.stream.name, self.state_before),
+                              depth=2):
             self.chunks += 1
             crashpoints.hit("extract.chunk")
             rows = chunk.batch.num_rows + len(chunk.rejects)
@@ -122,7 +133,7 @@ class StreamRun:
             self.ctx.progress.rows_read(self.system.system, self.stream.name, rows)
             if chunk.rejects:
                 self.by_rule["malformed_record"] += len(chunk.rejects)
-                self.quarantine_tables.append(rejects_table(
+                self._spool.add(rejects_table(
                     [(r.location, r.reason, r.raw) for r in chunk.rejects],
                     run_id, self.system.system, self.stream.name, self.entity.name))
             yield chunk
@@ -138,22 +149,22 @@ class StreamRun:
     def gate(self, mapped: MappedBatch) -> GateResult:
         """Every row against the standard's rules and the suites: published rows go to the
         staging sink, quarantined ones to the stream's quarantine."""
-        assert self._gate is not None and self._sink is not None, "call discover() first"
+        assert self._gate is not None and self._sink is not None and self._spool is not None, \
+            "call discover() first"
         self._gate.extracted_at = datetime.now(UTC)
         verdict = self._gate.evaluate(mapped)
         self._validator.add(mapped, verdict)
         self._sink.write(verdict.published)
         self.summary.filtered += verdict.filtered
         self.by_rule.update(verdict.rule_counts)
-        if verdict.quarantined.num_rows:
-            self.quarantine_tables.append(verdict.quarantined)
+        self._spool.add(verdict.quarantined)
         return verdict
 
     def stage(self) -> list[StagedFile]:
         """Released rows joined in, the staging files closed, the stream's validation
         written and its threshold checked (a stream over its critical-failure threshold
         fails here, before anything is handed over)."""
-        assert self._sink is not None, "call discover() first"
+        assert self._sink is not None and self._spool is not None, "call discover() first"
         summary, cfg = self.summary, self.ctx.cfg
         self.released = released_rows(self.ctx, self.system.system, self.stream.name,
                                       self.entity, self.out_schema, summary)
@@ -161,7 +172,7 @@ class StreamRun:
             self._sink.write(self.released.table)
         self.staged = self._sink.close()
         summary.published = sum(f.rows for f in self.staged)
-        summary.quarantined = sum(t.num_rows for t in self.quarantine_tables)
+        summary.quarantined = self._spool.rows
         summary.quarantined_by_rule = dict(sorted(self.by_rule.items()))
         validate.finish_stream(self._validator)
         summary.warn(thresholds.enforce(
@@ -176,23 +187,27 @@ class StreamRun:
         cfg, ledger, summary = self.ctx.cfg, self.ctx.ledger, self.summary
         sys_name, name, run_id = self.system.system, self.stream.name, self.ctx.run_id
         assert cfg.exchange_root is not None and cfg.quarantine_dir is not None
+        assert self._spool is not None, "call discover() first"
         if self.staged:
-            publish_files(cfg.exchange_root, self.entity.name, self.out_schema, self.staged,
-                          run_id=run_id, system=sys_name, stream=name,
-                          standard_version=self.ctx.standard.version,
-                          hub={"hub_id": cfg.hub_id, "level": cfg.level,
-                               "division": cfg.division},
-                          quality={"read": summary.read, "published": summary.published,
-                                   "quarantined": summary.quarantined,
-                                   "filtered": summary.filtered,
-                                   "quarantined_by_rule": summary.quarantined_by_rule})
+            try:
+                publish_files(cfg.exchange_root, self.entity.name, self.out_schema,
+                              self.staged, run_id=run_id, system=sys_name, stream=name,
+                              standard_version=self.ctx.standard.version,
+                              hub={"hub_id": cfg.hub_id, "level": cfg.level,
+                                   "division": cfg.division},
+                              quality={"read": summary.read, "published": summary.published,
+                                       "quarantined": summary.quarantined,
+                                       "filtered": summary.filtered,
+                                       "quarantined_by_rule": summary.quarantined_by_rule})
+            except BaseException:
+                self._spool.discard()
+                raise
             crashpoints.hit("stage.written")
-        if self.quarantine_tables:
-            # a retry of the same stream in the same run replaces the file; a killed run's
-            # file is removed by the next run unless the ledger has this stream's commit
-            qpath = reprocess.quarantine_path(cfg.quarantine_dir, run_id, sys_name, name)
-            reprocess.write_quarantine(
-                qpath, pa.concat_tables(self.quarantine_tables).cast(QUARANTINE_SCHEMA))
+        # one file per (run, stream), made atomically from the spool: a retry of the same
+        # stream in the same run replaces it; a killed run's file is removed by the next
+        # run unless the ledger has this stream's commit (leftovers.clean)
+        qpath = self._spool.close()
+        if qpath is not None:
             summary.quarantine_file = str(qpath)
         self.ctx.guard()
         crashpoints.hit("ledger.before_commit")
@@ -233,6 +248,8 @@ class StreamRun:
         """Close and remove this stream's staging files (after a failure)."""
         if self._sink is not None:
             self._sink.close()
+        if self._spool is not None:
+            self._spool.discard()
         shutil.rmtree(self.staging_dir / self.entity.name, ignore_errors=True)
 
     @property
