@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hrss_hub.errors import RunLockedError, RunLockLostError, is_retriable
+from hrss_hub.errors import LedgerError, RunLockedError, RunLockLostError, is_retriable
 from hrss_hub.ledger import Ledger, LockOwner
 from hrss_hub.ledger.locks import PUBLISH, run_locks, system_lock
 from hrss_hub.ledger.models import RunLock
@@ -161,3 +161,15 @@ def test_concurrent_first_migrations_of_one_sqlite_file(tmp_path: Path) -> None:
                               text=True) for _ in range(4)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
+
+
+def test_a_stream_commit_records_its_audit_events_in_the_same_transaction(
+        ledger: Ledger) -> None:
+    run_id = ledger.start_run("hub", "cli")
+    event = ("hrss-hub", "quarantine.republished", "hr/person/3", {"run_id": run_id})
+    with pytest.raises(LedgerError):  # the state cannot be stored: nothing is
+        ledger.commit_stream("hr", "staff", run_id, {"bad": object()}, audit=[event])
+    assert ledger.audit_events("quarantine.republished", "hr/person/3") == []
+    ledger.commit_stream("hr", "staff", run_id, {"cursor": 1}, audit=[event])
+    assert len(ledger.audit_events("quarantine.republished", "hr/person/3")) == 1
+    assert ledger.verify_audit() == []

@@ -239,13 +239,17 @@ class Ledger:
                       state: Mapping[str, Any] | None,
                       files: Iterable[FileRecord] = (),
                       schema: tuple[Mapping[str, Any], str] | None = None,
-                      batch: BatchCounts | None = None) -> None:
+                      batch: BatchCounts | None = None,
+                      audit: Sequence[tuple[str, str, str, Mapping[str, Any]]] = ()) -> None:
         """Commit, in ONE transaction, what a published stream has consumed: its new
         ``state`` (``None``: unchanged), the ``files`` it processed, its ``schema`` as
-        (schema_json, fingerprint) and its ``batch`` counts. Either all of it is recorded
-        or none of it, so counts are exactly-once like the data."""
+        (schema_json, fingerprint), its ``batch`` counts and its ``audit`` events as
+        (actor, action, subject, details). Either all of it is recorded or none of it, so
+        counts (and e.g. "released rows re-published") are exactly-once like the data."""
         files = list(files)
         with self._tx() as s:
+            for actor, action, subject, details in audit:
+                self._append_audit(s, actor, action, subject, details)
             self._insert_files(s, system, stream, files, run_id)
             if schema is not None:
                 self._insert_schema(s, system, stream, schema[0], schema[1], run_id)
@@ -388,22 +392,26 @@ class Ledger:
     def append_audit(self, actor: str, action: str, subject: str,
                      details: Mapping[str, Any] | None = None) -> str:
         """Append an event to the audit chain; return its hash (a verifiable head)."""
+        with self._tx() as s:
+            return self._append_audit(s, actor, action, subject, details)
+
+    def _append_audit(self, s: Session, actor: str, action: str, subject: str,
+                      details: Mapping[str, Any] | None) -> str:
         clean = to_json(details, what="audit details", action=action)
         at = utcnow()
-        with self._tx() as s:
-            # updating the head first takes its lock (a write lock on SQLite), so
-            # concurrent appenders queue here instead of forking the chain
-            bumped = s.execute(update(AuditHead).where(AuditHead.id == 1)
-                               .values(count=AuditHead.count + 1))
-            if bumped.rowcount != 1:  # type: ignore[attr-defined]
-                raise LedgerError("the audit head row is missing", {"url": self.safe_url},
-                                  "run `hrss-hub ledger upgrade`; if it was deleted, the "
-                                  "audit trail has been tampered with")
-            prev = s.scalars(select(AuditHead.hash).where(AuditHead.id == 1)).one()
-            digest = event_hash(prev, at, actor, action, subject, clean)
-            s.add(AuditEvent(at=at, actor=actor, action=action, subject=subject,
-                             details=clean, prev_hash=prev, hash=digest))
-            s.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
+        # updating the head first takes its lock (a write lock on SQLite), so concurrent
+        # appenders queue here instead of forking the chain
+        bumped = s.execute(update(AuditHead).where(AuditHead.id == 1)
+                           .values(count=AuditHead.count + 1))
+        if bumped.rowcount != 1:  # type: ignore[attr-defined]
+            raise LedgerError("the audit head row is missing", {"url": self.safe_url},
+                              "run `hrss-hub ledger upgrade`; if it was deleted, the "
+                              "audit trail has been tampered with")
+        prev = s.scalars(select(AuditHead.hash).where(AuditHead.id == 1)).one()
+        digest = event_hash(prev, at, actor, action, subject, clean)
+        s.add(AuditEvent(at=at, actor=actor, action=action, subject=subject,
+                         details=clean, prev_hash=prev, hash=digest))
+        s.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
         return digest
 
     def audit_subjects(self, action: str, prefix: str = "") -> set[str]:

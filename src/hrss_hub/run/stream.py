@@ -211,22 +211,23 @@ class StreamRun:
             summary.quarantine_file = str(qpath)
         self.ctx.guard()
         crashpoints.hit("ledger.before_commit")
-        if self.chunks or self.released is not None or summary.schema_drift:
+        prefix = reprocess.republished_prefix(sys_name, self.entity.name)
+        republished = [("hrss-hub", "quarantine.republished", prefix + key,
+                        {"run_id": run_id, "stream": name})
+                       for key in (self.released.keys if self.released is not None else [])]
+        if self.chunks or republished or summary.schema_drift:
             schema = self.schema
             assert schema is not None
-            # state, schema and counts in ONE transaction: a retry or rerun sees all or none
+            # state, schema, counts and the released rows' audit in ONE transaction: a
+            # retry or a rerun after a kill sees all of it or none of it
             ledger.commit_stream(
                 sys_name, name, run_id, self.state if self.chunks else None,
                 schema=((drift.schema_to_json(schema), drift.fingerprint(schema))
                         if self.chunks or summary.schema_drift else None),
                 batch=BatchCounts(summary.read, summary.mapped, summary.published,
-                                  summary.quarantined, summary.filtered, details(summary)))
+                                  summary.quarantined, summary.filtered, details(summary)),
+                audit=republished)
         crashpoints.hit("ledger.committed")
-        if self.released is not None:
-            for key in self.released.keys:
-                ledger.append_audit("hrss-hub", "quarantine.republished",
-                                    reprocess.republished_prefix(sys_name, self.entity.name)
-                                    + key, {"run_id": run_id, "stream": name})
         crashpoints.hit("ledger.batch_recorded")
         return summary
 
