@@ -201,3 +201,25 @@ def test_expr_text_that_is_not_a_number_is_quarantined_per_row() -> None:
 def test_expr_division_by_zero_is_a_mapping_error() -> None:
     with pytest.raises(MappingError, match="Divide by zero"):
         _contribution_expr("AAE180 / 0", AAE180=["1"])
+
+
+def test_raw_fields_are_kept_without_mapping_them() -> None:
+    mapping = {**PERSON_MAPPING, "fields": {k: v for k, v in PERSON_MAPPING["fields"].items()
+                                            if not k.endswith("_raw")}}
+    batch = person_batch([("1", "110105491231002", "阿依古丽•买买提", "2", "57", "19491231"),
+                          ("2", " ", "李四", "1", "01", "19800101")])
+    mapped = compiled(mapping).apply(batch)
+    assert mapped.columns["citizen_id_raw"].to_pylist() == ["110105491231002", None]
+    assert mapped.columns["citizen_id"].to_pylist()[0] == "11010519491231002X"
+    assert mapped.columns["name_raw"].to_pylist() == ["阿依古丽•买买提", "李四"]
+    assert mapped.columns["name"].to_pylist()[0] == "阿依古丽·买买提"
+
+
+def test_raw_field_mapped_by_hand_wins_and_const_keeps_none() -> None:
+    fields = {**PERSON_MAPPING["fields"], "citizen_id_raw": {"const": "by hand"},
+              "name": {"const": "张三"}}
+    fields.pop("name_raw")
+    mapped = compiled({**PERSON_MAPPING, "fields": fields}).apply(
+        person_batch([("1", "11010519491231002x", "x", "2", "57", "19491231")]))
+    assert mapped.columns["citizen_id_raw"].to_pylist() == ["by hand"]
+    assert mapped.columns["name_raw"].to_pylist() == [None]  # a constant has no source value

@@ -280,6 +280,7 @@ class CompiledMapping:
                 {"file": spec.file, "path": f"{spec.path}.fields"},
                 "map them, e.g. " + missing[0] + ": {from: SOURCE_COLUMN}")
         self.fields = {t: CompiledField(s, self) for t, s in spec.fields.items()}
+        self.raw_of = raw_fields(self.entity, spec)
 
     def apply(self, batch: pa.RecordBatch) -> MappedBatch:
         """Map one batch. Raises ``MappingError`` if a source column is missing."""
@@ -300,7 +301,14 @@ class CompiledMapping:
         columns: dict[str, pa.Array] = {}
         for fdef in self.entity.fields:
             compiled = self.fields.get(fdef.name)
-            if compiled is None:
+            base = self.raw_of.get(fdef.name)
+            if base is not None:
+                # ``<field>_raw`` keeps the source text of ``<field>`` (blank → null)
+                text = as_text(self.fields[base].source(batch, column))
+                columns[fdef.name] = pc.cast(
+                    pc.if_else(is_empty(text), pa.scalar(None, pa.string()), text),
+                    fdef.arrow_type)
+            elif compiled is None:
                 columns[fdef.name] = pa.nulls(n, fdef.arrow_type)
             else:
                 columns[fdef.name] = compiled.apply(batch, column, failures, id_info)
@@ -327,6 +335,29 @@ class CompiledMapping:
                     match = pc.invert(match)
             keep = pc.and_(keep, match)
         return pc.invert(keep)
+
+
+#: suffix of the fields that keep a normalized field's source value (``citizen_id_raw``)
+RAW_SUFFIX = "_raw"
+
+
+def raw_fields(entity: Entity, spec: MappingSpec) -> dict[str, str]:
+    """``{raw field: normalized field}`` filled automatically by the mapping.
+
+    An entity field ``<f>_raw`` (e.g. ``citizen_id_raw``, ``name_raw``) that the mapping does
+    not map itself keeps the source text of ``<f>`` when ``<f>`` is mapped from source
+    columns (``from`` or ``concat``): the raw value is kept without mapping it by hand.
+    """
+    names = {f.name for f in entity.fields}
+    found: dict[str, str] = {}
+    for name in names:
+        base = name.removesuffix(RAW_SUFFIX)
+        if not name.endswith(RAW_SUFFIX) or base not in names or name in spec.fields:
+            continue
+        fspec = spec.fields.get(base)
+        if fspec is not None and (fspec.source is not None or fspec.concat):
+            found[name] = base
+    return found
 
 
 def compile_mapping(spec: MappingSpec, standard: Standard) -> CompiledMapping:
