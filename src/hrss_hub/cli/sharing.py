@@ -29,8 +29,14 @@ def check(config_path: Path | None, folder: Path | None) -> None:
 
     cfg = load_config(config_path)
     folder = folder or cfg.sharing_dir
-    agreements, problems, warnings = check_agreement_files(folder,
-                                                           load_standard(cfg.standard_dir))
+    from hrss_hub.exchange.fill import filled_fields, unfilled_columns, workspace_mappings
+
+    standard = load_standard(cfg.standard_dir)
+    agreements, problems, warnings = check_agreement_files(folder, standard)
+    # delivered columns that no connector fills reach the recipient 100% null
+    mappings, unreadable = workspace_mappings(cfg)
+    warnings = [*warnings, *([unreadable] if unreadable else []),
+                *unfilled_columns(agreements, standard, filled_fields(mappings))]
     for w in warnings:
         click.echo(f"warning: {w}")
     for p in problems:
