@@ -223,3 +223,23 @@ def test_raw_field_mapped_by_hand_wins_and_const_keeps_none() -> None:
         person_batch([("1", "11010519491231002x", "x", "2", "57", "19491231")]))
     assert mapped.columns["citizen_id_raw"].to_pylist() == ["by hand"]
     assert mapped.columns["name_raw"].to_pylist() == [None]  # a constant has no source value
+
+
+def _dates(formats: object, values: list[str | None]) -> MappedBatch:
+    fields = {**PERSON_MAPPING["fields"], "birth_date": {"from": "AAC006", "normalize": "date",
+                                                        **({"formats": formats} if formats
+                                                           else {})}}
+    rows = [(str(i), "11010519491231002X", "王芳", "2", "01", v) for i, v in enumerate(values)]
+    return compiled({**PERSON_MAPPING, "fields": fields}).apply(person_batch(rows))
+
+
+def test_date_formats_replace_or_add_to_the_builtin_forms() -> None:
+    values = ["1949年12月31日", "31/12/1949"]
+    builtin = _dates(None, values).columns["birth_date"].to_pylist()
+    assert builtin == [dt.date(1949, 12, 31), None]
+    replaced = _dates(["%d/%m/%Y"], values).columns["birth_date"].to_pylist()
+    assert replaced == [None, dt.date(1949, 12, 31)]
+    added = _dates(["%d/%m/%Y", "builtin"], values)
+    assert added.columns["birth_date"].to_pylist() == [dt.date(1949, 12, 31)] * 2
+    (fail,) = [f for f in added.failures if f.rule == "date_invalid"]
+    assert fail.mask.to_pylist() == [False, False]

@@ -159,3 +159,50 @@ def test_a_workspace_publishes_under_its_profile(tmp_path: Path,
     catalog = build_catalog(Store.open(cfg.exchange_uri))
     (person,) = [d for d in catalog["datasets"] if d["dataset"] == "person"]
     assert person["standard_version"] == "1.0.0+wuhou-county.1.2.0"
+
+
+def test_a_profile_field_added_after_publishing_reaches_the_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The published table gains the new optional column as one signed version (before,
+    its values were written into files under the old table schema and never readable)."""
+    from hrss_hub.config import load_config
+    from hrss_hub.exchange.reading import read_version
+    from hrss_hub.exchange.verify import verify_path
+    from hrss_hub.pipeline import run
+
+    for name in ("HRSS_HUB_SIGNING_KEY", "HRSS_HUB_EXCHANGE_URI", "HRSS_HUB_OUTBOX_URI",
+                 "HRSS_HUB_STANDARDS"):
+        monkeypatch.delenv(name, raising=False)
+    hub = "hub_id: wuhou\nlevel: county\ndivision: '510107'\ngx: false\n"
+    (tmp_path / "hub.yaml").write_text(hub, encoding="utf-8")
+    (tmp_path / "connectors").mkdir()
+    fields: dict[str, object] = {"citizen_id": "idno", "id_type": {"const": "01"},
+                                 "name": "name", "gender": {"const": "2"},
+                                 "birth_date": {"const": "1949-12-31"}}
+
+    def connector(extra: dict[str, object]) -> None:
+        doc = {"system": "s", "kind": "sql", "connection": {"url": "sqlite:///src.db"},
+               "streams": [{"name": "staff", "table": "staff", "primary_key": ["id"],
+                            "cursor": "id", "mapping": {"entity": "person", "source_key": ["id"],
+                                                        "fields": {**fields, **extra}}}]}
+        (tmp_path / "connectors" / "s.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True),
+                                                        encoding="utf-8")
+    connector({})
+    with sqlite3.connect(tmp_path / "src.db") as db:
+        db.execute("CREATE TABLE staff (id INTEGER PRIMARY KEY, idno TEXT, name TEXT, kind TEXT)")
+        db.execute("INSERT INTO staff VALUES (1, '11010519491231002X', '王芳', '01')")
+    assert run(load_config(tmp_path / "hub.yaml")).status == "succeeded"
+    write_profile(tmp_path / "standard-profile")
+    (tmp_path / "hub.yaml").write_text(hub + "standard: standard-profile\n", encoding="utf-8")
+    connector({"subsidy_type": "kind"})
+    with sqlite3.connect(tmp_path / "src.db") as db:
+        db.execute("INSERT INTO staff VALUES (2, '110105194912310046', '李娜', '岗位补贴')")
+    caplog.clear()
+    assert run(load_config(tmp_path / "hub.yaml")).status == "succeeded"
+    assert "stale" not in caplog.text  # the bundled suites are the base's, by design
+    rows = sorted(read_version(tmp_path / "exchange", "person").to_pylist(),
+                  key=lambda r: r["source_key"])
+    assert [r["subsidy_type"] for r in rows] == [None, "02"]
+    reports = verify_path(tmp_path / "exchange" / "person", all_versions=True)
+    assert reports and all(r.ok for r in reports), [r.problems for r in reports]
