@@ -53,7 +53,8 @@ class HubFile(FileModel):
     """The keys of ``hub.yaml`` as written (paths still relative to its folder)."""
 
     hub_id: Name = "hrss-hub"
-    level: Literal["county", "district", "city", "province"] | None = Field(
+    level: Annotated[Literal["county", "district", "city", "province"] | None,
+                     BeforeValidator(levels.canonical_level)] = Field(
         default=None, validate_default=True)
     division: str | None = Field(default=None, validate_default=True)
     standard: str | None = None
@@ -194,6 +195,7 @@ class HubConfig:
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "level", levels.canonical_level(self.level))
         if self.level not in levels.LEVELS:
             from hrss_hub.errors import unknown_choice
 
