@@ -3,6 +3,7 @@ fill rates (#15.5: ``employment_status`` and ``retired`` went out 100% null unno
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -91,3 +92,10 @@ def test_delivery_reports_fill_rates(workspace: HubConfig) -> None:
     shown = report.to_dict()["deliveries"][0]
     assert shown["empty_columns"] == ["ethnicity", "name_raw"]
     assert shown["fill_rates"]["phone"] == 0.25
+    # the audit log records what each recipient was given, fill rates included
+    log = CliRunner().invoke(cli, ["audit", "log", "--config", str(workspace.root / "hub.yaml"),
+                                   "--json"])
+    assert log.exit_code == 0, log.output
+    (entry,) = [e for e in json.loads(log.output) if e["action"] == "deliver"]
+    assert entry["details"]["empty_columns"] == ["ethnicity", "name_raw"]
+    assert entry["details"]["fill_rates"]["phone"] == 0.25

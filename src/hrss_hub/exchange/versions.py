@@ -240,4 +240,5 @@ def _record_delivery(ledger: Any, actor: str, version: CommittedVersion,
         "outbox_version": result.outbox_version, "mode": result.status,
         "columns": policy.get("columns"), "division_prefix": policy.get("division_prefix"),
         "pseudonym_key_id": policy.get("pseudonym_key_id"),
+        "fill_rates": result.fill_rates, "empty_columns": result.empty_columns(),
         "manifest_sha256": committed.manifest_sha256, **agreement})
