@@ -190,12 +190,20 @@ def test_expr_over_decimal_int_and_float_sources() -> None:
 
 
 def test_expr_text_that_is_not_a_number_is_quarantined_per_row() -> None:
-    mapped = _contribution_expr("AAE180 * 0.08", AAE180=["6000", "abc", "1.1234567", None])
-    assert mapped.columns["personal_amount"].to_pylist() == [Decimal("480.00"), None, None, None]
+    mapped = _contribution_expr("AAE180 * 0.08",
+                                AAE180=["6000", "abc", "1.1234567", None, "1e3"])
+    assert mapped.columns["personal_amount"].to_pylist() == [Decimal("480.00"), None, None,
+                                                             None, None]
     (fail,) = [f for f in mapped.failures if f.rule == "value_invalid"
                and f.field == "personal_amount"]
-    assert fail.mask.to_pylist() == [False, True, True, False]
+    assert fail.mask.to_pylist() == [False, True, True, False, True]
     assert fail.offending.to_pylist()[1] == "abc"
+    # a column of plain numbers takes the fast path with the same result
+    fast = _contribution_expr("AAE180 * 0.08", AAE180=["6000", "1,000.5", " 7 "])
+    assert fast.columns["personal_amount"].to_pylist() == [
+        Decimal("480.00"), Decimal("80.04"), Decimal("0.56")]
+    only_exponent = _contribution_expr("AAE180 * 1", AAE180=["1e3"])
+    assert only_exponent.columns["personal_amount"].to_pylist() == [None]
 
 
 def test_expr_division_by_zero_is_a_mapping_error() -> None:

@@ -101,7 +101,19 @@ def numeric_operand(col: pa.Array) -> tuple[pa.Array, pa.Array]:
         rounded = pc.round(col, TEXT_SCALE, round_mode=HALF_UP)
         return pc.cast(rounded, pa.decimal128(MAX_OPERAND_PRECISION, TEXT_SCALE)), none
     text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
-    text = pc.utf8_trim_whitespace(pc.replace_substring(text, ",", ""))
+    if pc.any(pc.match_substring(text, ",")).as_py():
+        text = pc.replace_substring(text, ",", "")
+    text = pc.utf8_trim_whitespace(text)
+    # Arrow's cast also reads exponents (1e3): those take the per-row check, like elsewhere
+    exponent = any(pc.any(pc.match_substring(text, e)).as_py() for e in ("e", "E"))
+    try:
+        if exponent:
+            raise pa.ArrowInvalid("exponent")
+        # fast path: a column of plain numbers (the usual export) casts as a whole; any
+        # value that does not fit makes the cast fail and the per-row check below runs
+        return pc.cast(text, pa.decimal128(MAX_OPERAND_PRECISION, TEXT_SCALE)), none
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     blank = pc.fill_null(pc.equal(text, ""), True)
     good = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
     invalid = pc.and_(pc.invert(blank), pc.invert(good))
