@@ -206,3 +206,15 @@ def test_a_profile_field_added_after_publishing_reaches_the_table(
     assert [r["subsidy_type"] for r in rows] == [None, "02"]
     reports = verify_path(tmp_path / "exchange" / "person", all_versions=True)
     assert reports and all(r.ok for r in reports), [r.problems for r in reports]
+
+
+def test_the_data_dictionary_names_the_profile_and_its_additions(tmp_path: Path) -> None:
+    from hrss_hub.standard.docs import render_html, render_markdown
+
+    std = load_standard(write_profile(tmp_path / "standard"))
+    md = render_markdown(std)
+    assert "Data dictionary v1.0.0+wuhou-county.1.2.0" in md
+    assert "## 标准扩展 Standard profile `wuhou-county` 1.2.0" in md
+    assert "`+ 1 code(s) in insurance_type: 610`" in md and "subsidy_type" in md
+    assert "Standard profile <code>wuhou-county</code>" in render_html(std)
+    assert "Standard profile" not in render_markdown(load_standard())
