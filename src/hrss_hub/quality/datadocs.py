@@ -57,12 +57,15 @@ CDN_ASSETS: dict[str, str] = {
     "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed-6.29.0/vega-embed.min.js",
 }
 
-# GX's logo is fetched from its web-assets bucket with the data context id in the query
-# string (a tracking pixel); the site carries the same image under static/images/
+# GX's logos are fetched from its web-assets bucket, some with the data context id in the
+# query string (a tracking pixel); the site carries its logo under static/images/
 _GX_LOGO = re.compile(
     r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/"
-    r"(logo-long\.png)\?[^\"']*")
-_ATTR_URL = re.compile(r"""(\b(?:src|href)\s*=\s*)(["'])(https?://[^"']+)\2""")
+    r"([\w.-]+\.(?:png|svg))(?:\?[^\"']*)?")
+_SITE_LOGO = "logo-long.png"
+# a URL in an attribute (src="…") or in CSS (url('…')): groups prefix, quote, URL, closing
+_URL = re.compile(r"""(\b(?:src|href)\s*=\s*|\burl\(\s*)(["']?)(https?://[^"')\s]+)(\2)""")
+_STATIC = re.compile(r"""(\b(?:src|href)\s*=\s*["'])(?:\./|(?:\.\./)+)?static/""")
 # what a browser fetches on load: scripts, stylesheets/icons, images, frames, CSS imports
 _RESOURCE = re.compile(
     r"""<(?:script|img|iframe|source|embed)\b[^>]*\bsrc\s*=\s*["']?((?:https?:)?//[^"'\s>]+)"""
@@ -76,24 +79,38 @@ def external_resources(page: str) -> list[str]:
     return [next(g for g in m.groups() if g) for m in _RESOURCE.finditer(page)]
 
 
-def _rewrite(page: str, vendor_prefix: str, site_prefix: str) -> tuple[str, int]:
+def _local(url: str, site_prefix: str, images: set[str]) -> str | None:
+    """The vendored (or site-local) replacement of a CDN URL, relative to a page."""
+    local = CDN_ASSETS.get(url)
+    if local is not None:
+        return f"{site_prefix}{SITE_VENDOR}/{local}"
+    logo = _GX_LOGO.fullmatch(url)
+    if logo is not None:
+        name = logo.group(1) if logo.group(1) in images else _SITE_LOGO
+        return f"{site_prefix}static/images/{name}"
+    return None
+
+
+def _rewrite(text: str, site_prefix: str, images: set[str]) -> tuple[str, int]:
     count = 0
 
     def repl(m: re.Match[str]) -> str:
         nonlocal count
-        url = m.group(3)
-        local = CDN_ASSETS.get(url)
-        if local is not None:
-            count += 1
-            return f"{m.group(1)}{m.group(2)}{vendor_prefix}/{local}{m.group(2)}"
-        logo = _GX_LOGO.fullmatch(url)
-        if logo is not None:
-            count += 1
-            return f"{m.group(1)}{m.group(2)}{site_prefix}static/images/{logo.group(1)}" \
-                   f"{m.group(2)}"
-        return m.group(0)
+        local = _local(m.group(3), site_prefix, images)
+        if local is None:
+            return m.group(0)
+        count += 1
+        return f"{m.group(1)}{m.group(2)}{local}{m.group(4)}"
 
-    return _ATTR_URL.sub(repl, page), count
+    def static(m: re.Match[str]) -> str:
+        nonlocal count
+        fixed = f"{m.group(1)}{site_prefix}static/"
+        count += fixed != m.group(0)
+        return fixed
+
+    # GX writes some links to the site's own static/ folder one level too shallow on
+    # validation pages (the favicon): point every one at the site root
+    return _STATIC.sub(static, _URL.sub(repl, text)), count
 
 
 def localize_site(site_dir: Path) -> int:
@@ -105,12 +122,13 @@ def localize_site(site_dir: Path) -> int:
     target = site_dir / SITE_VENDOR
     shutil.copytree(VENDOR_DIR, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    images = {p.name for p in (site_dir / "static" / "images").glob("*")}
     rewritten = 0
-    for page in site_dir.rglob("*.html"):
+    for page in [*site_dir.rglob("*.html"), *(site_dir / "static" / "styles").glob("*.css")]:
         text = page.read_text(encoding="utf-8")
         rel = Path(os.path.relpath(site_dir, page.parent)).as_posix()
         site_prefix = "" if rel == "." else f"{rel}/"
-        new, n = _rewrite(text, f"{site_prefix}{SITE_VENDOR}", site_prefix)
+        new, n = _rewrite(text, site_prefix, images)
         if n:
             page.write_text(new, encoding="utf-8")
             rewritten += n
