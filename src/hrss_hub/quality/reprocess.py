@@ -42,6 +42,7 @@ class QuarantinedRow:
     rules: list[str]
     status: str = "open"
     file: str = ""
+    ref: str = ""  # reference id (:func:`row_ref`), shown beside the masked key in reports
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -54,14 +55,26 @@ def quarantine_files(qdir: Path, run_id: str | None = None) -> list[Path]:
     return sorted(qdir.glob(pattern))
 
 
+def row_ref(run_id: str, system: str, stream: str, row: int) -> str:
+    """The reference id of row ``row`` (1-based) of a run's quarantine file of a stream.
+
+    Reports show it beside the masked source key, and ``quarantine release|reject`` accept
+    it in place of the key: positional, so it reveals nothing of the (raw) key.
+    """
+    return f"{run_id}/{system}/{stream}#{row}"
+
+
 def _rows(path: Path) -> Iterator[QuarantinedRow]:
     pf = pq.ParquetFile(path)
     cols = ["run_id", "system", "stream", "entity", "source_key", "location", "rules"]
+    n = 0
     for i in range(pf.num_row_groups):
         for r in pf.read_row_group(i, columns=cols).to_pylist():
+            n += 1
             key = r["source_key"] or r["location"] or ""
             yield QuarantinedRow(r["run_id"], r["system"], r["stream"], r["entity"], key,
-                                 r["location"] or "", list(r["rules"] or []), file=str(path))
+                                 r["location"] or "", list(r["rules"] or []), file=str(path),
+                                 ref=row_ref(r["run_id"], r["system"], r["stream"], n))
 
 
 def list_rows(cfg: Any, ledger: Any, run_id: str | None = None) -> list[QuarantinedRow]:
