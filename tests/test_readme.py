@@ -21,8 +21,10 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "hrss-hub demo --dir demo" in README
 
 
-def tour() -> list[tuple[str, int]]:
-    block = README.split("```console\n", 1)[1].split("```", 1)[0]
+def tour(section: str | None = None) -> list[tuple[str, int]]:
+    """The commands of the README's first console block (of ``## <section>``, if given)."""
+    text = README if section is None else README.split(f"\n## {section}\n", 1)[1]
+    block = text.split("```console\n", 1)[1].split("```", 1)[0]
     steps = []
     for line in block.splitlines():
         command, _, comment = line.removeprefix("$ ").partition("  # ")
@@ -45,3 +47,21 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         assert "Traceback" not in output, f"{command}\n{output[-2000:]}"
     assert (tmp_path / "demo" / "catalog.html").exists()
     assert (tmp_path / "dictionary" / "data-dictionary.html").exists()
+
+
+@pytest.mark.slow
+def test_the_auditors_commands_run_as_written(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("HRSS_HUB_LEDGER_URL", None)
+    steps = tour("For auditors")
+    assert len(steps) >= 3
+    for command, expected in steps:
+        result = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=600)
+        output = result.stdout + result.stderr
+        assert result.returncode == expected, f"{command}\n{output[-2000:]}"
+        assert "Traceback" not in output, f"{command}\n{output[-2000:]}"
+    (report,) = (tmp_path / "audit" / "reports").glob("*/report.html")
+    assert list((report.parent / "quarantine").glob("*.xlsx"))
+    assert "Sign-off" in report.read_text(encoding="utf-8")
+    assert (tmp_path / "audit" / "catalog" / "codelists" / "gender.csv").exists()
