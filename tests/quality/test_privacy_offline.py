@@ -142,7 +142,7 @@ def test_every_page_loads_nothing_from_the_network(world: dict[str, Any]) -> Non
 
 
 def test_custom_expectations_render_their_rule(world: dict[str, Any]) -> None:
-    pages = [p for p in _pages(world["ws"]) if "validations" in p.parts]
+    pages = [p for p in _pages(world["ws"]) if "data_docs" in p.parts]
     assert pages
     text = "\n".join(p.read_text(encoding="utf-8") for p in pages)
     assert "(**" not in text and "**{" not in text

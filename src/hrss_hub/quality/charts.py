@@ -26,11 +26,21 @@ def nice_ticks(top: float, count: int = 5) -> list[float]:
     """Round tick values from 0 to at least ``top`` (1, 2 or 5 × a power of ten apart)."""
     if top <= 0:
         return [0.0, 1.0]
-    raw = top / count
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    step = _step(top, count)
     n = math.ceil(top / step)
     return [i * step for i in range(n + 1)]
+
+
+def _step(span: float, count: int = 5) -> float:
+    raw = span / count
+    mag = 10 ** math.floor(math.log10(raw))
+    return float(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
+
+
+def _range_ticks(lo: float, hi: float) -> list[float]:
+    step = _step(hi - lo)
+    n = round((hi - lo) / step)
+    return [round(lo + i * step, 10) for i in range(n + 1)]
 
 
 def _num(value: float) -> str:
@@ -94,6 +104,9 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
     hi = max(values) if y_max is None else y_max
     if hi - lo < 1e-9:
         lo, hi = lo - 1, hi + 1
+    # widen the range to round tick values (e.g. 65–100 rather than 69.2–100)
+    step = _step(hi - lo)
+    lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(len(x_labels) - 1, 1)
 
@@ -108,18 +121,21 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
              'font-size="11">',
              f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-size="13" '
              f'font-weight="600">{_e(title)}</text>']
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
+    for v in _range_ticks(lo, hi):
         y = py(v)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
                      'stroke="#ddd"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                     f"{_num(round(v, 1))}</text>")
+                     f"{_num(v)}</text>")
     every = max(1, math.ceil(len(x_labels) / 8))  # at most ~8 x labels stay readable
+    last = len(x_labels) - 1
     for i, label in enumerate(x_labels):
-        if i % every == 0 or i == len(x_labels) - 1:
+        if i % every == 0 or i == last:
+            # the outermost labels align inwards so they are not cut at the edges
+            anchor = ("start" if i == 0 and last else "end" if i == last and last
+                      else "middle")
             parts.append(f'<text x="{px(i):.1f}" y="{top + plot_h + 14}" '
-                         f'text-anchor="middle">{_e(label)}</text>')
+                         f'text-anchor="{anchor}">{_e(label)}</text>')
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" '
                  f'y2="{top + plot_h}" stroke="#333"/>')
     parts.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" '
