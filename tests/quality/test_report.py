@@ -16,6 +16,7 @@ import pytest
 
 from hrss_hub.config import load_config
 from hrss_hub.demo_tour import run_demo
+from hrss_hub.errors import HubError
 from hrss_hub.ledger import Ledger
 from hrss_hub.quality import gx, results
 from hrss_hub.quality.report import build_report_data, mask_id, write_report
@@ -255,3 +256,5 @@ def test_runs_that_extract_nothing_are_not_runs(reported: Any) -> None:
     assert empty not in {t["run_id"] for t in data["trend"]}
     assert empty not in data["stream_trend"]["runs"]
     assert data["scores"] and all(0 <= s["score"] <= 100 for s in data["scores"])
+    with pytest.raises(HubError, match="extracted no stream"):
+        build_report_data(cfg, empty)

@@ -126,7 +126,12 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
         run = ledger.get_run(run_id)
         if run is None:
             raise HubError("unknown run", {"run": run_id},
-                           "list runs with: hrss-hub report --list")
+                           "list runs with: hrss-hub ledger runs")
+        if run.status != "running" and not is_data_run(run.summary):
+            raise HubError("the run extracted no stream (a publish or maintenance run): it "
+                           "has no quality report", {"run": run_id},
+                           "report a run that extracted data; list runs with: "
+                           "hrss-hub ledger runs")
     finally:
         ledger.close()
     out_dir = cfg.reports_dir / run_id
