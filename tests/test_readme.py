@@ -21,10 +21,9 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "hrss-hub demo --dir demo" in README
 
 
-def tour(section: str | None = None) -> list[tuple[str, int]]:
-    """The commands of the README's first console block (of ``## <section>``, if given)."""
-    text = README if section is None else README.split(f"\n## {section}\n", 1)[1]
-    block = text.split("```console\n", 1)[1].split("```", 1)[0]
+def tour(section: str = "## A short tour") -> list[tuple[str, int]]:
+    """The ``$ …`` lines of the first console block after ``section``, with exit codes."""
+    block = README.split(section, 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
     steps = []
     for line in block.splitlines():
         command, _, comment = line.removeprefix("$ ").partition("  # ")
@@ -33,33 +32,30 @@ def tour(section: str | None = None) -> list[tuple[str, int]]:
     return steps
 
 
-def run_steps(steps: list[tuple[str, int]], cwd: Path) -> None:
-    """Run README commands in order in ``cwd``; each exits as documented, no traceback."""
+@pytest.mark.slow
+def test_the_tour_runs_as_written(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("HRSS_HUB_LEDGER_URL", None)
-    for command, expected in steps:
-        result = subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True,
+    steps = tour()
+    assert len(steps) >= 15
+    auditors = tour("## For auditors")  # on the tour's demo workspace, after it
+    assert len(auditors) >= 5
+    for command, expected in [*steps, *auditors]:
+        result = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
                                 text=True, timeout=600)
         output = result.stdout + result.stderr
         assert result.returncode == expected, f"{command}\n{output[-2000:]}"
         assert "Traceback" not in output, f"{command}\n{output[-2000:]}"
-
-
-@pytest.mark.slow
-def test_the_tour_runs_as_written(tmp_path: Path) -> None:
-    steps = tour()
-    assert len(steps) >= 15
-    run_steps(steps, tmp_path)
     assert (tmp_path / "demo" / "catalog.html").exists()
     assert (tmp_path / "dictionary" / "data-dictionary.html").exists()
+    assert (tmp_path / "county-hub" / "connectors" / "example_rest.yaml").exists()
+    import json
 
-
-@pytest.mark.slow
-def test_the_auditors_commands_run_as_written(tmp_path: Path) -> None:
-    steps = tour("For auditors")
-    assert len(steps) >= 3
-    run_steps(steps, tmp_path)
-    (report,) = (tmp_path / "audit" / "reports").glob("*/report.html")
+    for document in ("quarantine.json", "runs.json", "catalog.json"):  # --json parses
+        json.loads((tmp_path / document).read_text(encoding="utf-8"))
+    # the auditors' pages: the report with its masked downloads and sign-off, the catalog
+    # with its code lists as data beside it
+    report = sorted((tmp_path / "demo" / "reports").glob("*/report.html"))[-1]
     assert list((report.parent / "quarantine").glob("*.xlsx"))
     assert "Sign-off" in report.read_text(encoding="utf-8")
-    assert (tmp_path / "audit" / "catalog" / "codelists" / "gender.csv").exists()
+    assert (tmp_path / "audit" / "codelists" / "gender.csv").exists()
