@@ -43,7 +43,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A demo run through the CLI (its output is the log), then an incremental run, the
-    report and the HTML catalog."""
+    report, the HTML catalog and the data dictionary: every kind of page the hub writes."""
     ws = tmp_path_factory.mktemp("auditor") / "world"
     logs = []
     for args in (["demo", "--dir", str(ws), "--persons", "300", "--seed", "11"],
@@ -51,7 +51,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                  ["run", "--config", str(ws / "hub.yaml")],
                  ["report", "--config", str(ws / "hub.yaml")],
                  ["catalog", "--config", str(ws / "hub.yaml"), "--html",
-                  str(ws / "reports" / "catalog.html")]):
+                  str(ws / "reports" / "catalog.html")],
+                 ["standard", "docs", "--out", str(ws / "reports" / "dictionary")]):
         done = _run(args, ws.parent)
         logs.append(done.stdout + done.stderr)
         assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
@@ -131,6 +132,7 @@ def test_every_page_loads_nothing_from_the_network(world: dict[str, Any]) -> Non
     assert len([p for p in pages if "data_docs" in p.parts]) > 8
     assert any(p.name == "report.html" for p in pages)
     assert any(p.name == "catalog.html" for p in pages)
+    assert any(p.name == "data-dictionary.html" for p in pages)
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert external_resources(text) == [], page
