@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Float,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
