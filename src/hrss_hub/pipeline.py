@@ -187,19 +187,12 @@ def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary, *,
 
 
 def after_run(cfg: HubConfig, ledger: Any, summary: RunSummary) -> None:
-    """Steps that follow the streams of a run: cutting dataset versions and delivering them
-    (the exchange package), when it provides ``publish_pending``."""
-    import importlib
-    import importlib.util
+    """Steps that follow the streams of a run: the person master, cutting dataset versions
+    and delivering them, record linkage and the supervision checks
+    (:func:`hrss_hub.master.hooks.publish_run`)."""
+    from hrss_hub.master.hooks import publish_run
 
-    if importlib.util.find_spec("hrss_hub.exchange.versions") is None:
-        return
-    versions = importlib.import_module("hrss_hub.exchange.versions")
-    publish = getattr(versions, "publish_pending", None)
-    if publish is not None:
-        report = publish(cfg, ledger, summary)
-        if hasattr(report, "to_dict"):
-            summary.publishing = report.to_dict()
+    summary.publishing = publish_run(cfg, ledger, summary).to_dict()
 
 
 # -- the same steps, one call each, for orchestrators (Airflow tasks pass ids, not data) --

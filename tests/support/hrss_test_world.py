@@ -44,7 +44,8 @@ def table(entity: str, rows: list[dict[str, Any]], *, system: str, run_id: str) 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     cols: dict[str, list[Any]] = {f.name: [] for f in schema}
     for i, r in enumerate(rows):
-        full = {"source_system": system, "source_key": f"{entity}|{i}", "run_id": run_id,
+        full = {"source_system": system, "source_key": f"{system}|{entity}|{i}",
+                "run_id": run_id,
                 "extracted_at": at, **r}
         for f in schema:
             v = full.get(f.name)
@@ -54,22 +55,27 @@ def table(entity: str, rows: list[dict[str, Any]], *, system: str, run_id: str) 
     return pa.Table.from_arrays([pa.array(cols[f.name], f.type) for f in schema], schema=schema)
 
 
+def stage(cfg: HubConfig, data: dict[str, list[dict[str, Any]]], *, run_id: str,
+          system: str = "si_core", tag: str = "a") -> None:
+    """Stage ``data`` (entity → rows) of one system as a run's stream does."""
+    assert cfg.exchange_root is not None
+    for entity, rows in data.items():
+        t = table(entity, rows, system=system, run_id=run_id)
+        schema = t.schema
+        sink = ParquetSink(cfg.exchange_root / ".staging" / run_id / entity,
+                           f"{system}.{entity}.{tag}", schema)
+        sink.write(t)
+        publish_files(cfg.exchange_root, entity, schema, sink.close(), run_id=run_id,
+                      system=system, stream=entity, standard_version="1.1.0",
+                      hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division})
+
+
 def publish(cfg: HubConfig, data: dict[str, list[dict[str, Any]]], *, system: str = "si_core",
             tag: str = "a") -> str:
     """Stage and publish ``data`` (entity → rows) as one run; returns the run id."""
     with Ledger.open(cfg.ledger_url) as ledger:
         run_id = ledger.start_run(cfg.hub_id, "cli")
-        assert cfg.exchange_root is not None
-        for entity, rows in data.items():
-            t = table(entity, rows, system=system, run_id=run_id)
-            schema = t.schema
-            sink = ParquetSink(cfg.exchange_root / ".staging" / run_id / entity,
-                               f"{system}.{entity}.{tag}", schema)
-            sink.write(t)
-            publish_files(cfg.exchange_root, entity, schema, sink.close(), run_id=run_id,
-                          system=system, stream=entity, standard_version="1.1.0",
-                          hub={"hub_id": cfg.hub_id, "level": cfg.level,
-                               "division": cfg.division})
+        stage(cfg, data, run_id=run_id, system=system, tag=tag)
         publish_pending(cfg, ledger, None)
         ledger.finish_run(run_id, "succeeded", {})
     return run_id

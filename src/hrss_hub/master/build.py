@@ -33,7 +33,7 @@ from hrss_hub.config.sections import MasterSection
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.pending import list_pending
 from hrss_hub.exchange.versions import exchange_store
-from hrss_hub.master.derived import stage_derived
+from hrss_hub.master.derived import BUILD_COLUMNS, stage_derived
 from hrss_hub.master.names import fold_table
 from hrss_hub.standard.model import Standard, load_standard
 
@@ -81,10 +81,16 @@ def staged_links(cfg: HubConfig, standard: Standard) -> pa.Table:
         schema = entity_schema(entity)
         for pending in list_pending(cfg.exchange_root, name):
             out.append(_links_of(name, pending.read(schema), cfg.division))
-    link_schema = entity_schema(standard.entity("person_link"))
+    link_schema = _link_schema(standard)
     if not out:
         return link_schema.empty_table()
     return pa.concat_tables(out).cast(link_schema)
+
+
+def _link_schema(standard: Standard) -> pa.Schema:
+    """person_link's columns without the build lineage (added when staged)."""
+    schema = entity_schema(standard.entity("person_link"))
+    return pa.schema([f for f in schema if f.name not in BUILD_COLUMNS])
 
 
 def _links_of(entity: str, rows: pa.Table, default_division: str) -> pa.Table:
@@ -169,7 +175,7 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
         have = register(con, exchange_store(cfg), ("person_link", "person_master"))
         con.register("fresh_arrow", fresh)
         con.execute("CREATE TEMP TABLE fresh AS SELECT * FROM fresh_arrow")
-        cols = ", ".join(f'"{f.name}"' for f in entity_schema(standard.entity("person_link")))
+        cols = ", ".join(f'"{f.name}"' for f in _link_schema(standard))
         if "person_link" in have:
             con.execute(f"CREATE TEMP TABLE old_links AS SELECT {cols} FROM person_link")
         else:
@@ -195,8 +201,7 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
         report.persons = master.num_rows
         report.conflicts = int(pc.sum(pc.is_valid(master["conflicts"])).as_py() or 0)
         new_links = _changed(con, "fresh", "old_links" if "person_link" in have else None,
-                             [f.name for f in entity_schema(standard.entity("person_link"))
-                              if f.name not in ("run_id", "extracted_at")])
+                             list(_link_schema(standard).names))
         master_rows = _with_lineage(master, standard)
         con.register("master_new", master_rows)
         compare = [f.name for f in entity_schema(standard.entity("person_master"))

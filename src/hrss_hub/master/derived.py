@@ -70,9 +70,11 @@ def stage_derived(cfg: HubConfig, entity: Entity, rows: pa.Table, *, run_id: str
     n = int(rows.num_rows)
     if "run_id" not in rows.column_names:
         rows = rows.append_column("run_id", pa.array([run_id] * n, pa.string()))
-    if "extracted_at" not in rows.column_names:
-        rows = rows.append_column("extracted_at", pa.array([at] * n, schema.field(
-            "extracted_at").type))
+    # the build time is the rows' update time too: a derived row replaces the published
+    # one of its key (the publisher's winner rule compares source_updated_at first)
+    for column in ("extracted_at", "source_updated_at"):
+        if column in schema.names and column not in rows.column_names:
+            rows = rows.append_column(column, pa.array([at] * n, schema.field(column).type))
     table = conform(rows, schema)
     sink = ParquetSink(cfg.exchange_root / ".staging" / run_id / entity.name,
                        f"{system}.{stream}.{run_id}", schema)

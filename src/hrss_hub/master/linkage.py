@@ -82,14 +82,17 @@ def linkage_input(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """One row per master person not merged into another, with the record that names it
     (``record_ref``: entity|system|source key of the winning name's record)."""
     rows = con.sql("""
-        SELECT m.citizen_id AS uid, m.name, m.gender, strftime(m.birth_date, '%Y%m%d')
-               AS birth_date_s, m.phone, m.division,
-               'person|' || m.name_source || '|' || min(l.record_key) AS record_ref
-        FROM person_master m JOIN person_link l
-          ON l.citizen_id = m.citizen_id AND l.record_system = m.name_source
-         AND l.record_entity = 'person'
-        WHERE m.merged_into IS NULL AND m.name IS NOT NULL
-        GROUP BY ALL""").to_arrow_table()
+        WITH named AS (
+          SELECT m.citizen_id, min(l.record_key) AS record_key
+          FROM person_master m JOIN person_link l
+            ON l.citizen_id = m.citizen_id AND l.record_system = m.name_source
+           AND l.record_entity = 'person'
+          GROUP BY m.citizen_id)
+        SELECT m.citizen_id AS uid, m.name, m.gender,
+               strftime(m.birth_date, '%Y%m%d') AS birth_date_s, m.phone, m.division,
+               'person|' || m.name_source || '|' || n.record_key AS record_ref
+        FROM person_master m JOIN named n USING (citizen_id)
+        WHERE m.merged_into IS NULL AND m.name IS NOT NULL""").to_arrow_table()
     folded = fold_table(rows["name"])
     con.register("__names", folded)
     con.register("__rows", rows)
