@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -116,3 +117,40 @@ def test_identity_conflicts_become_findings_and_twins_go_to_review(cfg: HubConfi
     assert pair.probability >= 0.9 and set(pair.explanation["weights"]) >= {"name_folded",
                                                                              "phone"}
     assert TWIN_A not in str(pair) and TWIN_B not in str(pair)  # records, never IDs
+
+
+def test_review_cli_accept_merges_and_audits(cfg: HubConfig) -> None:
+    from click.testing import CliRunner
+    from hrss_test_world import REPO
+
+    from hrss_hub.cli import cli
+
+    (cfg.root / "hub.yaml").write_text(
+        (cfg.root / "hub.yaml").read_text(encoding="utf-8")
+        + f"supervision: {REPO / 'supervision'}\nmaster:\n  review_threshold: 0.9\n",
+        encoding="utf-8")
+    _run(cfg, [("si_core", SI), ("employment", EMPLOYMENT)])
+    runner = CliRunner()
+    conf = ["--config", str(cfg.root / "hub.yaml")]
+    env = {"HRSS_HUB_STANDARDS": str(REPO / "standards")}
+    listed = runner.invoke(cli, ["master", "review", "list", "--json", *conf], env=env)
+    assert listed.exit_code == 0, listed.output
+    pairs = json.loads(listed.output)
+    assert len(pairs) == 1 and TWIN_A not in listed.output
+    done = runner.invoke(cli, ["master", "review", "accept", pairs[0]["id"], "--by", "李核查",
+                               "--reason", "户籍核实为同一人", *conf], env=env)
+    assert done.exit_code == 0, done.output
+    rebuilt = runner.invoke(cli, ["master", "build", "--full", *conf], env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert cfg.exchange_root is not None
+    master = {r["citizen_id"]: r for r in read_version(cfg.exchange_root,
+                                                        "person_master").to_pylist()}
+    merged = {master[TWIN_A]["merged_into"], master[TWIN_B]["merged_into"]}
+    assert merged in ({None, TWIN_A}, {None, TWIN_B})
+    with Ledger.open(cfg.ledger_url) as ledger:
+        assert ledger.audit_subjects("master_review_accept") == {pairs[0]["id"]}
+        assert ledger.verify_audit() == []
+        assert ReviewStore(ledger).all("pending") == []
+    again = runner.invoke(cli, ["master", "review", "reject", pairs[0]["id"], "--by", "x",
+                                "--reason", "y", *conf], env=env)
+    assert again.exit_code != 0 and "already accepted" in str(again.exception)
