@@ -219,3 +219,22 @@ def test_bad_check_files_are_reported_with_file_and_line(tmp_path: Path) -> None
     assert "no_person.yaml" in text and "key must include citizen_id" in text
     assert "other.yaml" in text and "differs from the file name" in text
     assert "unknown dataset 'nope'" in text and "line=6" in text
+
+
+def test_report_has_a_supervision_section_with_masked_evidence(cfg: HubConfig) -> None:
+    from hrss_hub.quality.report import build_report_data, render_html
+
+    with Ledger.open(cfg.ledger_url) as ledger:
+        supervise(cfg, ledger)
+    data = build_report_data(cfg)
+    sup = data["supervision"]
+    by_check = {c["id"]: c for c in sup["checks"]}
+    assert by_check["benefit_after_death"]["open"] == 1
+    assert by_check["duplicate_enrollment"]["open"] == 1
+    assert by_check["identity_conflict"]["open"] == 0
+    assert sup["open"] == len(EXPECTED) and sup["trend"][-1]["found"] == len(EXPECTED)
+    assert len(sup["drill_down"]) == len(EXPECTED)
+    page = render_html(data)
+    assert "Supervision findings" in page and "死亡后仍领取待遇" in page
+    for person in (DEAD, PRISONER, WORKER, TWICE, DEAD_ENROLLED):
+        assert person not in page and person not in json.dumps(sup, ensure_ascii=False)

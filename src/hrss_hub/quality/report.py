@@ -82,6 +82,9 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
         if run is None:
             raise HubError("unknown run", {"run": run_id},
                            "list runs with: hrss-hub report --list")
+        from hrss_hub.supervision.report import section
+
+        supervision = section(cfg, ledger)
     finally:
         ledger.close()
     out_dir = cfg.reports_dir / run_id
@@ -144,6 +147,7 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "hub_id": run.hub_id, "streams": streams, "worst_offenders": worst, "trend": trend,
         "data_docs": _rel(docs[0], out_dir) if docs else None,
+        "supervision": supervision,
     }
 
 
@@ -304,6 +308,9 @@ def render_html(data: dict[str, Any]) -> str:
                  "规则通过率 = 1 − 不符合行数 / 校验行数。"
                  " Pass rate = published / (read − filtered); per rule: 1 − failed / rows. "
                  "GX = Great Expectations' own count on the same rows (SUMMARY).</p>")
+    from hrss_hub.supervision.report import section_html
+
+    parts.append(section_html(data.get("supervision")))
     parts.append("</body></html>")
     return "\n".join(parts)
 
