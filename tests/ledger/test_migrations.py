@@ -19,7 +19,8 @@ from hrss_hub.ledger.models import Base
 TABLES = {
     "runs", "stream_states", "batches", "processed_files", "schema_snapshots",
     "quality_results", "exchange_versions", "deliveries", "audit_events", "audit_head",
-    "quarantine_actions", "share_tokens", "findings", "finding_events", "master_reviews",
+    "quarantine_actions", "share_tokens", "run_locks", "findings", "finding_events",
+    "master_reviews",
     VERSION_TABLE,
 }
 

@@ -31,13 +31,22 @@ def build(config_path: Path | None, full: bool) -> None:
 
     cfg = load_config(config_path)
     with Ledger.open(cfg.ledger_url) as ledger:
+        from hrss_hub.ledger.locks import PUBLISH
+
         run_id = ledger.start_run(cfg.hub_id, "cli",
-                                  str(cfg.source_file) if cfg.source_file else None)
-        report = build_master(cfg, ledger, run_id=run_id, full=full)
-        publish_pending(cfg, ledger, _Run(run_id))
-        linkage = propose_pairs(cfg, ledger)
+                                  str(cfg.source_file) if cfg.source_file else None,
+                                  locks=[PUBLISH])
+        try:
+            report = build_master(cfg, ledger, run_id=run_id, full=full)
+            publish_pending(cfg, ledger, _Run(run_id))
+            linkage = propose_pairs(cfg, ledger)
+        except BaseException:
+            ledger.finish_run(run_id, "failed", {}, "master build failed")
+            ledger.release_locks(run_id)
+            raise
         ledger.finish_run(run_id, "succeeded", {"master": report.to_dict(),
                                                 "linkage": linkage.to_dict()})
+        ledger.release_locks(run_id)
     click.echo(f"{report.persons} person(s) recomputed, {report.staged_persons} changed, "
                f"{report.conflicts} with conflicts; {linkage.queued} pair(s) queued for review")
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from hrss_hub.config import HubConfig
 from hrss_hub.exchange.versions import PublishReport, publish_pending
-from hrss_hub.ledger.api import new_run_id
 
 
 @dataclass
@@ -33,16 +32,45 @@ class RunPublishReport:
                 "supervision": self.supervision}
 
 
-def publish_run(cfg: HubConfig, ledger: Any, summary: Any = None) -> RunPublishReport:
-    """Master build, publish, linkage candidates, supervision — for one run."""
+@dataclass(frozen=True)
+class _RunRef:
+    """The run the steps belong to (what the publish step reads of a run summary)."""
+
+    run_id: str
+
+
+def publish_run(cfg: HubConfig, ledger: Any, summary: Any = None, *,
+                trigger: str = "cli") -> RunPublishReport:
+    """Master build, publish, linkage candidates, supervision — for one run.
+
+    Without a ``summary`` (Airflow's publish DAG, ``hrss-hub publish pending``) the steps
+    get a run of their own (``trigger``) holding the publish lock, like the publish step.
+    """
+    from hrss_hub.ledger.locks import PUBLISH
+
+    if summary is not None:
+        return _steps(cfg, ledger, summary)
+    run_id = ledger.start_run(cfg.hub_id, trigger,
+                              str(cfg.source_file) if cfg.source_file else None,
+                              locks=[PUBLISH])
+    try:
+        report = _steps(cfg, ledger, _RunRef(run_id))
+    except BaseException:
+        ledger.finish_run(run_id, "failed", {}, "publish failed")
+        ledger.release_locks(run_id)
+        raise
+    ledger.finish_run(run_id, "succeeded", report.to_dict())
+    ledger.release_locks(run_id)
+    return report
+
+
+def _steps(cfg: HubConfig, ledger: Any, summary: Any) -> RunPublishReport:
     from hrss_hub.master.build import build_master
     from hrss_hub.master.linkage import propose_pairs
     from hrss_hub.supervision.run import supervise
 
-    run_id = getattr(summary, "run_id", None)
-    # without a run (``hrss-hub publish pending``) the staged rows get a fresh id and the
-    # checks open a run of their own
-    master = build_master(cfg, ledger, run_id=run_id or new_run_id())
+    run_id = str(summary.run_id)
+    master = build_master(cfg, ledger, run_id=run_id)
     report = RunPublishReport(publish_pending(cfg, ledger, summary))
     report.master = master.to_dict()
     report.linkage = propose_pairs(cfg, ledger).to_dict()

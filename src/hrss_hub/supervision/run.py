@@ -82,8 +82,12 @@ def supervise(cfg: HubConfig, ledger: Any, *, run_id: str | None = None,
     actor = actor or f"hub:{cfg.hub_id}"
     own_run = run_id is None
     if own_run:
+        from hrss_hub.ledger.locks import PUBLISH
+
+        # its own run publishes the findings: it holds the publish lock like any publisher
         run_id = ledger.start_run(cfg.hub_id, "cli",
-                                  str(cfg.source_file) if cfg.source_file else None)
+                                  str(cfg.source_file) if cfg.source_file else None,
+                                  locks=[PUBLISH])
     assert run_id is not None
     now = now or datetime.now(UTC)
     found, report = run_checks(cfg, checks)
@@ -101,6 +105,7 @@ def supervise(cfg: HubConfig, ledger: Any, *, run_id: str | None = None,
         publish_pending(cfg, ledger, _RunRef(run_id))
     if own_run:
         ledger.finish_run(run_id, "succeeded", {"supervision": report.to_dict()})
+        ledger.release_locks(run_id)
     return report
 
 

@@ -1,7 +1,7 @@
 """Supervision findings and their events, and the person master's steward review queue.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2027-01-10 09:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from hrss_hub.ledger.coltypes import UTCDateTime
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
