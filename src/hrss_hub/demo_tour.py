@@ -50,15 +50,7 @@ def compare_findings(cfg: Any, ledger: Any, key: dict[str, Any]) -> list[str]:
     expected = key.get("supervision")
     if expected is None:
         return []
-    current: dict[str, set[str]] = {}
-    from sqlalchemy import select
-
-    from hrss_hub.ledger.models import Finding
-
-    with FindingStore(ledger)._tx() as s:
-        for row in s.execute(select(Finding.check_id, Finding.subject, Finding.status)):
-            if row.status != "resolved":
-                current.setdefault(row.check_id, set()).add(row.subject)
+    current = FindingStore(ledger).subjects()
     problems = []
     for check in sorted({c.id for c in load_checks(cfg.supervision_dir)} | set(expected)):
         want, got = set(expected.get(check, [])), current.get(check, set())

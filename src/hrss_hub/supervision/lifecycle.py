@@ -156,6 +156,15 @@ class FindingStore:
         with self._tx() as s:
             return [_info(r) for r in s.scalars(query)]
 
+    def subjects(self) -> dict[str, set[str]]:
+        """Per check, the person digests of its findings not resolved (answer-key checks)."""
+        out: dict[str, set[str]] = {}
+        with self._tx() as s:
+            for row in s.execute(select(Finding.check_id, Finding.subject)
+                                 .where(Finding.status != "resolved")):
+                out.setdefault(row.check_id, set()).add(row.subject)
+        return out
+
     def get(self, finding_id: str) -> FindingInfo | None:
         """One finding, or ``None``."""
         with self._tx() as s:
