@@ -67,7 +67,9 @@ def population(n: int, seed: int) -> dict[str, np.ndarray]:
                         np.char.add(np.array(GIVEN)[rng.integers(0, len(GIVEN), n)],
                                     np.array(GIVEN)[rng.integers(0, len(GIVEN), n)]))
     gender = np.where(seq % 2 == 1, "1", "2")
-    phones = np.char.add("13", np.char.zfill(rng.permutation(10**9)[:n].astype(str), 9))
+    # distinct 9-digit numbers: an affine map of 0..n-1 (7919 is coprime with 10^9), shuffled
+    phones = np.char.add("13", np.char.zfill(
+        ((rng.permutation(n).astype(np.int64) * 7919 + 12345) % 10**9).astype(str), 9))
     mistyped = rng.random(n) < MISTYPED
     # a clerk's slip in the sequence digits: a different ID, still checksum-valid
     other = (seq + 2 * rng.integers(1, 400, n)) % 1000
