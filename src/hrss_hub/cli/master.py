@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli.supervision import decision_options
+
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
@@ -107,20 +109,14 @@ def _decide(accept: bool, ids: tuple[str, ...], actor: str, reason: str,
 
 
 @review.command("accept")
-@click.argument("ids", nargs=-1, required=True)
-@click.option("--by", "actor", required=True, help="Who decides (recorded).")
-@click.option("--reason", required=True, help="Why (recorded).")
-@_CONFIG
+@decision_options
 def accept(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
     """Accept pairs: the two records are one person."""
     _decide(True, ids, actor, reason, config_path)
 
 
 @review.command("reject")
-@click.argument("ids", nargs=-1, required=True)
-@click.option("--by", "actor", required=True, help="Who decides (recorded).")
-@click.option("--reason", required=True, help="Why (recorded).")
-@_CONFIG
+@decision_options
 def reject(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
     """Reject pairs: two different people."""
     _decide(False, ids, actor, reason, config_path)

@@ -4,8 +4,9 @@ supervision checks, review their findings (who and why in the ledger and audit c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -110,21 +111,29 @@ def _decide(action: str, config_path: Path | None, ids: tuple[str, ...], actor: 
     click.echo(f"{action}ed {len(ids)} finding(s) by {actor}")
 
 
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def decision_options(fn: F) -> F:
+    """The arguments of a steward's decision: ids, ``--by``, ``--reason``, ``--config``."""
+    for option in reversed((click.argument("ids", nargs=-1, required=True),
+                            click.option("--by", "actor", required=True,
+                                         help="Who decides (recorded)."),
+                            click.option("--reason", required=True, help="Why (recorded)."),
+                            _CONFIG)):
+        fn = option(fn)
+    return fn
+
+
 @findings.command("confirm")
-@click.argument("ids", nargs=-1, required=True)
-@click.option("--by", "actor", required=True, help="Who decides (recorded).")
-@click.option("--reason", required=True, help="Why (recorded).")
-@_CONFIG
+@decision_options
 def confirm(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
     """Confirm findings as irregular (e.g. after checking the death certificate)."""
     _decide("confirm", config_path, ids, actor, reason)
 
 
 @findings.command("dismiss")
-@click.argument("ids", nargs=-1, required=True)
-@click.option("--by", "actor", required=True, help="Who decides (recorded).")
-@click.option("--reason", required=True, help="Why (recorded).")
-@_CONFIG
+@decision_options
 def dismiss(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
     """Dismiss findings as not irregular (a false positive, with the reason)."""
     _decide("dismiss", config_path, ids, actor, reason)
