@@ -10,11 +10,14 @@ from typing import Any, TypeVar
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
+
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def quarantine() -> None:
     """List, release or reject quarantined rows."""
 
@@ -24,7 +27,7 @@ def quarantine() -> None:
 @click.option("--run", "run_id", default=None, help="Only this run's rows.")
 @click.option("--status", default=None,
               type=click.Choice(["open", "released", "rejected", "resolved"]))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_cmd(config_path: Path | None, run_id: str | None, status: str | None,
              as_json: bool) -> None:
     """Quarantined rows with rules, source location and status."""
@@ -46,7 +49,7 @@ def list_cmd(config_path: Path | None, run_id: str | None, status: str | None,
 
 
 def _decide(action: str, config_path: Path | None, keys: tuple[str, ...], system: str,
-            run_id: str | None, actor: str, reason: str) -> None:
+            run_id: str | None, actor: str, reason: str, as_json: bool) -> None:
     from hrss_hub.config import load_config
     from hrss_hub.errors import HubError
     from hrss_hub.ledger import Ledger
@@ -61,6 +64,9 @@ def _decide(action: str, config_path: Path | None, keys: tuple[str, ...], system
                            "see: hrss-hub quarantine list")
         for k in keys:
             decide(ledger, rows[k], action, actor, reason)
+    if as_json:
+        emit_json({"action": action, "system": system, "rows": len(keys), "actor": actor})
+        return
     click.echo(f"{action}d {len(keys)} row(s) of {system} by {actor}")
 
 
@@ -71,6 +77,7 @@ _ARGS: list[Any] = [
     click.option("--by", "actor", required=True, help="Who decides (recorded)."),
     click.option("--reason", required=True, help="Why (recorded)."),
     _CONFIG,
+    json_option,
 ]
 
 
@@ -86,14 +93,14 @@ def _with_args(fn: F) -> F:
 @quarantine.command()
 @_with_args
 def release(keys: tuple[str, ...], system: str, run_id: str | None, actor: str, reason: str,
-            config_path: Path | None) -> None:
+            config_path: Path | None, as_json: bool) -> None:
     """Release rows (by source key): the next run publishes them as they are."""
-    _decide("release", config_path, keys, system, run_id, actor, reason)
+    _decide("release", config_path, keys, system, run_id, actor, reason, as_json)
 
 
 @quarantine.command()
 @_with_args
 def reject(keys: tuple[str, ...], system: str, run_id: str | None, actor: str, reason: str,
-           config_path: Path | None) -> None:
+           config_path: Path | None, as_json: bool) -> None:
     """Reject rows for good (they stay out of every exchange)."""
-    _decide("reject", config_path, keys, system, run_id, actor, reason)
+    _decide("reject", config_path, keys, system, run_id, actor, reason, as_json)

@@ -55,23 +55,34 @@ def quarantine_path(qdir: Path, run_id: str, system: str, stream: str) -> Path:
     return qdir / run_id / system / f"{stream}.parquet"
 
 
+def quarantine_tmp(path: Path) -> Path:
+    """A fresh temporary name beside ``path`` (``.<name>.<hex>.tmp``: what a killed run
+    leaves is removed by the next run, see ``run.leftovers``)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
 def write_quarantine(path: Path, table: pa.Table) -> None:
     """Write a quarantine file atomically: a temporary file, fsync, rename, fsync of the
     folder. A reader (and a killed writer) sees the old file, the new file, or none —
     never a truncated one. Writing the same (run, stream) again replaces it: idempotent."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    from hrss_hub.run import crashpoints
-
+    tmp = quarantine_tmp(path)
     try:
-        with tmp.open("wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
-        crashpoints.hit("quarantine.tmp_written")
-        tmp.replace(path)
+        pq.write_table(table, tmp, compression="zstd")
+        commit_quarantine(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def commit_quarantine(tmp: Path, path: Path) -> None:
+    """Make the written, closed ``tmp`` the quarantine file ``path``: fsync, rename, fsync
+    of the folder (also how ``quality.spool`` finishes a file it wrote batch by batch)."""
+    from hrss_hub.run import crashpoints
+
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    crashpoints.hit("quarantine.tmp_written")
+    tmp.replace(path)
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(fd)
