@@ -23,7 +23,8 @@ def master() -> None:
 @master.command("build")
 @_CONFIG
 @click.option("--full", is_flag=True, help="Recompute every person (after a settings change).")
-def build(config_path: Path | None, full: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="The build and linkage report as JSON.")
+def build(config_path: Path | None, full: bool, as_json: bool) -> None:
     """Link staged person records, publish the master, queue linkage pairs."""
     from hrss_hub.config import load_config
     from hrss_hub.exchange.versions import publish_pending
@@ -49,6 +50,10 @@ def build(config_path: Path | None, full: bool) -> None:
         ledger.finish_run(run_id, "succeeded", {"master": report.to_dict(),
                                                 "linkage": linkage.to_dict()})
         ledger.release_locks(run_id)
+    if as_json:
+        click.echo(json.dumps({"master": report.to_dict(), "linkage": linkage.to_dict()},
+                              indent=1))
+        return
     click.echo(f"{report.persons} person(s) recomputed, {report.staged_persons} changed, "
                f"{report.conflicts} with conflicts; {linkage.queued} pair(s) queued for review")
 
@@ -93,16 +98,21 @@ def list_cmd(config_path: Path | None, status: str, as_json: bool) -> None:
 
 
 def _decide(accept: bool, ids: tuple[str, ...], actor: str, reason: str,
-            config_path: Path | None) -> None:
+            config_path: Path | None, as_json: bool) -> None:
     from hrss_hub.config import load_config
     from hrss_hub.ledger import Ledger
     from hrss_hub.master.review import ReviewStore
 
     cfg = load_config(config_path)
+    done = []
     with Ledger.open(cfg.ledger_url) as ledger:
         store = ReviewStore(ledger)
         for rid in ids:
-            store.decide(rid, accept, actor=actor, reason=reason)
+            info = store.decide(rid, accept, actor=actor, reason=reason)
+            done.append({"id": info.id, "status": info.status, "by": actor, "reason": reason})
+    if as_json:
+        click.echo(json.dumps(done, ensure_ascii=False, indent=1))
+        return
     verb = "accepted" if accept else "rejected"
     click.echo(f"{verb} {len(ids)} pair(s) by {actor}; "
                "`hrss-hub master build --full` applies accepted merges")
@@ -110,13 +120,15 @@ def _decide(accept: bool, ids: tuple[str, ...], actor: str, reason: str,
 
 @review.command("accept")
 @decision_options
-def accept(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
+def accept(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None,
+           as_json: bool) -> None:
     """Accept pairs: the two records are one person."""
-    _decide(True, ids, actor, reason, config_path)
+    _decide(True, ids, actor, reason, config_path, as_json)
 
 
 @review.command("reject")
 @decision_options
-def reject(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
+def reject(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None,
+           as_json: bool) -> None:
     """Reject pairs: two different people."""
-    _decide(False, ids, actor, reason, config_path)
+    _decide(False, ids, actor, reason, config_path, as_json)

@@ -98,16 +98,22 @@ def list_cmd(config_path: Path | None, status: str | None, check: str | None,
 
 
 def _decide(action: str, config_path: Path | None, ids: tuple[str, ...], actor: str,
-            reason: str) -> None:
+            reason: str, as_json: bool) -> None:
     from hrss_hub.config import load_config
     from hrss_hub.ledger import Ledger
     from hrss_hub.supervision.lifecycle import FindingStore
 
     cfg = load_config(config_path)
+    done = []
     with Ledger.open(cfg.ledger_url) as ledger:
         store = FindingStore(ledger)
         for fid in ids:
-            store.set_status(fid, action, actor=actor, reason=reason)
+            info = store.set_status(fid, action, actor=actor, reason=reason)
+            done.append({"id": info.id, "check": info.check_id, "status": info.status,
+                         "by": actor, "reason": reason})
+    if as_json:
+        click.echo(json.dumps(done, ensure_ascii=False, indent=1))
+        return
     click.echo(f"{action}ed {len(ids)} finding(s) by {actor}")
 
 
@@ -115,25 +121,30 @@ F = TypeVar("F", bound=Callable[..., None])
 
 
 def decision_options(fn: F) -> F:
-    """The arguments of a steward's decision: ids, ``--by``, ``--reason``, ``--config``."""
+    """The arguments of a steward's decision: ids, ``--by``, ``--reason``, ``--config``,
+    ``--json``."""
     for option in reversed((click.argument("ids", nargs=-1, required=True),
                             click.option("--by", "actor", required=True,
                                          help="Who decides (recorded)."),
                             click.option("--reason", required=True, help="Why (recorded)."),
-                            _CONFIG)):
+                            _CONFIG,
+                            click.option("--json", "as_json", is_flag=True,
+                                         help="The decisions as JSON."))):
         fn = option(fn)
     return fn
 
 
 @findings.command("confirm")
 @decision_options
-def confirm(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
+def confirm(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None,
+            as_json: bool) -> None:
     """Confirm findings as irregular (e.g. after checking the death certificate)."""
-    _decide("confirm", config_path, ids, actor, reason)
+    _decide("confirm", config_path, ids, actor, reason, as_json)
 
 
 @findings.command("dismiss")
 @decision_options
-def dismiss(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None) -> None:
+def dismiss(ids: tuple[str, ...], actor: str, reason: str, config_path: Path | None,
+            as_json: bool) -> None:
     """Dismiss findings as not irregular (a false positive, with the reason)."""
-    _decide("dismiss", config_path, ids, actor, reason)
+    _decide("dismiss", config_path, ids, actor, reason, as_json)
