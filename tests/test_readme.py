@@ -53,3 +53,9 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
 
     for document in ("quarantine.json", "runs.json", "catalog.json"):  # --json parses
         json.loads((tmp_path / document).read_text(encoding="utf-8"))
+    # the auditors' pages: the report with its masked downloads and sign-off, the catalog
+    # with its code lists as data beside it
+    report = sorted((tmp_path / "demo" / "reports").glob("*/report.html"))[-1]
+    assert list((report.parent / "quarantine").glob("*.xlsx"))
+    assert "Sign-off" in report.read_text(encoding="utf-8")
+    assert (tmp_path / "audit" / "codelists" / "gender.csv").exists()

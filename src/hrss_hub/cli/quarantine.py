@@ -43,7 +43,7 @@ def list_cmd(config_path: Path | None, run_id: str | None, status: str | None,
         click.echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=1))
         return
     for r in rows:
-        click.echo(f"{r.status:9} {r.run_id} {r.system}/{r.stream} key={mask_id(r.row_key)} "
+        click.echo(f"{r.status:9} {r.ref} key={mask_id(r.row_key)} "
                    f"{','.join(r.rules)} @ {mask_id(r.location)}")
     click.echo(f"{len(rows)} row(s)")
 
@@ -57,7 +57,9 @@ def _decide(action: str, config_path: Path | None, keys: tuple[str, ...], system
 
     cfg = load_config(config_path)
     with Ledger.open(cfg.ledger_url) as ledger:
-        rows = {r.row_key: r for r in list_rows(cfg, ledger, run_id) if r.system == system}
+        listed = [r for r in list_rows(cfg, ledger, run_id) if r.system == system]
+        # a key is the source key or the reference id the quality report shows beside it
+        rows = {**{r.row_key: r for r in listed}, **{r.ref: r for r in listed}}
         missing = [k for k in keys if k not in rows]
         if missing:
             raise HubError(f"not quarantined: {', '.join(missing)}", {"system": system},
@@ -94,7 +96,8 @@ def _with_args(fn: F) -> F:
 @_with_args
 def release(keys: tuple[str, ...], system: str, run_id: str | None, actor: str, reason: str,
             config_path: Path | None, as_json: bool) -> None:
-    """Release rows (by source key): the next run publishes them as they are."""
+    """Release rows (by source key or the report's reference id RUN/SYSTEM/STREAM#N): the
+    next run publishes them as they are."""
     _decide("release", config_path, keys, system, run_id, actor, reason, as_json)
 
 

@@ -44,6 +44,7 @@ class QuarantinedRow:
     rules: list[str]
     status: str = "open"
     file: str = ""
+    ref: str = ""  # reference id (:func:`row_ref`), shown beside the masked key in reports
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -97,6 +98,15 @@ def quarantine_files(qdir: Path, run_id: str | None = None) -> list[Path]:
     return sorted(qdir.glob(pattern))
 
 
+def row_ref(run_id: str, system: str, stream: str, row: int) -> str:
+    """The reference id of row ``row`` (1-based) of a run's quarantine file of a stream.
+
+    Reports show it beside the masked source key, and ``quarantine release|reject`` accept
+    it in place of the key: positional, so it reveals nothing of the (raw) key.
+    """
+    return f"{run_id}/{system}/{stream}#{row}"
+
+
 class QuarantineFileError(HubError):
     """A quarantine file cannot be read (truncated by a killed run of an old version)."""
 
@@ -118,10 +128,11 @@ def _read(path: Path, columns: list[str]) -> pa.Table:
 
 def _rows(path: Path) -> Iterator[QuarantinedRow]:
     cols = ["run_id", "system", "stream", "entity", "source_key", "location", "rules"]
-    for r in _read(path, cols).to_pylist():
+    for n, r in enumerate(_read(path, cols).to_pylist(), 1):
         key = r["source_key"] or r["location"] or ""
         yield QuarantinedRow(r["run_id"], r["system"], r["stream"], r["entity"], key,
-                             r["location"] or "", list(r["rules"] or []), file=str(path))
+                             r["location"] or "", list(r["rules"] or []), file=str(path),
+                             ref=row_ref(r["run_id"], r["system"], r["stream"], n))
 
 
 def list_rows(cfg: Any, ledger: Any, run_id: str | None = None) -> list[QuarantinedRow]:
