@@ -41,6 +41,26 @@ def compare_with_key(summary: RunSummary, key: dict[str, Any]) -> list[str]:
     return problems
 
 
+def compare_findings(cfg: Any, ledger: Any, key: dict[str, Any]) -> list[str]:
+    """Differences between the ledger's current findings and the answer key's planted
+    cases, per check (persons compared by the digest the ledger keeps)."""
+    from hrss_hub.supervision.lifecycle import FindingStore
+    from hrss_hub.supervision.spec import load_checks
+
+    expected = key.get("supervision")
+    if expected is None:
+        return []
+    current = FindingStore(ledger).subjects()
+    problems = []
+    for check in sorted({c.id for c in load_checks(cfg.supervision_dir)} | set(expected)):
+        want, got = set(expected.get(check, [])), current.get(check, set())
+        if want - got:
+            problems.append(f"supervision {check}: {len(want - got)} planted case(s) not found")
+        if got - want:
+            problems.append(f"supervision {check}: {len(got - want)} finding(s) not planted")
+    return problems
+
+
 def pending_key(workspace: Path, runs_before: int) -> tuple[str, dict[str, Any]] | None:
     """The answer key the next run should meet: the world's for a first run, else the
     newest append key not yet run (``None`` when nothing is pending)."""
@@ -105,6 +125,12 @@ def run_demo(workspace: Path, persons: int, seed: int, *, as_json: bool = False,
                 os.environ[k] = v
     problems = compare_with_key(summary, expected[1]) if expected else []
     if expected and not summary.failed:
+        ledger = Ledger.open(cfg.ledger_url)
+        try:
+            problems += compare_findings(cfg, ledger, expected[1])
+        finally:
+            ledger.close()
+    if expected and not summary.failed:
         mark_key_run(workspace, expected[0])
     if as_json:
         out = summary.to_dict()
@@ -128,6 +154,8 @@ def run_demo(workspace: Path, persons: int, seed: int, *, as_json: bool = False,
                 click.echo(f"  {p}")
         else:
             n = sum(len(v) for v in expected[1]["systems"].values())
-            click.echo(f"answer key {expected[0]}: all counts of {n} streams match ✓")
+            cases = sum(len(v) for v in expected[1].get("supervision", {}).values())
+            click.echo(f"answer key {expected[0]}: all counts of {n} streams match, "
+                       f"{cases} planted supervision case(s) found and nothing else ✓")
         click.echo(f"published data: {cfg.exchange_root}   quarantine: {cfg.quarantine_dir}")
     return 1 if summary.failed or problems else 0

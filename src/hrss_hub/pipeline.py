@@ -136,11 +136,12 @@ def _close_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary, *,
 
 
 def after_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary) -> None:
-    """Steps that follow the streams of a run: cutting dataset versions and delivering
-    them (:func:`hrss_hub.exchange.versions.publish_pending`)."""
-    from hrss_hub.exchange.versions import publish_pending
+    """Steps that follow the streams of a run: the person master, cutting dataset versions
+    and delivering them, record linkage and the supervision checks
+    (:func:`hrss_hub.master.hooks.publish_run`)."""
+    from hrss_hub.master.hooks import publish_run
 
-    summary.publishing = publish_pending(cfg, ledger, summary).to_dict()
+    summary.publishing = publish_run(cfg, ledger, summary).to_dict()
     crashpoints.hit("publish.done")
 
 

@@ -162,6 +162,15 @@ def collect_outputs(ws: Path, demo_doc: Any, tmp_path: Path) -> dict[str, Any]:
         ("standard rules", ["standard", "rules"], (0,)),
         ("standard docs", ["standard", "docs", "--out", str(tmp_path / "dd")], (0,)),
         ("verify", ["verify", exchange], (0,)),
+        ("supervise", ["supervise"], (0,)),
+        ("findings list", ["findings", "list"], (0,)),
+        ("master build", ["master", "build"], (0,)),
+        ("master review list", ["master", "review", "list"], (0,)),
+        # the demo world plants no 一人多号 pair: an unknown id gives the error document
+        ("master review accept", ["master", "review", "accept", "Rnone", "--by", "a",
+                                  "--reason", "b"], (2,)),
+        ("master review reject", ["master", "review", "reject", "Rnone", "--by", "a",
+                                  "--reason", "b"], (2,)),
     ]
     for name, args, codes in cases:
         result = hub(*args, "--json", cwd=ws)
@@ -179,6 +188,13 @@ def collect_outputs(ws: Path, demo_doc: Any, tmp_path: Path) -> dict[str, Any]:
                      "auditor", "--reason", "checked by hand", "--json", cwd=ws)
         assert result.returncode == 0, result.stdout + result.stderr
         outputs[f"quarantine {action}"] = json.loads(result.stdout)
+    found = outputs["findings list"]
+    assert len(found) >= 2, "the demo plants supervision cases"
+    for action in ("confirm", "dismiss"):
+        result = hub("findings", action, found.pop()["id"], "--by", "auditor", "--reason",
+                     "checked by hand", "--json", cwd=ws)
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs[f"findings {action}"] = json.loads(result.stdout)
     outputs["demo serve"] = first_line_json(["demo", "serve", "--dir", str(ws), "--port", "0",
                                              "--json"], ws)
     with socket.socket() as sock:  # a free port (the sharing server needs a real one)

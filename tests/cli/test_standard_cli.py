@@ -38,7 +38,7 @@ def test_check_ok(no_workspace: Path) -> None:
     assert result.exit_code == 0, result.output
     from hrss_hub.quality.rules import registry
 
-    assert result.stdout.splitlines() == ["standard v1.0.0: OK (6 entities, 14 code lists)",
+    assert result.stdout.splitlines() == ["standard v1.1.0: OK (10 entities, 18 code lists)",
                                           f"rules: {len(registry())} registered"]
 
 
@@ -77,7 +77,7 @@ def test_check_runs_mapping_checks_with_a_workspace(no_workspace: Path) -> None:
                                            "division: '510107'\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["standard", "check"])
     assert result.exit_code == 0, result.output
-    assert "standard v1.0.0: OK" in result.stdout
+    assert "standard v1.1.0: OK" in result.stdout
     assert "mappings: OK" in result.stdout
 
 

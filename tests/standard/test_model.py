@@ -14,6 +14,7 @@ from hrss_hub.errors import StandardError
 from hrss_hub.standard.model import Standard, load_standard
 
 ENTITIES = {"person", "employer", "employment", "insurance_enrollment", "contribution",
+            "civil_status_event", "person_master", "person_link", "finding",
             "benefit_payment"}
 LINEAGE = ["source_system", "source_key", "run_id", "extracted_at"]
 
@@ -25,7 +26,7 @@ def std() -> Standard:
 
 def test_every_entity_loads_with_lineage_columns(std: Standard) -> None:
     assert set(std.entities) == ENTITIES
-    assert std.version == "1.0.0"
+    assert std.version == "1.1.0"
     for entity in std.entities.values():
         schema = entity.arrow_schema()
         assert schema.names[-4:] == LINEAGE, entity.name
@@ -158,9 +159,9 @@ def test_load_accepts_standards_folder_and_picks_highest_version(tmp_path: Path)
     shutil.copytree(bundled_standards_dir() / "v1", root / "v2")
     (root / "v2" / "standard.yaml").write_text(
         (root / "v2" / "standard.yaml").read_text(encoding="utf-8").replace(
-            'version: "1.0.0"', 'version: "2.0.0"'), encoding="utf-8")
+            'version: "1.1.0"', 'version: "2.0.0"'), encoding="utf-8")
     assert load_standard(root).version == "2.0.0"
-    assert load_standard(root / "v1").version == "1.0.0"
+    assert load_standard(root / "v1").version == "1.1.0"
 
 
 def test_bad_standard_raises_listing_every_problem(tmp_path: Path) -> None:
@@ -186,5 +187,18 @@ def test_cache_notices_edits(tmp_path: Path) -> None:
     assert load_standard(root) is first
     std_file = root / "standard.yaml"
     std_file.write_text(std_file.read_text(encoding="utf-8").replace(
-        'version: "1.0.0"', 'version: "1.0.1"'), encoding="utf-8")
+        'version: "1.1.0"', 'version: "1.0.1"'), encoding="utf-8")
     assert load_standard(root).version == "1.0.1"
+
+
+def test_v1_1_adds_civil_status_events_and_the_payment_serial_key(std: Standard) -> None:
+    """1.1 is additive: a supplementary payment (补发) differs by its serial, and every
+    1.0 entity key is unchanged except benefit_payment's, which only gains the serial."""
+    assert std.entity("benefit_payment").key == ("citizen_id", "benefit_type", "period",
+                                                  "payment_serial")
+    events = std.entity("civil_status_event")
+    assert events.key == ("citizen_id", "event_type", "event_date")
+    assert set(std.code_list("civil_status_event_type").codes) == {"01", "02", "03", "04"}
+    assert events.field("authority").required and events.field("division").required
+    assert std.entity("person").key == ("citizen_id",)
+    assert std.entity("finding").key == ("finding_id", "division")

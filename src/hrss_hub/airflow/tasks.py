@@ -125,13 +125,14 @@ def publish_runs(config_path: str | Path, run_ids: list[str]) -> dict[str, Any]:
     run of its own; a second publisher fails with a retriable ``RunLockedError``.
     """
     from hrss_hub.config import load_config
-    from hrss_hub.exchange.versions import publish_pending
     from hrss_hub.ledger import Ledger
+    from hrss_hub.master.hooks import publish_run
 
     cfg = load_config(config_path)
     ledger = Ledger.open(cfg.ledger_url)
     try:
-        report = publish_pending(cfg, ledger, None, trigger="airflow")
+        # with the person master before, linkage and the supervision checks after
+        report = publish_run(cfg, ledger, None, trigger="airflow")
     finally:
         ledger.close()
     done = report.to_dict()

@@ -38,7 +38,9 @@ COMMANDS: dict[str, str] = {
     "exchange": "hrss_hub.cli.exchange:exchange",
     "init": "hrss_hub.cli.init:init",
     "expectations": "hrss_hub.cli.expectations:expectations",
+    "findings": "hrss_hub.cli.supervision:findings",
     "ledger": "hrss_hub.cli.ledger:ledger",
+    "master": "hrss_hub.cli.master:master",
     "normalize": "hrss_hub.cli.normalize:normalize",
     "publish": "hrss_hub.cli.publish:publish",
     "quarantine": "hrss_hub.cli.quarantine:quarantine",
@@ -47,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "share": "hrss_hub.cli.share:share",
     "sharing": "hrss_hub.cli.sharing:sharing",
     "standard": "hrss_hub.cli.standard:standard",
+    "supervise": "hrss_hub.cli.supervision:supervise",
     "verify": "hrss_hub.cli.verify:verify",
 }
 

@@ -58,6 +58,9 @@ GX_ROWS = EnvVar("HRSS_HUB_GX_ROWS", "gx_rows",
 STANDARDS = EnvVar("HRSS_HUB_STANDARDS", "standard",
                    "a standards/ folder (or one version folder) to use instead of hub.yaml's "
                    "standard or the bundled one")
+SUPERVISION = EnvVar("HRSS_HUB_SUPERVISION", "supervision",
+                     "a supervision/ folder of checks to use instead of hub.yaml's supervision, "
+                     "the workspace's or the shipped one")
 AIRFLOW_QUEUE = EnvVar("HRSS_HUB_AIRFLOW_QUEUE", "airflow_queue",
                        "Celery queue of every task, a template over {system}, {level}, "
                        "{division}, {hub_id} (e.g. hrss_{system})")
@@ -71,7 +74,7 @@ SHARE_URL_KEY = EnvVar("HRSS_HUB_SHARE_URL_KEY", "share URL key",
 
 #: the variables that override one setting each, in documentation order
 SETTINGS: tuple[EnvVar, ...] = (CONFIG, LEDGER_URL, SIGNING_KEY, EXCHANGE_URI, OUTBOX_URI, GX,
-                                GX_ROWS, STANDARDS, AIRFLOW_QUEUE, SHARE_ENDPOINT,
+                                GX_ROWS, STANDARDS, SUPERVISION, AIRFLOW_QUEUE, SHARE_ENDPOINT,
                                 SHARE_URL_KEY)
 
 #: tests only: a kill point of :mod:`hrss_hub.run.crashpoints` (``name`` or ``name@n``);

@@ -428,6 +428,9 @@ def _apply_environment(put: Any, environ: Mapping[str, str] | None) -> None:
     value = env.STANDARDS.read(environ)
     if value:
         put("standard_dir", cwd_path(value.strip()), env.STANDARDS.name)
+    value = env.SUPERVISION.read(environ)
+    if value:
+        put("supervision_dir", cwd_path(value.strip()), env.SUPERVISION.name)
     value = env.GX.read(environ)
     if value is not None:
         put("gx", _env_bool(env.GX, value), env.GX.name)

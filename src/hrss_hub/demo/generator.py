@@ -1,4 +1,4 @@
-"""Generate the demo world: four incompatible source systems of 武侯区 plus an answer key.
+"""Generate the demo world: five incompatible source systems of 武侯区 plus an answer key.
 
 ``generate_world`` writes a complete workspace; ``append_world`` adds newer records to
 every system and writes the key of what the next *incremental* run must add. Both are
@@ -42,6 +42,7 @@ from hrss_hub.demo.population import (
     build_persons,
     words,
 )
+from hrss_hub.demo.supervision_world import SupervisionWorld, build_supervision, rename
 from hrss_hub.errors import ConfigError
 
 #: Share of rows per stream that carry each planted defect.
@@ -76,11 +77,14 @@ _POSITIONS = words("行政专员 会计 软件工程师 销售代表 教师 护�
 
 SYSTEMS: dict[str, dict[str, str]] = {
     "si_core": {"AB01": "employer", "AC01": "person", "AC02": "insurance_enrollment",
-                "AC43": "contribution"},
+                "AC43": "contribution", "AC63": "benefit_payment", "JC09": "benefit_payment"},
     "employment": {"persons": "person", "registrations": "employment"},
     "contracts": {"filings": "employment"},
     "personnel": {"roster": "person"},
+    "civil_register": {"events": "civil_status_event"},
 }
+#: identity conflicts planted per 1,000 persons of the employment-services system
+CONFLICT_RATE = 0.004
 
 
 # --------------------------------------------------------------------------- the tally
@@ -249,6 +253,8 @@ class Batch:
     persons: list[Person]  # new persons only
     c: Counters
     tallies: dict[str, dict[str, Tally]] = field(default_factory=dict)
+    #: the base world's payments, civil register and planted supervision cases
+    supervision: SupervisionWorld | None = None
 
     def tally(self, system: str, stream: str) -> Tally:
         """The tally of one stream (created on first use)."""
@@ -274,12 +280,20 @@ CREATE TABLE IF NOT EXISTS AC02 (
 CREATE TABLE IF NOT EXISTS AC43 (
   id INTEGER PRIMARY KEY, AAC001 TEXT, AAC002 TEXT, AAB001 TEXT, AAB998 TEXT, AAE140 TEXT,
   AAE003 TEXT, AAE180 REAL, AAE022 REAL, AAE021 REAL, AAE036 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS AC63 (
+  id INTEGER PRIMARY KEY, AAC001 TEXT, AAC002 TEXT, AAE140 TEXT, AAA036 TEXT, AAE002 TEXT,
+  AAE008 TEXT, AAE019 REAL, AAE036 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS JC09 (
+  id INTEGER PRIMARY KEY, AAC001 TEXT, AAC002 TEXT, AAE002 TEXT, AJC050 REAL,
+  AAE036 TEXT NOT NULL);
 """
 _SI_INDEXES = """
 CREATE INDEX IF NOT EXISTS ix_ab01_aae036 ON AB01 (AAE036);
 CREATE INDEX IF NOT EXISTS ix_ac01_aae036 ON AC01 (AAE036);
 CREATE INDEX IF NOT EXISTS ix_ac02_aae036 ON AC02 (AAE036);
 CREATE INDEX IF NOT EXISTS ix_ac43_aae036 ON AC43 (AAE036);
+CREATE INDEX IF NOT EXISTS ix_ac63_aae036 ON AC63 (AAE036);
+CREATE INDEX IF NOT EXISTS ix_jc09_aae036 ON JC09 (AAE036);
 """
 
 
@@ -479,7 +493,16 @@ def _build_si(b: Batch, rng: random.Random,
     else:
         for row, s in zip(ac43, _stamps(nrng, len(ac43), w0, w1), strict=True):
             row[10] = s
-    return {"AB01": ab01, "AC01": ac01, "AC02": ac02, "AC43": [tuple(r) for r in ac43]}
+    tables = {"AB01": ab01, "AC01": ac01, "AC02": ac02, "AC43": [tuple(r) for r in ac43]}
+    if b.n == 0:  # payments and the planted supervision cases live in the base world
+        world = build_supervision(people, raw_id, status_of, {p.seq for p in payers},
+                                  random.Random(b.seed * 31 + 7), _aac001)
+        b.supervision = world
+        tables["AC63"], tables["JC09"] = world.pensions, world.unemployment
+        b.tally("si_core", "AC63").published += len(world.pensions)
+        b.tally("si_core", "JC09").published += len(world.unemployment)
+        b.tally("civil_register", "events").published += world.event_count()
+    return tables
 
 
 def _write_si(path: Path, tables: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -549,6 +572,15 @@ def _build_api(b: Batch, rng: random.Random,
             t.publish(p.id18)
         persons.append(rec)
     n = len(persons)
+    if b.supervision is not None:
+        # identity conflicts: a clean record naming the person differently from si_core's
+        # clean record (the same person, one given character typed wrongly)
+        si_clean = b.tally("si_core", "AC01").keys
+        pool = [i for i, p in enumerate(people) if i not in plan and p.id18 in si_clean]
+        conflicts = rng.sample(pool, min(len(pool), max(1, round(len(people) * CONFLICT_RATE))))
+        for i in sorted(conflicts):
+            persons[i]["fullName"] = rename(people[i].name, rng)
+            b.supervision.cases["identity_conflict"].add(people[i].id18)
     dups = _clean_sample(rng, len(people), plan, _count(len(people), DEFECT_RATE))
     for k, i in enumerate(dups):  # registered twice at two service windows
         rec = dict(persons[i])
@@ -881,9 +913,13 @@ def _key(b: Batch, seed: int, persons: int) -> dict[str, Any]:
                 person_keys |= b.tally(sys, s).keys
             elif entity == "employer":
                 employer_keys |= b.tally(sys, s).keys
-    return {"seed": seed, "persons": persons, "generated_with": f"hrss-hub {_version()}",
-            "systems": systems,
-            "distinct": {"persons": len(person_keys), "employers": len(employer_keys)}}
+    key: dict[str, Any] = {
+        "seed": seed, "persons": persons, "generated_with": f"hrss-hub {_version()}",
+        "systems": systems,
+        "distinct": {"persons": len(person_keys), "employers": len(employer_keys)}}
+    if b.supervision is not None:
+        key["supervision"] = b.supervision.key()
+    return key
 
 
 def _emit(b: Batch, root: Path, months: Sequence[str], xlsx_name: str, json_suffix: str) -> None:
@@ -899,6 +935,10 @@ def _emit(b: Batch, root: Path, months: Sequence[str], xlsx_name: str, json_suff
         out.write_bytes(b"".join(lines))
     roster = _build_roster(b, random.Random(b.seed * 31 + 6))
     _write_xlsx(root / "sources" / "personnel" / xlsx_name, ROSTER_TITLE, roster)
+    folder = root / "sources" / "civil_register"
+    folder.mkdir(parents=True, exist_ok=True)  # the monthly drops; appends add none
+    for month, lines in sorted((b.supervision.events if b.supervision else {}).items()):
+        (folder / f"civil_{month}.csv").write_bytes(b"".join(lines))
 
 
 def _token(seed: int) -> str:
@@ -908,7 +948,7 @@ def _token(seed: int) -> str:
 def _copy_templates(root: Path, token: str) -> None:
     tpl = resources.files("hrss_hub.demo") / "templates"
     (root / "connectors").mkdir(parents=True, exist_ok=True)
-    for name in ("si_core", "employment", "contracts", "personnel"):
+    for name in ("si_core", "employment", "contracts", "personnel", "civil_register"):
         (root / "connectors" / f"{name}.yaml").write_text(
             (tpl / f"{name}.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     (root / "hub.yaml").write_text((tpl / "hub.yaml").read_text(encoding="utf-8"),
@@ -1023,6 +1063,11 @@ def append_world(workspace: str | Path, persons: int = 200,
     y, m = divmod(2025 * 12 + 6 + (n - 1), 12)  # 2025-07 for the first append
     _emit(b, root, [f"{y}-{m + 1:02d}"], f"花名册_追加{n:02d}.xlsx", f"{n:03d}")
     key = _key(b, base_seed if seed is None else seed, persons)
+    base_key = root / "answer_key.json"
+    if base_key.exists():  # appends plant no new case: the base world's findings stay
+        base = json.loads(base_key.read_text(encoding="utf-8"))
+        if "supervision" in base:
+            key["supervision"] = base["supervision"]
     cumulative = {k: int(state["cumulative"][k]) + key["distinct"][k] for k in key["distinct"]}
     key["append"] = n
     key["distinct_cumulative"] = cumulative

@@ -76,9 +76,13 @@ def key_hash(table: pa.Table | pa.RecordBatch, key: Sequence[str]) -> np.ndarray
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             part = _string_hash(pc.fill_null(arr, "\x00null"))
         else:
-            if pa.types.is_temporal(arr.type) or pa.types.is_boolean(arr.type):
-                arr = arr.cast(pa.int64()) if not pa.types.is_boolean(arr.type) else \
-                    arr.cast(pa.int8()).cast(pa.int64())
+            if pa.types.is_boolean(arr.type):
+                arr = arr.cast(pa.int8()).cast(pa.int64())
+            elif pa.types.is_temporal(arr.type):
+                # pyarrow casts no date32 to int64 (a key with a date, e.g. an enrollment's
+                # start_date): reinterpret the stored integers instead
+                width = arr.type.bit_width
+                arr = arr.view(pa.int32() if width == 32 else pa.int64()).cast(pa.int64())
             part = pc.fill_null(arr.cast(pa.int64()), -1).to_numpy(
                 zero_copy_only=False).astype(np.uint64)
         with np.errstate(over="ignore"):

@@ -399,7 +399,9 @@ def decide_bucket(table: Table, dt: Any, layout: TableLayout, incoming: pa.Table
         return
     key = list(layout.key)
     decision.candidates += incoming.num_rows
-    narrow = [c for c in (*key, *layout.partition_by, *_LINEAGE)
+    # a partition column can also be a key column (finding: [finding_id, division]):
+    # listed once, or the lookup's join sees two columns of that name
+    narrow = [c for c in dict.fromkeys((*key, *layout.partition_by, *_LINEAGE))
               if c in layout.schema.names]
     existing = lookup(dt, layout, incoming, narrow, table)
     cand = incoming.select(narrow).append_column(

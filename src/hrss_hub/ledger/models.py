@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -271,6 +272,73 @@ class ShareToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(NAME))
     endpoint: Mapped[str] = mapped_column(Text)
+
+
+FINDING_STATUSES = ("open", "confirmed", "dismissed", "resolved")
+REVIEW_STATUSES = ("pending", "accepted", "rejected")
+
+
+class Finding(Base):
+    """The lifecycle of one supervision finding (:mod:`hrss_hub.supervision`).
+
+    No citizen ID is stored: ``subject`` is a digest of the person's ID; the evidence
+    itself lives in the exchange's ``finding`` dataset.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        CheckConstraint(_in("status", FINDING_STATUSES), name="status"),
+        Index("ix_findings_check_id", "check_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    check_id: Mapped[str] = mapped_column(String(NAME))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(SHA256))
+    divisions: Mapped[str] = mapped_column(Text)
+    evidence_rows: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_run: Mapped[str | None] = mapped_column(String(40))
+
+
+class FindingEvent(Base):
+    """What happened to a finding: found, reopened, resolved by a run; confirmed or
+    dismissed by a steward (who and why)."""
+
+    __tablename__ = "finding_events"
+    __table_args__ = (Index("ix_finding_events_finding_id", "finding_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    finding_id: Mapped[str] = mapped_column(ForeignKey("findings.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(NAME))
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class MasterReview(Base):
+    """A candidate pair of the person master's record linkage waiting for (or decided
+    by) a data steward. Records are named by (system, entity, source key), never by ID."""
+
+    __tablename__ = "master_reviews"
+    __table_args__ = (
+        CheckConstraint(_in("status", REVIEW_STATUSES), name="status"),
+        Index("ix_master_reviews_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    left_record: Mapped[str] = mapped_column(Text)
+    right_record: Mapped[str] = mapped_column(Text)
+    probability: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(NAME))
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class RunLock(Base):

@@ -132,6 +132,9 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
                            "has no quality report", {"run": run_id},
                            "report a run that extracted data; list runs with: "
                            "hrss-hub ledger runs")
+        from hrss_hub.supervision.report import section
+
+        supervision = section(cfg, ledger)
     finally:
         ledger.close()
     out_dir = cfg.reports_dir / run_id
@@ -213,6 +216,7 @@ def build_report_data(cfg: Any, run_id: str | None = None) -> dict[str, Any]:
         "scores": source_scores(streams, [r.summary or {} for r in reversed(window)]),
         "score_definitions": [{"key": k, "zh": zh, "en": en} for k, zh, en in DEFINITIONS],
         "data_docs": _rel(docs[0], out_dir) if docs else None,
+        "supervision": supervision,
     }
 
 
@@ -463,6 +467,9 @@ def render_html(data: dict[str, Any]) -> str:
                  " Pass rate = published / (read − filtered); per rule: 1 − failed / rows. "
                  "GX = Great Expectations' own count on the same rows (SUMMARY). "
                  "身份证号等标识已脱敏 · identifiers are masked.</p>")
+    from hrss_hub.supervision.report import section_html
+
+    parts.append(section_html(data.get("supervision")))
     parts += _signoff()
     parts.append("</body></html>")
     return "\n".join(parts)
