@@ -122,7 +122,7 @@ DeclaredSchema = dict[str, Annotated[str, AfterValidator(_known_type)]]
 
 #: how a sql stream is fetched: ADBC when the driver allows (auto), always, or never
 #: (``off``, also spelt ``sqlalchemy``)
-FAST_PATHS = ("auto", "adbc", "off", "sqlalchemy")
+FAST_PATHS = ("auto", "adbc", "connectorx", "off", "sqlalchemy")
 
 
 def _url_without_password(url: str | None) -> str | None:
