@@ -24,7 +24,9 @@ import pyarrow.parquet as pq
 
 from hrss_hub.config import HubConfig
 from hrss_hub.connectors.base import StreamConfig, SystemConfig
+from hrss_hub.connectors.updated_at import source_updated_at
 from hrss_hub.errors import HubError, unknown_choice
+from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.staging import ParquetSink, publish_files
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality import report, reprocess, results, thresholds, validate
@@ -380,7 +382,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     assert cfg.exchange_root is not None and cfg.quarantine_dir is not None
     staging = cfg.exchange_root / ".staging" / run_id
     stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"
-    out_schema = entity.arrow_schema(include_lineage=True)
+    out_schema = entity_schema(entity)  # with source_updated_at (which record wins)
     sink = ParquetSink(staging / entity.name, stem, out_schema)
     quarantine_tables: list[pa.Table] = []
     by_rule: Counter[str] = Counter()
@@ -402,6 +404,9 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                     run_id, system.system, stream.name, entity.name))
             if batch.num_rows:
                 mapped = compiled.apply(batch)
+                mapped.source_updated_at = source_updated_at(
+                    batch, stream.updated_at_column, explicit=bool(stream.updated_at),
+                    where=f"{system.system}.{stream.name}")
                 summary.mapped += batch.num_rows
                 verdict = gate.evaluate(mapped)
                 validator.add(mapped, verdict)
@@ -486,6 +491,8 @@ def _released_rows(cfg: HubConfig, ledger: Any, system: str, stream: str, entity
         "source_key": pa.array(keys, pa.string()),
         "run_id": pa.repeat(pa.scalar(run_id), n),
         "extracted_at": pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), n),
+        # the quarantine keeps mapped fields only: a released row's update time is unknown
+        "source_updated_at": pa.nulls(n, pa.timestamp("us", tz="UTC")),
     }
     columns = [table.column(f.name) if f.name in table.column_names else lineage[f.name]
                for f in out_schema]
