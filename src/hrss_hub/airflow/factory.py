@@ -73,11 +73,14 @@ def build_dags(config_path: str | Path) -> dict[str, DAG]:
 
 def _route_to_queues(dags: dict[str, DAG], cfg: HubConfig, template: str) -> None:
     # scale-out: Celery workers started with ``--queues hrss_si_core`` (or ``hrss_city``)
-    # take only that system's (or level's) tasks, e.g. a worker next to the source system
+    # take only that system's (or level's) tasks, e.g. a worker next to the source system;
+    # the publish DAG's queue is the template with system "publish" (see airflow.queues)
+    from hrss_hub.airflow.queues import queue_for
+
     for dag_id, dag in dags.items():
-        system = dag_id.removeprefix("hrss_sync_") if dag_id != PUBLISH_DAG_ID else "publish"
-        queue = template.format(system=system, level=cfg.level, division=cfg.division,
-                                hub_id=cfg.hub_id)
+        queue = queue_for(dag_id, cfg, template)
+        if queue is None:
+            continue
         for op in dag.tasks:
             op.queue = queue
 
