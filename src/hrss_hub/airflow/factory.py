@@ -31,6 +31,9 @@ from hrss_hub.airflow.spec import (
     PUBLISH_DAG_ID,
     SystemSpec,
     asset_uri,
+    outbox_uri,
+    published_uri,
+    read_recipients,
     read_system_specs,
 )
 
@@ -62,7 +65,7 @@ def build_dags(config_path: str | Path) -> dict[str, DAG]:
         dags[spec.dag_id] = _build_or_error(spec, config)
     entities = sorted({e for s in specs if s.error is None for e in s.entities})
     if entities:
-        dags[PUBLISH_DAG_ID] = build_publish_dag(config, entities)
+        dags[PUBLISH_DAG_ID] = build_publish_dag(config, entities, read_recipients(config))
     from hrss_hub.config import load_config
 
     cfg = load_config(config)
@@ -100,8 +103,23 @@ def _build_or_error(spec: SystemSpec, config: str) -> DAG:
 
 
 def entity_asset(entity: str) -> Asset:
-    """The Airflow asset that stands for a standard entity's published dataset."""
+    """The Airflow asset of an entity's staged updates (a sync DAG recorded a run that
+    staged rows for it); ``hrss_publish`` is scheduled on these."""
     return Asset(uri=asset_uri(entity), name=f"hrss_entity_{entity}", group="hrss-entity")
+
+
+def published_asset(entity: str) -> Asset:
+    """The Airflow asset of an entity's published dataset: ``hrss_publish`` emits its
+    event after the new version is committed (a department's DAG: ``schedule=[it]``)."""
+    return Asset(uri=published_uri(entity), name=f"hrss_published_{entity}",
+                 group="hrss-published")
+
+
+def outbox_asset(recipient: str) -> Asset:
+    """The Airflow asset of a recipient's outbox: ``hrss_publish`` emits its event after
+    delivering to it ("my outbox changed")."""
+    return Asset(uri=outbox_uri(recipient), name=f"hrss_outbox_{recipient}",
+                 group="hrss-outbox")
 
 
 def _default_args(spec: SystemSpec, config: str) -> dict[str, Any]:
@@ -196,9 +214,17 @@ def build_system_dag(spec: SystemSpec, config: str) -> DAG:
     return dag
 
 
-def build_publish_dag(config: str, entities: list[str]) -> DAG:
-    """``hrss_publish``: cut dataset versions and deliver, whenever an entity is updated."""
+def build_publish_dag(config: str, entities: list[str],
+                      recipients: list[str] | None = None) -> DAG:
+    """``hrss_publish``: cut dataset versions and deliver, whenever an entity is updated.
+
+    Its ``publish`` task has the published-entity and outbox assets as outlets: their
+    events come only after the versions are committed and the outboxes delivered (a task
+    that fails emits none), each with what changed in ``extra``.
+    """
     assets = [entity_asset(e) for e in entities]
+    published = {e: published_asset(e) for e in entities}
+    outboxes = {r: outbox_asset(r) for r in recipients or []}
     dag = DAG(
         dag_id=PUBLISH_DAG_ID,
         description="publish dataset versions and deliver them to recipients",
@@ -212,22 +238,52 @@ def build_publish_dag(config: str, entities: list[str]) -> DAG:
     )
     with dag:
 
-        @task(task_id="publish", multiple_outputs=False)
+        @task(task_id="publish", multiple_outputs=False,
+              outlets=[*published.values(), *outboxes.values()])
         def publish() -> dict[str, Any]:
-            """Publish and deliver for the hub runs that triggered this DAG run."""
-            events = get_current_context().get("triggering_asset_events") or {}
+            """Publish and deliver for the hub runs that triggered this DAG run (or the
+            ``run_ids`` of a manual trigger's conf); announce what was published."""
+            ctx = get_current_context()
+            events = ctx.get("triggering_asset_events") or {}
             run_ids = sorted({str(e.extra["run_id"]) for evs in events.values() for e in evs
                               if e.extra and e.extra.get("run_id")})
+            dag_run = ctx.get("dag_run")
+            conf = getattr(dag_run, "conf", None) or {}
+            run_ids = sorted({*run_ids, *(str(r) for r in conf.get("run_ids") or [])})
             if not run_ids:
                 raise AirflowSkipException("no hub run in the triggering asset events")
             result = tasks.publish_runs(config, run_ids)
             if result["status"] == "unavailable":
                 raise AirflowSkipException("hrss_hub.exchange.versions.publish_pending is not "
                                            "installed; finish_run already published the files")
+            _announce(ctx["outlet_events"], result, published, outboxes)
             return result
 
         publish()
     return dag
+
+
+def _announce(outlet_events: Any, result: dict[str, Any], published: dict[str, Asset],
+              outboxes: dict[str, Asset]) -> None:
+    # every outlet gets an event when the task succeeds; ``extra`` says whether this
+    # publish changed it, so a consumer DAG can skip a run that brought nothing new
+    versions: dict[str, list[int]] = {}
+    for v in result.get("versions", []):
+        versions.setdefault(str(v["dataset"]), []).append(int(v["version"]))
+    for entity, asset in published.items():
+        outlet_events[asset].extra = {"runs": result.get("runs", []),
+                                      "changed": entity in versions,
+                                      "versions": versions.get(entity, [])}
+    delivered: dict[str, list[dict[str, Any]]] = {}
+    for d in result.get("deliveries", []):
+        delivered.setdefault(str(d["recipient"]), []).append(
+            {k: d.get(k) for k in ("dataset", "status", "changed_rows", "outbox_version")})
+    for recipient, asset in outboxes.items():
+        mine = delivered.get(recipient, [])
+        outlet_events[asset].extra = {
+            "runs": result.get("runs", []),
+            "changed": any(x.get("changed_rows") for x in mine),
+            "deliveries": mine}
 
 
 def build_error_dag(spec: SystemSpec, message: str) -> DAG:

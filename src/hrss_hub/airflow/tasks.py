@@ -128,17 +128,24 @@ def publish_runs(config_path: str | Path, run_ids: list[str]) -> dict[str, Any]:
 
     cfg = load_config(config_path)
     done: list[str] = []
+    versions: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
     ledger = Ledger.open(cfg.ledger_url)
     try:
         for run_id in run_ids:
             info = ledger.get_run(run_id)
             if info is None or not info.summary:
                 continue
-            publish(cfg, ledger, summary_from_dict(info.summary))
+            report = publish(cfg, ledger, summary_from_dict(info.summary))
+            if hasattr(report, "to_dict"):  # what changed: the publish DAG's asset events
+                got = report.to_dict()
+                versions.extend(got.get("versions", []))
+                deliveries.extend(got.get("deliveries", []))
             done.append(run_id)
     finally:
         ledger.close()
-    return {"status": "published", "runs": done}
+    return {"status": "published", "runs": done, "versions": versions,
+            "deliveries": deliveries}
 
 
 def quality_report(config_path: str | Path, run_id: str) -> dict[str, Any]:
