@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 _SECRET_PATTERNS = [
     # user:password@host in URLs
@@ -50,6 +50,11 @@ class HubError(Exception):
     context: Mapping[str, Any] = field(default_factory=dict)
     hint: str | None = None
 
+    #: whether running the same step again may succeed (a source that was down, a locked
+    #: ledger); ``False``: a person must change something first (config, data, suite).
+    #: Orchestrators retry only retriable errors (see :func:`is_retriable`).
+    retriable: ClassVar[bool] = False
+
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
@@ -64,7 +69,40 @@ class HubError(Exception):
         return id(self)
 
 
-class ConfigError(HubError):
+class Retriable:
+    """Mixin: an error a retry of the same step may fix."""
+
+    retriable: ClassVar[bool] = True
+
+
+class Fatal:
+    """Mixin: an error no retry can fix; the runner fails the step at once."""
+
+    retriable: ClassVar[bool] = False
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether an orchestrator should retry the step that raised ``exc``.
+
+    A :class:`HubError` says so itself; any other exception (a bug, a broken pipe to a
+    dead supervisor, a full disk) is treated as transient: a retry is cheap and safe
+    because a stream commits its state only after its rows are staged.
+    """
+    return bool(getattr(exc, "retriable", True)) if isinstance(exc, HubError) else True
+
+
+def with_step(exc: HubError, **where: Any) -> HubError:
+    """Add the step context (``step``, ``system``, ``stream``, ``run_id``) to ``exc``'s
+    context, keeping what the raiser already said; returns ``exc`` for ``raise``."""
+    merged = dict(exc.context)
+    for key, value in where.items():
+        if value is not None:
+            merged.setdefault(key, value)
+    exc.context = merged
+    return exc
+
+
+class ConfigError(Fatal, HubError):
     """A configuration file (hub.yaml, connectors/*.yaml, sharing/*.yaml, the standard) is wrong."""
 
 
@@ -72,36 +110,44 @@ class StandardError(ConfigError):
     """The unified data standard files are invalid."""
 
 
-class SourceError(HubError):
-    """A source system could not be read."""
+class SourceError(Retriable, HubError):
+    """A source system could not be read (by default transient: a retry may succeed)."""
 
 
 class RetriableSourceError(SourceError):
     """A transient source failure: retrying may succeed (5xx, timeouts, resets, 429)."""
 
 
-class FatalSourceError(SourceError):
+class FatalSourceError(Fatal, SourceError):
     """A source failure that retrying will not fix (auth, 4xx, broken schema)."""
 
 
-class SchemaDriftError(SourceError):
+class SchemaDriftError(Fatal, SourceError):
     """The discovered schema differs from the last run's and the stream's policy is ``fail``."""
 
 
-class MappingError(HubError):
+class MappingError(Fatal, HubError):
     """A mapping could not be compiled or evaluated."""
 
 
-class QualityError(HubError):
+class QualityError(Fatal, HubError):
     """Validation failed beyond a stream's threshold, or a suite is broken."""
 
 
-class PublishError(HubError):
+class PublishError(Retriable, HubError):
     """Publishing or delivering a dataset version failed."""
 
 
-class LedgerError(HubError):
+class LedgerError(Retriable, HubError):
     """The ledger database could not be reached or migrated."""
+
+
+class RunLockedError(Retriable, HubError):
+    """Another run holds the workspace's run lock (or a part of it)."""
+
+
+class RunLockLostError(Fatal, HubError):
+    """A run's lock was taken over (its lease expired): the run must stop, not commit."""
 
 
 def unknown_choice(kind: str, value: str, valid: Iterable[str], **context: Any) -> ConfigError:

@@ -2,8 +2,14 @@
 
 The CLI (``hrss-hub run``) and the Airflow DAGs call these. One run processes every
 configured system; a failing system is recorded and the others still run. A stream's
-state (watermark, processed files) is committed to the ledger only after its rows are
-published, so a failed run never moves a watermark.
+state (watermark, processed files) and its counts are committed to the ledger in one
+transaction, only after its rows are staged, so a failed run never moves a watermark.
+
+A run holds the ledger's run locks of its systems (and of publishing) from the moment it
+is recorded until it ends (:mod:`hrss_hub.run.lock`): a second run of the same systems
+fails fast or waits, and a killed run is detected and closed by the next one, which also
+removes its leftovers (:mod:`hrss_hub.run.leftovers`). The summary types live in the leaf
+module :mod:`hrss_hub.run.summary` (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,83 +18,36 @@ import shutil
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hrss_hub.config import HubConfig
 from hrss_hub.connectors.base import StreamConfig, SystemConfig
 from hrss_hub.connectors.updated_at import source_updated_at
-from hrss_hub.errors import HubError, unknown_choice
+from hrss_hub.errors import HubError, unknown_choice, with_step
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.staging import ParquetSink, publish_files
+from hrss_hub.ledger import BatchCounts, Ledger
+from hrss_hub.ledger.locks import DETACHED_LEASE_SECONDS, LockOwner, run_locks, system_lock
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality import report, reprocess, results, thresholds, validate
 from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
+from hrss_hub.run import crashpoints, leftovers
+from hrss_hub.run.lock import Heartbeat, open_locked_run, renew_or_fail
+from hrss_hub.run.summary import RunSummary, StreamSummary, SystemSummary, system_status
 from hrss_hub.standard.model import Standard, load_standard
 
-
-@dataclass
-class StreamSummary:
-    """What happened to one stream in one run (the numbers of the summary table)."""
-
-    system: str
-    stream: str
-    entity: str | None
-    read: int = 0
-    mapped: int = 0
-    published: int = 0
-    quarantined: int = 0
-    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
-    filtered: int = 0
-    duration_seconds: float = 0.0
-    status: str = "succeeded"
-    error: str | None = None
-    quarantine_file: str | None = None
-    quality_warning: str | None = None
-    published_released: int = 0  # of ``published``: rows a steward released from quarantine
-    schema_drift: str | None = None  # the accepted (evolve) or ignored schema change
-
-
-@dataclass
-class SystemSummary:
-    """One system's streams and outcome."""
-
-    system: str
-    status: str = "succeeded"
-    error: str | None = None
-    streams: list[StreamSummary] = field(default_factory=list)
-
-
-@dataclass
-class RunSummary:
-    """A whole run."""
-
-    run_id: str
-    status: str
-    started_at: str
-    duration_seconds: float
-    systems: list[SystemSummary]
-    data_docs: str | None = None
-    report: str | None = None
-    publish_error: str | None = None
-    notes: list[str] = field(default_factory=list)
-    publishing: dict[str, Any] | None = None  # dataset versions cut and deliveries made
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (``hrss-hub run --json``)."""
-        return asdict(self)
-
-    @property
-    def failed(self) -> bool:
-        """True when at least one system, or publishing, failed."""
-        return bool(self.publish_error) or any(s.status == "failed" for s in self.systems)
+__all__ = [
+    "Progress", "RunSummary", "StreamSummary", "SystemSummary", "finish_run",
+    "load_workspace_systems", "run", "run_one_stream", "run_stream", "run_system",
+    "start_run",
+]
 
 
 class Progress(Protocol):
@@ -120,10 +79,13 @@ def load_workspace_systems(cfg: HubConfig) -> dict[str, SystemConfig]:
 
 
 def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = "cli",
-        progress: Progress | None = None) -> RunSummary:
-    """Run every configured system (or the named ones) and return the summary."""
-    from hrss_hub.ledger import Ledger
+        progress: Progress | None = None, wait_seconds: float = 0.0) -> RunSummary:
+    """Run every configured system (or the named ones) and return the summary.
 
+    Holds the run locks of those systems and of publishing while it works; another run
+    holding one raises :class:`~hrss_hub.errors.RunLockedError` (after ``wait_seconds``
+    of waiting for it).
+    """
     progress = progress or _NoProgress()
     standard = load_standard(cfg.standard_dir)
     all_systems = load_workspace_systems(cfg)
@@ -134,17 +96,28 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
     _validate_mappings(cfg, standard, [all_systems[n] for n in names])
     ledger = Ledger.open(cfg.ledger_url)
     try:
-        run_id = ledger.start_run(cfg.hub_id, trigger,
-                                  str(cfg.source_file) if cfg.source_file else None)
-        started = datetime.now(UTC)
-        t0 = time.perf_counter()
-        results = [
-            run_system(cfg, all_systems[name], standard, ledger, run_id, progress)
-            for name in names
-        ]
-        summary = _summarize(run_id, started, time.perf_counter() - t0, results)
-        _close_run(cfg, ledger, summary)
-        return summary
+        run_id = open_locked_run(ledger, cfg.hub_id, trigger,
+                                 str(cfg.source_file) if cfg.source_file else None,
+                                 run_locks(names, publish=True), wait_seconds=wait_seconds)
+        try:
+            with Heartbeat(ledger, run_id) as heartbeat:
+                started = datetime.now(UTC)
+                t0 = time.perf_counter()
+                cleaned = leftovers.clean(cfg, ledger, run_id, names, publish=True)
+                results = [
+                    run_system(cfg, all_systems[name], standard, ledger, run_id, progress,
+                               heartbeat.check)
+                    for name in names
+                ]
+                summary = _summarize(run_id, started, time.perf_counter() - t0, results)
+                note = cleaned.note()
+                if note:
+                    summary.notes.append(note)
+                heartbeat.check()
+                _close_run(cfg, ledger, summary)
+                return summary
+        finally:
+            ledger.release_locks(run_id)
     finally:
         ledger.close()
 
@@ -164,9 +137,10 @@ def _errors(summary: RunSummary) -> str | None:
     return "; ".join(errors) or None
 
 
-def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary, *,
-               publish: bool = True) -> None:
-    """Data Docs and quality results, publishing, the ledger record, the auditor report."""
+def _close_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary, *,
+               publish: bool = True, write_report: bool = True) -> None:
+    """Data Docs and quality results, publishing, the ledger record, the auditor report
+    (an orchestrator with its own publish and report tasks passes ``False`` for both)."""
     assert cfg.exchange_root is not None
     # staging folders of the run are removed when the whole run ends, never while a
     # parallel stream (an Airflow mapped task) of the same run may still write into them
@@ -177,6 +151,7 @@ def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary, *,
     except Exception as exc:  # noqa: BLE001 - Data Docs are a view: they degrade, never fail a run
         summary.notes.append(f"Data Docs not built: {type(exc).__name__}: {exc}")
     results.record(ledger, summary, cfg.reports_dir)
+    crashpoints.hit("publish.started")
     if publish:
         try:
             after_run(cfg, ledger, summary)
@@ -184,36 +159,44 @@ def _close_run(cfg: HubConfig, ledger: Any, summary: RunSummary, *,
             # the staged rows stay in <exchange>/.staged and are published by the next run
             summary.status = "failed"
             summary.publish_error = f"{exc} (staged data is kept and published by the next run)"
+    crashpoints.hit("run.before_finish")
     ledger.finish_run(summary.run_id, summary.status, summary.to_dict(), _errors(summary))
-    summary.report = str(report.write_report(cfg, summary.run_id))
+    crashpoints.hit("run.finished")
+    if write_report:
+        summary.report = str(report.write_report(cfg, summary.run_id))
 
 
-def after_run(cfg: HubConfig, ledger: Any, summary: RunSummary) -> None:
-    """Steps that follow the streams of a run: cutting dataset versions and delivering them
-    (the exchange package), when it provides ``publish_pending``."""
-    import importlib
-    import importlib.util
+def after_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary) -> None:
+    """Steps that follow the streams of a run: cutting dataset versions and delivering
+    them (:func:`hrss_hub.exchange.versions.publish_pending`)."""
+    from hrss_hub.exchange.versions import publish_pending
 
-    if importlib.util.find_spec("hrss_hub.exchange.versions") is None:
-        return
-    versions = importlib.import_module("hrss_hub.exchange.versions")
-    publish = getattr(versions, "publish_pending", None)
-    if publish is not None:
-        report = publish(cfg, ledger, summary)
-        if hasattr(report, "to_dict"):
-            summary.publishing = report.to_dict()
+    summary.publishing = publish_pending(cfg, ledger, summary).to_dict()
+    crashpoints.hit("publish.done")
 
 
 # -- the same steps, one call each, for orchestrators (Airflow tasks pass ids, not data) --
 
-def start_run(cfg: HubConfig, trigger: str = "airflow") -> str:
-    """Open a run in the ledger and return its id."""
-    from hrss_hub.ledger import Ledger
+def start_run(cfg: HubConfig, trigger: str = "airflow", systems: Iterable[str] = ()) -> str:
+    """Open a run in the ledger holding the run locks of ``systems``; return its id.
 
+    The run spans processes (one per Airflow task), so its lock has no owner process and
+    a long lease that each task renews; its stream tasks share it by carrying the run id.
+    """
     ledger = Ledger.open(cfg.ledger_url)
     try:
-        return ledger.start_run(cfg.hub_id, trigger,
-                                str(cfg.source_file) if cfg.source_file else None)
+        names = list(systems)
+        run_id = ledger.start_run(cfg.hub_id, trigger,
+                                  str(cfg.source_file) if cfg.source_file else None,
+                                  locks=[system_lock(n) for n in names],
+                                  owner=LockOwner.detached(),
+                                  lease_seconds=DETACHED_LEASE_SECONDS)
+        if names:
+            cleaned = leftovers.clean(cfg, ledger, run_id, names, publish=False)
+            if cleaned.files:
+                ledger.append_audit("hrss-hub", "run.leftovers_removed", run_id,
+                                    {"files": cleaned.files[:50], "count": len(cleaned.files)})
+        return run_id
     finally:
         ledger.close()
 
@@ -221,10 +204,12 @@ def start_run(cfg: HubConfig, trigger: str = "airflow") -> str:
 def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> StreamSummary:
     """Extract → map → validate → stage one stream within an open run.
 
-    Raises ``HubError`` when the stream fails, so that an orchestrator retries it.
+    Raises ``HubError`` (with the step context) when the stream fails, so that an
+    orchestrator retries it when the error is retriable. A retry that finds the stream
+    already committed by an earlier attempt of the same run reports the committed counts
+    instead of running it again (exactly-once accounting).
     """
     from hrss_hub.connectors.registry import create_connector
-    from hrss_hub.ledger import Ledger
 
     standard = load_standard(cfg.standard_dir)
     sys_cfg = _load_one_system(cfg, system)
@@ -236,13 +221,37 @@ def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> Str
         return summary
     ledger = Ledger.open(cfg.ledger_url)
     try:
+        renew_or_fail(ledger, run_id, DETACHED_LEASE_SECONDS)
+        done = ledger.committed_batches([run_id]).get((run_id, system, stream))
+        if done is not None:
+            return recovered_summary(summary, done)
         t0 = time.perf_counter()
-        run_stream(cfg, sys_cfg, stream_cfg, create_connector(sys_cfg), standard, ledger,
-                   run_id, summary, _NoProgress())
+        try:
+            run_stream(cfg, sys_cfg, stream_cfg, create_connector(sys_cfg), standard, ledger,
+                       run_id, summary, _NoProgress(),
+                       lambda: renew_or_fail(ledger, run_id, DETACHED_LEASE_SECONDS))
+        except HubError as exc:
+            raise with_step(exc, step="sync_stream", system=system, stream=stream,
+                            run_id=run_id) from exc.__cause__
         summary.duration_seconds = round(time.perf_counter() - t0, 3)
         return summary
     finally:
         ledger.close()
+
+
+def recovered_summary(summary: StreamSummary, done: BatchCounts) -> StreamSummary:
+    """``summary`` filled from a stream's committed counts (a retried task's result)."""
+    summary.read, summary.mapped, summary.published = done.read, done.mapped, done.published
+    summary.quarantined, summary.filtered = done.quarantined, done.filtered
+    details = done.details
+    summary.quarantined_by_rule = dict(details.get("quarantined_by_rule") or {})
+    summary.quarantine_file = details.get("quarantine_file")
+    summary.published_released = int(details.get("published_released") or 0)
+    summary.schema_drift = details.get("schema_drift")
+    for warning in details.get("warnings") or []:
+        summary.warn(str(warning))
+    summary.recovered = True
+    return summary
 
 
 def _load_one_system(cfg: HubConfig, system: str) -> SystemConfig:
@@ -264,27 +273,27 @@ def _load_one_system(cfg: HubConfig, system: str) -> SystemConfig:
 
 def finish_run(cfg: HubConfig, run_id: str, streams: list[StreamSummary],
                *, failed_systems: dict[str, str] | None = None,
-               publish: bool = True) -> RunSummary:
-    """Close a run opened with :func:`start_run`: publish what was staged (unless an
-    orchestrator publishes separately: ``publish=False``), record the summary."""
-    from hrss_hub.ledger import Ledger
-
+               publish: bool = True, write_report: bool = True) -> RunSummary:
+    """Close a run opened with :func:`start_run`: publish what was staged and write the
+    report (unless an orchestrator does those in tasks of their own: ``publish=False``,
+    ``write_report=False``), record the summary, release the run's locks."""
     by_system: dict[str, SystemSummary] = {}
     for s in streams:
-        entry = by_system.setdefault(s.system, SystemSummary(s.system))
-        entry.streams.append(s)
-        if s.status == "failed":
-            entry.status, entry.error = "failed", s.error
+        by_system.setdefault(s.system, SystemSummary(s.system)).streams.append(s)
+    for entry in by_system.values():
+        entry.status, entry.error = system_status(entry.streams)
     for name, error in (failed_systems or {}).items():
         entry = by_system.setdefault(name, SystemSummary(name))
-        entry.status, entry.error = "failed", error
+        entry.status = "failed"
+        entry.error = "; ".join(filter(None, [entry.error, error]))
     ledger = Ledger.open(cfg.ledger_url)
     try:
         run = ledger.get_run(run_id)
         started = getattr(run, "started_at", None) or datetime.now(UTC)
         seconds = (datetime.now(UTC) - _aware(started)).total_seconds()
         summary = _summarize(run_id, _aware(started), seconds, list(by_system.values()))
-        _close_run(cfg, ledger, summary, publish=publish)
+        _close_run(cfg, ledger, summary, publish=publish, write_report=write_report)
+        ledger.release_locks(run_id)
         return summary
     finally:
         ledger.close()
@@ -317,10 +326,13 @@ def _validate_mappings(cfg: HubConfig, standard: Standard,
                           {}, "fix the connector files, then check with: hrss-hub standard check")
 
 
-def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger: Any,
-               run_id: str, progress: Progress) -> SystemSummary:
-    """Run every stream of one system; errors are recorded, not raised."""
+def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger: Ledger,
+               run_id: str, progress: Progress,
+               guard: Callable[[], None] | None = None) -> SystemSummary:
+    """Run every stream of one system; errors are recorded, not raised (a lost run lock,
+    :class:`~hrss_hub.errors.RunLockLostError`, stops the run)."""
     from hrss_hub.connectors.registry import create_connector
+    from hrss_hub.errors import RunLockLostError
 
     result = SystemSummary(system.system)
     try:
@@ -339,7 +351,9 @@ def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger:
                 summary.error = "no mapping"
             else:
                 run_stream(cfg, system, stream, connector, standard, ledger, run_id, summary,
-                           progress)
+                           progress, guard)
+        except RunLockLostError:
+            raise
         except HubError as exc:
             summary.status, summary.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one system must not stop the others
@@ -349,17 +363,18 @@ def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger:
         summary.duration_seconds = round(time.perf_counter() - t0, 3)
         progress.stream_finished(summary)
         result.streams.append(summary)
-    failed = [s for s in result.streams if s.status == "failed"]
-    if failed:
-        result.status = "failed"
-        result.error = "; ".join(f"{s.stream}: {s.error}" for s in failed)
+    result.status, result.error = system_status(result.streams)
     return result
 
 
 def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, connector: Any,
-               standard: Standard, ledger: Any, run_id: str, summary: StreamSummary,
-               progress: Progress) -> None:
-    """Extract, map, validate and publish one stream; commit its state last."""
+               standard: Standard, ledger: Ledger, run_id: str, summary: StreamSummary,
+               progress: Progress, guard: Callable[[], None] | None = None) -> None:
+    """Extract, map, validate and stage one stream; commit its state and counts last.
+
+    ``guard`` is called before the commit (the run-lock check): when it raises, nothing
+    of the stream is committed and the next run redoes it from the same state.
+    """
     from hrss_hub.connectors import drift
 
     spec = parse_mapping(stream.mapping, str(system.source_file),
@@ -388,9 +403,11 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     by_rule: Counter[str] = Counter()
     state = state_before
     chunks = 0
+    crashpoints.hit("extract.started")
     try:
         for chunk in connector.read(stream.name, state_before):
             chunks += 1
+            crashpoints.hit("extract.chunk")
             gate.extracted_at = datetime.now(UTC)
             batch = chunk.batch
             summary.read += batch.num_rows + len(chunk.rejects)
@@ -416,6 +433,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                 if verdict.quarantined.num_rows:
                     quarantine_tables.append(verdict.quarantined)
             state = chunk.state
+        crashpoints.hit("extract.done")
         released = _released_rows(cfg, ledger, system.system, stream.name, entity, out_schema,
                                    run_id, summary)
         if released is not None:
@@ -426,8 +444,8 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
         summary.quarantined_by_rule = dict(sorted(by_rule.items()))
         validate.finish_stream(validator)
         # a stream over its critical-failure threshold fails before anything is published
-        summary.quality_warning = thresholds.enforce(
-            stream.threshold, summary, thresholds.critical_rules(cfg, standard, entity.name))
+        summary.warn(thresholds.enforce(
+            stream.threshold, summary, thresholds.critical_rules(cfg, standard, entity.name)))
     except BaseException:
         sink.close()
         shutil.rmtree(staging / entity.name, ignore_errors=True)
@@ -441,30 +459,42 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                                "quarantined": summary.quarantined,
                                "filtered": summary.filtered,
                                "quarantined_by_rule": summary.quarantined_by_rule})
+        crashpoints.hit("stage.written")
     if quarantine_tables:
-        qdir = cfg.quarantine_dir / run_id / system.system
-        qdir.mkdir(parents=True, exist_ok=True)
-        qpath = qdir / f"{stream.name}.parquet"
-        pq.write_table(pa.concat_tables(quarantine_tables).cast(QUARANTINE_SCHEMA), qpath,
-                       compression="zstd")
+        # one file per (run, stream), written atomically: a retry of the same stream in
+        # the same run replaces it; a killed run's file is removed by the next run unless
+        # the ledger has this stream's commit (leftovers.clean)
+        qpath = reprocess.quarantine_path(cfg.quarantine_dir, run_id, system.system,
+                                          stream.name)
+        reprocess.write_quarantine(
+            qpath, pa.concat_tables(quarantine_tables).cast(QUARANTINE_SCHEMA))
         summary.quarantine_file = str(qpath)
-    if chunks:
-        ledger.commit_stream(system.system, stream.name, run_id, state,
-                             schema=(drift.schema_to_json(schema), drift.fingerprint(schema)))
-    elif summary.schema_drift:  # an accepted change is the reference even before new rows
-        ledger.save_schema(system.system, stream.name, drift.schema_to_json(schema),
-                           drift.fingerprint(schema), run_id)
+    if guard is not None:
+        guard()
+    crashpoints.hit("ledger.before_commit")
+    if chunks or released is not None or summary.schema_drift:
+        # state, schema and counts in ONE transaction: a retry or rerun sees all or none
+        ledger.commit_stream(
+            system.system, stream.name, run_id, state if chunks else None,
+            schema=((drift.schema_to_json(schema), drift.fingerprint(schema))
+                    if chunks or summary.schema_drift else None),
+            batch=BatchCounts(summary.read, summary.mapped, summary.published,
+                              summary.quarantined, summary.filtered, _details(summary)))
+    crashpoints.hit("ledger.committed")
     if released is not None:
         for key in released.keys:
             ledger.append_audit("hrss-hub", "quarantine.republished",
                                 reprocess.republished_prefix(system.system, entity.name) + key,
                                 {"run_id": run_id, "stream": stream.name})
-    if chunks or released is not None:
-        ledger.record_batch(run_id=run_id, system=system.system, stream=stream.name, seq=0,
-                            rows_read=summary.read, rows_mapped=summary.mapped,
-                            rows_published=summary.published,
-                            rows_quarantined=summary.quarantined,
-                            rows_filtered=summary.filtered)
+    crashpoints.hit("ledger.batch_recorded")
+
+
+def _details(summary: StreamSummary) -> dict[str, Any]:
+    """The parts of a stream summary beside its counts that a retry must report too."""
+    return {"quarantined_by_rule": summary.quarantined_by_rule,
+            "quarantine_file": summary.quarantine_file,
+            "published_released": summary.published_released,
+            "schema_drift": summary.schema_drift, "warnings": list(summary.warnings)}
 
 
 @dataclass
@@ -473,7 +503,7 @@ class _Released:
     table: pa.Table
 
 
-def _released_rows(cfg: HubConfig, ledger: Any, system: str, stream: str, entity: Any,
+def _released_rows(cfg: HubConfig, ledger: Ledger, system: str, stream: str, entity: Any,
                    out_schema: pa.Schema, run_id: str,
                    summary: StreamSummary) -> _Released | None:
     """Rows a steward released from quarantine since the last run, with lineage, ready to
@@ -503,8 +533,8 @@ def _released_rows(cfg: HubConfig, ledger: Any, system: str, stream: str, entity
             ok = pc.and_(ok, pc.is_valid(full.column(f.name)))
     blocked = n - (pc.sum(ok).as_py() or 0)
     if blocked:
-        summary.quality_warning = (f"{blocked} released row(s) still lack a required value "
-                                   "and stay quarantined")
+        summary.warn(f"{blocked} released row(s) still lack a required value and stay "
+                     "quarantined")
     publishable = full.filter(ok).cast(out_schema)
     if not publishable.num_rows:
         return None

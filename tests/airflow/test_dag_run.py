@@ -24,15 +24,17 @@ from hrss_hub.pipeline import RunSummary, SystemSummary, run
 pytestmark = pytest.mark.slow
 
 
-def runs(ws: Path) -> list[dict[str, Any]]:
-    """Every finished run in the workspace's ledger (oldest first), as dicts."""
+def runs(ws: Path, *, publish: bool = False) -> list[dict[str, Any]]:
+    """The sync runs (``publish``: the publish DAG's runs) in the workspace's ledger,
+    oldest first, as dicts."""
     from hrss_hub.ledger import Ledger
 
     ledger = Ledger.open(load_config(ws / "hub.yaml").ledger_url)
     try:
-        return [r.to_dict() for r in reversed(ledger.recent_runs(100))]
+        every = [r.to_dict() for r in reversed(ledger.recent_runs(100))]
     finally:
         ledger.close()
+    return [r for r in every if ("systems" not in (r["summary"] or {})) == publish]
 
 
 def audit(ws: Path, prefix: str = "airflow.") -> list[dict[str, Any]]:
@@ -75,7 +77,8 @@ def test_dags_publish_what_the_pipeline_publishes_and_rerun_idempotently(
     # wins the lineage columns), so the DAGs run in the same order
     dag_ids = ["hrss_sync_filings", "hrss_sync_hr_db"]
 
-    results = run_dags(airflow_db, by_dag / "hub.yaml", *dag_ids, *dag_ids)
+    results = run_dags(airflow_db, by_dag / "hub.yaml", *dag_ids, "hrss_publish", *dag_ids,
+                       "hrss_publish")
     for dag_id in dag_ids:
         assert results[dag_id]["state"].endswith("success"), results[dag_id]
         states = task_states(results[dag_id])
@@ -91,6 +94,12 @@ def test_dags_publish_what_the_pipeline_publishes_and_rerun_idempotently(
     assert stream_counts(first) == stream_counts([expected])
     assert published(by_dag, "person") == published(by_cli, "person")
     assert len(published(by_dag, "person")) == 3
+    # one publisher: the sync runs staged, the publish DAG's runs cut the versions
+    assert all(not (r["summary"] or {}).get("publishing") for r in ledger_runs)
+    publishers = runs(by_dag, publish=True)
+    assert [r["status"] for r in publishers] == ["succeeded"] * 2
+    assert [v["dataset"] for v in publishers[0]["summary"]["versions"]] == ["person"]
+    assert publishers[1]["summary"]["versions"] == []  # nothing new the second time
 
     # the second DAG run of each system (a rerun): nothing new read, nothing duplicated
     again = [summary_from_dict(r["summary"]) for r in ledger_runs[2:]]
@@ -112,7 +121,8 @@ def test_a_source_that_is_down_is_retried_then_recorded_and_others_run(
                 connection={"url": "postgresql+psycopg://hub@127.0.0.1:1/nowhere"})
     ws = make_workspace(tmp_path / "ws", good, down)
 
-    results = run_dags(airflow_db, ws / "hub.yaml", "hrss_sync_down", "hrss_sync_hr_db")
+    results = run_dags(airflow_db, ws / "hub.yaml", "hrss_sync_down", "hrss_sync_hr_db",
+                       "hrss_publish")
 
     failed = results["hrss_sync_down"]
     assert failed["state"].endswith("failed")
@@ -156,7 +166,7 @@ def test_demo_world_under_airflow_meets_the_answer_key(
     server = start_server(ws, port=0, token=token)
     try:
         results = run_dags(airflow_db, ws / "hub.yaml",
-                           *[f"hrss_sync_{s}" for s in systems],
+                           *[f"hrss_sync_{s}" for s in systems], "hrss_publish",
                            extra_env={TOKEN_ENV: token, URL_ENV: server.url})
     finally:
         server.stop()

@@ -15,12 +15,31 @@ from typing import Any
 import pytest
 from airflow_ws import ROOT, connectors_pair, make_workspace, write_connector
 
-from hrss_hub.airflow.callbacks import TASK_FAILED, TaskEventRecorder
+from hrss_hub.airflow.callbacks import TASK_FAILED, TASK_RETRY, TaskEventRecorder
 from hrss_hub.airflow.spec import read_system_specs
-from hrss_hub.airflow.tasks import close_run, publish_runs, quality_report
+from hrss_hub.airflow.tasks import (
+    close_run,
+    open_run,
+    publish_runs,
+    quality_report,
+    sync_stream,
+)
 from hrss_hub.cli import main
 from hrss_hub.config import load_config
+from hrss_hub.errors import (
+    ConfigError,
+    HubError,
+    LedgerError,
+    RetriableSourceError,
+    RunLockedError,
+    SchemaDriftError,
+    is_retriable,
+    with_step,
+)
+from hrss_hub.ledger import Ledger
 from hrss_hub.pipeline import load_workspace_systems, start_run
+from hrss_hub.quality.suites import SuiteError
+from hrss_hub.quality.thresholds import QualityThresholdError
 
 
 def test_the_spec_is_read_from_the_validated_file(tmp_path: Path) -> None:
@@ -128,8 +147,68 @@ def test_missing_stream_results_are_recorded_as_failed(tmp_path: Path) -> None:
     run_id = start_run(cfg)
     summary = close_run(ws / "hub.yaml", "hr_db", run_id, [("staff", "person")], [None])
     assert summary["status"] == "failed" and summary["failed_streams"] == ["staff"]
-    assert quality_report(ws / "hub.yaml", run_id)["status"] in ("unavailable", "written")
-    assert publish_runs(ws / "hub.yaml", [run_id])["status"] in ("unavailable", "published")
+    assert quality_report(ws / "hub.yaml", run_id)["status"] == "written"
+    assert publish_runs(ws / "hub.yaml", [run_id])["status"] == "published"
+
+
+def test_a_failed_system_names_every_failed_stream(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", *connectors_pair())
+    run_id = start_run(load_config(ws / "hub.yaml"), systems=["hr_db"])
+    close_run(ws / "hub.yaml", "hr_db", run_id, [("staff", "person"), ("extra", "person")],
+              [None, None])
+    with Ledger.open(load_config(ws / "hub.yaml").ledger_url) as led:
+        info = led.get_run(run_id)
+        assert led.run_locks() == []  # closing the run released its lock
+    assert info is not None and info.error is not None
+    assert "staff:" in info.error and "extra:" in info.error
+
+
+def test_a_retried_stream_task_reports_the_committed_counts(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", *connectors_pair())
+    run_id = open_run(ws / "hub.yaml", "hr_db", dag_id="hrss_sync_hr_db",
+                      airflow_run_id="manual__1")["run_id"]
+    first = sync_stream(ws / "hub.yaml", "hr_db", "staff", run_id)
+    # the task committed, then its supervisor died: Airflow runs it again
+    retried = sync_stream(ws / "hub.yaml", "hr_db", "staff", run_id)
+    counts = ("read", "mapped", "published", "quarantined", "filtered", "quarantined_by_rule",
+              "quarantine_file")
+    assert first["read"] > 0 and not first["recovered"]
+    assert {k: retried[k] for k in counts} == {k: first[k] for k in counts}
+    assert retried["recovered"]
+
+
+def test_a_second_airflow_run_of_one_system_waits_for_the_first(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", *connectors_pair())
+    open_run(ws / "hub.yaml", "hr_db", dag_id="hrss_sync_hr_db", airflow_run_id="a")
+    with pytest.raises(RunLockedError) as info:
+        open_run(ws / "hub.yaml", "hr_db", dag_id="hrss_sync_hr_db", airflow_run_id="b")
+    assert is_retriable(info.value)  # Airflow retries it as the connector file says
+    # another system of the same workspace runs in parallel
+    open_run(ws / "hub.yaml", "filings", dag_id="hrss_sync_filings", airflow_run_id="c")
+
+
+@pytest.mark.parametrize(("error", "fatal"), [
+    (QualityThresholdError("too many rows fail"), True),
+    (SuiteError("unknown expectation"), True),
+    (ConfigError("bad retries"), True),
+    (SchemaDriftError("column dropped"), True),
+    (RetriableSourceError("connection refused"), False),
+    (RunLockedError("another run"), False),
+    (LedgerError("database is locked"), False),
+])
+def test_fatal_errors_fail_the_task_at_once(error: HubError, fatal: bool) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from hrss_hub.airflow.factory import fail_fast
+
+    def body() -> None:
+        raise with_step(error, step="sync_stream", system="hr_db", stream="staff",
+                        run_id="r1")
+
+    expected: type[BaseException] = AirflowFailException if fatal else type(error)
+    with pytest.raises(expected) as info:
+        fail_fast(body)
+    assert "stream=staff" in str(info.value) and "run_id=r1" in str(info.value)
 
 
 class FakeTI:
@@ -138,6 +217,20 @@ class FakeTI:
 
     def xcom_pull(self, task_ids: str) -> Any:
         return {"run_id": "hub-run-1"}
+
+
+def test_a_retry_is_audited_once_with_its_error_text(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", *connectors_pair())
+    recorder = TaskEventRecorder(ws / "hub.yaml", "hr_db", ["staff"], TASK_RETRY)
+    # a killed worker: the task runner and the scheduler both call back, without exception
+    recorder({"ti": FakeTI(), "reason": "Task exited with return code -9"})
+    recorder({"ti": FakeTI()})
+    with Ledger.open(load_config(ws / "hub.yaml").ledger_url) as led:
+        events = led.audit_events(TASK_RETRY, "hrss_sync_hr_db.sync_stream[staff]")
+    assert len(events) == 1
+    assert events[0]["error"] == "Task exited with return code -9"
+    _, details = recorder.details({"ti": FakeTI()})
+    assert details["error"] and "killed" in details["error"]
 
 
 def test_callback_records_and_never_raises(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from hrss_hub.ledger.models import Base
 TABLES = {
     "runs", "stream_states", "batches", "processed_files", "schema_snapshots",
     "quality_results", "exchange_versions", "deliveries", "audit_events", "audit_head",
-    "quarantine_actions", "share_tokens", VERSION_TABLE,
+    "quarantine_actions", "share_tokens", "run_locks", VERSION_TABLE,
 }
 
 
@@ -51,7 +51,7 @@ def _diffs(url: str) -> list[object]:
 
 def test_upgrade_reaches_head(ledger_url: str) -> None:
     with Ledger.open(ledger_url) as led:
-        assert led.current_revision() == head_revision() == "0003"
+        assert led.current_revision() == head_revision() == "0004"
         assert set(sa.inspect(led.engine).get_table_names()) == TABLES
 
 

@@ -58,6 +58,9 @@ class TaskEventRecorder:
         stream = (self.streams[map_index]
                   if task_id == "sync_stream" and 0 <= map_index < len(self.streams) else None)
         error = context.get("exception")
+        # a task whose worker died has no exception: the scheduler's callback says why
+        # in ``reason`` / ``msg`` (heartbeat timeout, "process exited with code -9")
+        fallback = context.get("reason") or context.get("msg")
         details: dict[str, Any] = {
             "system": self.system,
             "stream": stream,
@@ -70,7 +73,10 @@ class TaskEventRecorder:
             "hub_run_id": _hub_run_id(ti),
             "error_type": type(error).__name__ if error is not None else None,
             # HubError messages are already redacted; other exceptions may embed a URL
-            "error": redact(str(error))[:_MAX_ERROR] if error is not None else None,
+            "error": (redact(str(error))[:_MAX_ERROR] if error is not None
+                      else redact(str(fallback))[:_MAX_ERROR] if fallback
+                      else "no error in the callback context: the task's process ended "
+                           "without reporting one (e.g. its worker was killed)"),
         }
         subject = f"{details['dag_id']}.{task_id}" + (f"[{stream}]" if stream else "")
         return subject, details
@@ -83,7 +89,14 @@ class TaskEventRecorder:
         subject, details = self.details(context)
         ledger = Ledger.open(load_config(self.config_path).ledger_url)
         try:
-            ledger.append_audit("airflow", self.action, subject, details)
+            # the task runner and the scheduler may both report one retry of a task whose
+            # worker died: one event per (task, try) — the first, or the one with an error
+            seen = ledger.audit_events(self.action, subject)
+            same = [d for d in seen
+                    if (d.get("airflow_run_id"), d.get("try_number"))
+                    == (details["airflow_run_id"], details["try_number"])]
+            if not same:
+                ledger.append_audit("airflow", self.action, subject, details)
         finally:
             ledger.close()
 

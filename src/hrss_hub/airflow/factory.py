@@ -7,8 +7,15 @@ owner and tags from that file)::
                  (dynamic mapping,  (all_done;   └─► quality_report
                   one per stream)    outlets: the entity assets)
 
-``hrss_publish`` is scheduled on the entity assets (``hrss://entity/<entity>``): whenever a
-sync DAG records a run, it cuts dataset versions and delivers them.
+A system's tasks only stage rows; ``hrss_publish`` — scheduled on the entity assets
+(``hrss://entity/<entity>``), one active run at a time, under the ledger's publish lock —
+is the one publisher: it cuts dataset versions from everything staged and delivers them.
+
+Retries: a task body's :class:`~hrss_hub.errors.HubError` says whether a retry may help
+(:func:`hrss_hub.errors.is_retriable`). Fatal ones — a quality threshold, a broken suite,
+bad configuration, a refused schema change — raise ``AirflowFailException`` (no retry);
+retriable ones (a source that is down, a ledger or run lock that is busy) are retried as
+the connector file says.
 
 Only local YAML is read here (see :mod:`hrss_hub.airflow.spec`); the task bodies
 (:mod:`hrss_hub.airflow.tasks`) import the engine when they run. XCom carries run ids and
@@ -17,13 +24,14 @@ small summaries, never rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pendulum
 from airflow.sdk import DAG, Asset, AssetAny, TriggerRule, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException
 
 from hrss_hub.airflow import tasks
 from hrss_hub.airflow.callbacks import TASK_FAILED, TASK_RETRY, TaskEventRecorder
@@ -36,6 +44,7 @@ from hrss_hub.airflow.spec import (
     read_recipients,
     read_system_specs,
 )
+from hrss_hub.errors import HubError, is_retriable
 
 if TYPE_CHECKING:
     from hrss_hub.config import HubConfig
@@ -44,6 +53,8 @@ if TYPE_CHECKING:
 #: ``{hub_id}`` (e.g. ``hrss_{system}`` or ``hrss_{level}``); unset: Airflow's default queue.
 #: hub.yaml ``airflow_queue``, overridden by this variable (resolved by ``load_config``).
 QUEUE_ENV = "HRSS_HUB_AIRFLOW_QUEUE"
+
+_T = TypeVar("_T")
 
 #: Cron expressions in the YAML are read in Beijing time, where the bureaus are.
 TIMEZONE = "Asia/Shanghai"
@@ -100,6 +111,17 @@ def _build_or_error(spec: SystemSpec, config: str) -> DAG:
             return build_error_dag(spec, f"{spec.file}: cannot build the DAG (schedule "
                                          f"{spec.schedule!r}): {exc}")
     return build_error_dag(spec, spec.error)
+
+
+def fail_fast(body: Callable[[], _T]) -> _T:
+    """Run a task body; a non-retriable ``HubError`` becomes ``AirflowFailException`` (the
+    task fails now, with the hub's message, instead of retrying what cannot succeed)."""
+    try:
+        return body()
+    except HubError as exc:
+        if not is_retriable(exc):
+            raise AirflowFailException(str(exc)) from exc
+        raise
 
 
 def entity_asset(entity: str) -> Asset:
@@ -162,27 +184,24 @@ def build_system_dag(spec: SystemSpec, config: str) -> DAG:
             """Open the hub run in the ledger and link it to this Airflow run."""
             ctx = get_current_context()
             interval = (ctx.get("data_interval_start"), ctx.get("data_interval_end"))
-            return tasks.open_run(
+            return fail_fast(lambda: tasks.open_run(
                 config, system, dag_id=spec.dag_id, airflow_run_id=str(ctx["run_id"]),
-                data_interval=(_iso(interval[0]), _iso(interval[1])))
+                data_interval=(_iso(interval[0]), _iso(interval[1]))))
 
         @task(task_id="sync_stream", multiple_outputs=False,
               map_index_template="{{ hrss_stream }}")
         def sync_stream(stream: str, link: dict[str, Any]) -> dict[str, Any]:
             """Extract → map → validate → stage one stream."""
             get_current_context()["hrss_stream"] = stream  # type: ignore[typeddict-unknown-key]
-            try:
-                return tasks.sync_stream(config, system, stream, str(link["run_id"]))
-            except tasks.FAIL_FAST_ERRORS as exc:
-                # a retry cannot fix this: fail now, with the hub's message
-                raise AirflowFailException(str(exc)) from exc
+            return fail_fast(lambda: tasks.sync_stream(config, system, stream,
+                                                       str(link["run_id"])))
 
         @task(task_id="finish_run", multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE,
               outlets=assets)
         def finish_run(link: Any, results: Any) -> dict[str, Any]:
             """Record the run (also when streams failed) and announce updated entities."""
-            summary = tasks.close_run(config, system, str(link["run_id"]), expected,
-                                      list(results))
+            summary = fail_fast(lambda: tasks.close_run(config, system, str(link["run_id"]),
+                                                        expected, list(results)))
             events = get_current_context()["outlet_events"]
             for asset in assets:
                 entity = asset.name.removeprefix("hrss_entity_")
@@ -200,11 +219,8 @@ def build_system_dag(spec: SystemSpec, config: str) -> DAG:
 
         @task(task_id="quality_report", retries=0)
         def quality_report(summary: Any) -> dict[str, Any]:
-            """The run's quality report, when the quality package provides one."""
-            result = tasks.quality_report(config, str(summary["run_id"]))
-            if result["status"] == "unavailable":
-                raise AirflowSkipException("hrss_hub.quality.report is not installed")
-            return result
+            """The run's quality report (written here only, once per run)."""
+            return fail_fast(lambda: tasks.quality_report(config, str(summary["run_id"])))
 
         link = start_run()
         results = sync_stream.partial(link=link).expand(stream=spec.stream_names)
@@ -241,21 +257,16 @@ def build_publish_dag(config: str, entities: list[str],
         @task(task_id="publish", multiple_outputs=False,
               outlets=[*published.values(), *outboxes.values()])
         def publish() -> dict[str, Any]:
-            """Publish and deliver for the hub runs that triggered this DAG run (or the
-            ``run_ids`` of a manual trigger's conf); announce what was published."""
+            """Publish everything staged and deliver (the hub runs that triggered this
+            DAG run, or a manual trigger's conf ``run_ids``, are recorded with the result);
+            then announce the published entities and delivered outboxes."""
             ctx = get_current_context()
             events = ctx.get("triggering_asset_events") or {}
-            run_ids = sorted({str(e.extra["run_id"]) for evs in events.values() for e in evs
-                              if e.extra and e.extra.get("run_id")})
-            dag_run = ctx.get("dag_run")
-            conf = getattr(dag_run, "conf", None) or {}
-            run_ids = sorted({*run_ids, *(str(r) for r in conf.get("run_ids") or [])})
-            if not run_ids:
-                raise AirflowSkipException("no hub run in the triggering asset events")
-            result = tasks.publish_runs(config, run_ids)
-            if result["status"] == "unavailable":
-                raise AirflowSkipException("hrss_hub.exchange.versions.publish_pending is not "
-                                           "installed; finish_run already published the files")
+            run_ids = {str(e.extra["run_id"]) for evs in events.values() for e in evs
+                       if e.extra and e.extra.get("run_id")}
+            conf = getattr(ctx.get("dag_run"), "conf", None) or {}
+            run_ids |= {str(r) for r in conf.get("run_ids") or []}
+            result = fail_fast(lambda: tasks.publish_runs(config, sorted(run_ids)))
             _announce(ctx["outlet_events"], result, published, outboxes)
             return result
 

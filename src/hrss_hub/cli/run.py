@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from hrss_hub.config import load_config
-from hrss_hub.pipeline import RunSummary, StreamSummary
+from hrss_hub.run.summary import RunSummary, StreamSummary
 
 
 class TerminalProgress:
@@ -137,14 +137,15 @@ def _print_publishing(console: Any, publishing: dict[str, Any]) -> None:
 
 
 def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: bool,
-            trigger: str = "cli") -> int:
+            trigger: str = "cli", wait_seconds: float = 0.0) -> int:
     """Run the pipeline and print the summary; returns the exit code."""
     from hrss_hub.pipeline import run as run_pipeline
 
     cfg = load_config(config)
     progress = TerminalProgress(enabled=not (quiet or as_json))
     try:
-        summary = run_pipeline(cfg, systems or None, trigger=trigger, progress=progress)
+        summary = run_pipeline(cfg, systems or None, trigger=trigger, progress=progress,
+                               wait_seconds=wait_seconds)
     finally:
         progress.close()
     if as_json:
@@ -161,11 +162,21 @@ def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: 
               help="Run only this system (repeatable). Default: every system in connectors/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--wait", "wait", is_flag=True,
+              help="When another run holds the workspace, wait for it instead of failing.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=3600.0,
+              show_default=True, help="Seconds --wait waits at most.")
 @click.pass_context
 def run(ctx: click.Context, config: str | None, systems: tuple[str, ...], as_json: bool,
-        quiet: bool) -> None:
+        quiet: bool, wait: bool, wait_timeout: float) -> None:
     """Run extract → map → validate → publish for every configured system.
+
+    One run per workspace at a time: while another run holds it, this one fails at once
+    (exit code 2, naming the other run) or, with --wait, waits for it. A run that was
+    killed is detected by the next one (dead process, or expired lease), closed as
+    failed (interrupted), and its leftovers are removed.
 
     Exit code 1 when a system failed (the other systems still run), 2 on bad configuration.
     """
-    ctx.exit(execute(config, systems, as_json, quiet))
+    ctx.exit(execute(config, systems, as_json, quiet,
+                     wait_seconds=wait_timeout if wait else 0.0))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,10 +80,11 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
     click.echo(f"standard v{std.version}: OK ({len(std.entities)} entities, "
                f"{len(std.code_lists)} code lists)")
     click.echo(_rules_line())
-    if cfg is None or importlib.util.find_spec("hrss_hub.mapping.check") is None:
+    if cfg is None:
         return
-    mapping_check = importlib.import_module("hrss_hub.mapping.check")
-    mapping_problems = mapping_check.check_mappings(cfg, std, sample_rows=sample_rows)
+    from hrss_hub.mapping.check import check_mappings
+
+    mapping_problems = check_mappings(cfg, std, sample_rows=sample_rows)
     if mapping_problems:
         _echo_problems(mapping_problems)
         click.echo(f"mappings: {len(mapping_problems)} problem(s)", err=True)

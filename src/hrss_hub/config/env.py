@@ -74,6 +74,11 @@ SETTINGS: tuple[EnvVar, ...] = (CONFIG, LEDGER_URL, SIGNING_KEY, EXCHANGE_URI, O
                                 GX_ROWS, STANDARDS, AIRFLOW_QUEUE, SHARE_ENDPOINT,
                                 SHARE_URL_KEY)
 
+#: tests only: a kill point of :mod:`hrss_hub.run.crashpoints` (``name`` or ``name@n``);
+#: not a setting, and unset in every deployment
+TEST_CRASHPOINT = EnvVar("HRSS_HUB_TEST_CRASHPOINT", "test crash point",
+                         "tests only: SIGKILL the process at this named point")
+
 #: per recipient: ``HRSS_HUB_PSEUDONYM_KEY_<RECIPIENT>`` (upper case, ``-`` → ``_``)
 PSEUDONYM_KEY_PREFIX = PREFIX + "PSEUDONYM_KEY_"
 
@@ -104,6 +109,6 @@ def object_store_variable(name: str, environ: Mapping[str, str] | None = None) -
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """``HRSS_HUB_*`` variables that the hub does not read (probably misspelt)."""
     env = os.environ if environ is None else environ
-    known = {v.name for v in SETTINGS}
+    known = {v.name for v in SETTINGS} | {TEST_CRASHPOINT.name}
     return sorted(name for name in env if name.startswith(PREFIX) and name not in known
                   and not name.startswith(PSEUDONYM_KEY_PREFIX))

@@ -31,6 +31,7 @@ from hrss_hub.exchange.signing import Signer, load_signer
 from hrss_hub.exchange.storage import Store
 from hrss_hub.exchange.tables import Table
 from hrss_hub.exchange.winner import WinRule
+from hrss_hub.run import crashpoints
 from hrss_hub.standard.model import load_standard
 
 __all__ = ["PublishReport", "current", "exchange_store", "outbox_store", "publish_entity",
@@ -104,27 +105,35 @@ def _watermarks(ledger: Any, pending: Sequence[PendingFile]) -> dict[str, Any]:
     return marks
 
 
-def publish_pending(cfg: HubConfig, ledger: Any, summary: Any = None) -> PublishReport:
+def publish_pending(cfg: HubConfig, ledger: Any, summary: Any = None, *,
+                    trigger: str = "cli") -> PublishReport:
     """Publish every entity with staged files, then bring outboxes up to date.
 
     ``summary`` is the pipeline's RunSummary (its run owns the versions and deliveries);
-    without one (``hrss-hub publish pending``) a run of its own is opened in the ledger.
+    without one (``hrss-hub publish pending``, Airflow's publish DAG) a run of its own
+    (``trigger``) holding the publish lock is opened in the ledger.
     A version's quality block describes the runs whose staged rows it absorbed (from the
     staged files' sidecars), whichever run publishes it.
     """
     run_id = getattr(summary, "run_id", None)
     own_run = ledger is not None and run_id is None
     if own_run:
-        run_id = ledger.start_run(cfg.hub_id, "cli",
-                                  str(cfg.source_file) if cfg.source_file else None)
+        from hrss_hub.ledger.locks import PUBLISH
+
+        # its own run holds the publish lock: one publisher per workspace at a time
+        run_id = ledger.start_run(cfg.hub_id, trigger,
+                                  str(cfg.source_file) if cfg.source_file else None,
+                                  locks=[PUBLISH])
     try:
         report = _publish_and_deliver(cfg, ledger, summary, run_id)
     except BaseException:
         if own_run:
             ledger.finish_run(run_id, "failed", {}, "publish failed")
+            ledger.release_locks(run_id)
         raise
     if own_run:
         ledger.finish_run(run_id, "succeeded", report.to_dict())
+        ledger.release_locks(run_id)
     return report
 
 
@@ -153,6 +162,7 @@ def _publish_and_deliver(cfg: HubConfig, ledger: Any, summary: Any,
             scratch=cfg.exchange_root / ".staging")
         if committed is not None:
             report.versions.append(committed)
+        crashpoints.hit("publish.entity")
     agreements = load_agreements(cfg.sharing_dir)
     for name in sorted(standard.entities):
         version = current(store, name)
@@ -162,6 +172,7 @@ def _publish_and_deliver(cfg: HubConfig, ledger: Any, summary: Any,
             record_version(ledger, version, actor, run_id)
         report.deliveries.extend(deliver_current(cfg, ledger, store, version, signer, run_id,
                                                  agreements))
+        crashpoints.hit("publish.delivered")
     report.deliveries.extend(withdraw_stale(outbox_store(cfg), agreements, signer,
                                             publisher_of(cfg), ledger=ledger, actor=actor))
     return report

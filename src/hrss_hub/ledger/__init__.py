@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from hrss_hub.ledger.api import Ledger, new_run_id
 from hrss_hub.ledger.db import head_revision, safe_url
+from hrss_hub.ledger.locks import LockInfo, LockOwner
 from hrss_hub.ledger.models import QUARANTINE_ACTIONS, RUN_STATUSES, RUN_TRIGGERS
-from hrss_hub.ledger.records import FileRecord, QualityResult, RunInfo
+from hrss_hub.ledger.records import BatchCounts, FileRecord, QualityResult, RunInfo
 
 __all__ = [
     "QUARANTINE_ACTIONS",
     "RUN_STATUSES",
     "RUN_TRIGGERS",
+    "BatchCounts",
     "FileRecord",
     "Ledger",
+    "LockInfo",
+    "LockOwner",
     "QualityResult",
     "RunInfo",
     "head_revision",

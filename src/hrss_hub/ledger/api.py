@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hrss_hub.errors import LedgerError, redact
 from hrss_hub.ledger import db
+from hrss_hub.ledger import locks as locks_mod
 from hrss_hub.ledger.audit import AuditLink, event_hash, verify_chain
 from hrss_hub.ledger.coltypes import utcnow
 from hrss_hub.ledger.jsonutil import to_json
+from hrss_hub.ledger.locks import LockInfo, LockOwner
 from hrss_hub.ledger.models import (
     QUARANTINE_ACTIONS,
     RUN_STATUSES,
@@ -35,7 +37,7 @@ from hrss_hub.ledger.models import (
     SchemaSnapshot,
     StreamState,
 )
-from hrss_hub.ledger.records import FileRecord, QualityResult, RunInfo
+from hrss_hub.ledger.records import BatchCounts, FileRecord, QualityResult, RunInfo
 from hrss_hub.ledger.upsert import insert_missing, upsert
 
 
@@ -125,15 +127,59 @@ class Ledger:
 
     # -- runs ------------------------------------------------------------------------
 
-    def start_run(self, hub_id: str, trigger: str, config_path: str | Path | None = None) -> str:
-        """Record a new run (status ``running``) and return its id."""
+    def start_run(self, hub_id: str, trigger: str, config_path: str | Path | None = None,
+                  *, locks: Sequence[str] = (), owner: LockOwner | None = None,
+                  lease_seconds: float = locks_mod.DEFAULT_LEASE_SECONDS) -> str:
+        """Record a new run (status ``running``) and return its id.
+
+        With ``locks`` (see :func:`hrss_hub.ledger.locks.run_locks`) the run takes those
+        run locks in the same transaction, or is not recorded at all: a held lock raises
+        :class:`~hrss_hub.errors.RunLockedError`. Stale locks are taken over and their
+        runs closed as failed (interrupted), as are lockless ``running`` runs older than
+        the lease.
+        """
         _check_choice("trigger", trigger, RUN_TRIGGERS)
         run_id = new_run_id()
         with self._tx() as s:
+            if locks:
+                locks_mod.sweep_lockless(s, lease_seconds)
             s.add(Run(id=run_id, hub_id=hub_id, trigger=trigger, status="running",
                       started_at=utcnow(),
                       config_path=None if config_path is None else str(config_path)))
+            s.flush()
+            if locks:
+                locks_mod.acquire(s, run_id, locks, owner or LockOwner.this_process(),
+                                  lease_seconds)
         return run_id
+
+    # -- run locks ---------------------------------------------------------------------
+
+    def acquire_locks(self, holder: str, names: Sequence[str], *,
+                      owner: LockOwner | None = None,
+                      lease_seconds: float = locks_mod.DEFAULT_LEASE_SECONDS
+                      ) -> list[tuple[str, str]]:
+        """Take the run locks ``names`` for ``holder`` (all or none); return the stale
+        holders taken over as ``(run id, reason)``. Re-acquiring one's own locks renews
+        them. Raises :class:`~hrss_hub.errors.RunLockedError` when one is held."""
+        with self._tx() as s:
+            return locks_mod.acquire(s, holder, names, owner or LockOwner.this_process(),
+                                     lease_seconds)
+
+    def renew_locks(self, holder: str,
+                    lease_seconds: float = locks_mod.DEFAULT_LEASE_SECONDS) -> int:
+        """Extend ``holder``'s locks (the heartbeat); how many (0: they were taken over)."""
+        with self._tx() as s:
+            return locks_mod.renew(s, holder, lease_seconds)
+
+    def release_locks(self, holder: str) -> int:
+        """Release every lock of ``holder``; how many there were."""
+        with self._tx() as s:
+            return locks_mod.release(s, holder)
+
+    def run_locks(self) -> list[LockInfo]:
+        """Every recorded run lock (live and stale), by name."""
+        with self._tx() as s:
+            return locks_mod.held(s)
 
     def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any],
                    error: str | None = None) -> None:
@@ -189,18 +235,46 @@ class Ledger:
         """Set a stream's state. Only the engine calls this, after the data is published."""
         self.commit_stream(system, stream, run_id, state)
 
-    def commit_stream(self, system: str, stream: str, run_id: str, state: Mapping[str, Any],
+    def commit_stream(self, system: str, stream: str, run_id: str,
+                      state: Mapping[str, Any] | None,
                       files: Iterable[FileRecord] = (),
-                      schema: tuple[Mapping[str, Any], str] | None = None) -> None:
+                      schema: tuple[Mapping[str, Any], str] | None = None,
+                      batch: BatchCounts | None = None) -> None:
         """Commit, in ONE transaction, what a published stream has consumed: its new
-        ``state``, the ``files`` it processed and its ``schema`` as (schema_json,
-        fingerprint). Either all of it is recorded or none of it."""
+        ``state`` (``None``: unchanged), the ``files`` it processed, its ``schema`` as
+        (schema_json, fingerprint) and its ``batch`` counts. Either all of it is recorded
+        or none of it, so counts are exactly-once like the data."""
         files = list(files)
         with self._tx() as s:
             self._insert_files(s, system, stream, files, run_id)
             if schema is not None:
                 self._insert_schema(s, system, stream, schema[0], schema[1], run_id)
-            self._upsert_state(s, system, stream, state, run_id)
+            if state is not None:
+                self._upsert_state(s, system, stream, state, run_id)
+            if batch is not None:
+                s.add(Batch(run_id=run_id, system=system, stream=stream, seq=0,
+                            rows_read=batch.read, rows_mapped=batch.mapped,
+                            rows_published=batch.published,
+                            rows_quarantined=batch.quarantined,
+                            rows_filtered=batch.filtered, finished_at=utcnow(),
+                            details=to_json(batch.details, what="batch details",
+                                            system=system, stream=stream)))
+
+    def committed_batches(self, run_ids: Iterable[str]
+                          ) -> dict[tuple[str, str, str], BatchCounts]:
+        """The committed counts per ``(run id, system, stream)`` of the given runs."""
+        wanted = list(set(run_ids))
+        out: dict[tuple[str, str, str], BatchCounts] = {}
+        if not wanted:
+            return out
+        with self._tx() as s:
+            for b in s.scalars(select(Batch).where(Batch.run_id.in_(wanted))
+                               .order_by(Batch.id)):
+                key = (b.run_id, b.system, b.stream)
+                got = BatchCounts(b.rows_read, b.rows_mapped, b.rows_published,
+                                  b.rows_quarantined, b.rows_filtered, dict(b.details or {}))
+                out[key] = got if key not in out else out[key].plus(got)
+        return out
 
     def is_file_processed(self, system: str, stream: str, sha256: str) -> bool:
         """Whether a file with this content was already processed by this stream."""
@@ -338,6 +412,15 @@ class Ledger:
             return set(s.scalars(select(AuditEvent.subject).where(
                 AuditEvent.action == action, AuditEvent.subject.startswith(prefix,
                                                                           autoescape=True))))
+
+    def audit_events(self, action: str, subject: str) -> list[dict[str, Any]]:
+        """The details of every audit event with exactly this ``action`` and ``subject``,
+        oldest first."""
+        with self._tx() as s:
+            return [dict(d or {}) for d in s.scalars(
+                select(AuditEvent.details).where(AuditEvent.action == action,
+                                                 AuditEvent.subject == subject)
+                .order_by(AuditEvent.seq))]
 
     def verify_audit(self, expected_head: str | None = None) -> list[str]:
         """Check the audit chain; return the problems found (empty: intact).

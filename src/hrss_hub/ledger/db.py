@@ -6,7 +6,10 @@ from an installed wheel with no ``alembic.ini`` anywhere.
 
 from __future__ import annotations
 
+import fcntl
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +140,7 @@ def current_revision(connection: Connection) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Upgrade the database to ``revision`` in one transaction; return the new revision."""
-    with engine.begin() as conn:
+    with _sqlite_file_lock(engine.url), engine.begin() as conn:
         _migration_lock(conn, acquire=True)
         try:
             if revision != "head" or current_revision(conn) != head_revision():
@@ -145,6 +148,24 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
             return current_revision(conn)
         finally:
             _migration_lock(conn, acquire=False)
+
+
+@contextmanager
+def _sqlite_file_lock(url: URL) -> Iterator[None]:
+    """Serialize migrations of one SQLite file across processes (two runs starting on a
+    fresh workspace): SQLite runs DDL outside the driver's transaction, so the second
+    would find half the tables and fail with "table already exists"."""
+    if not is_sqlite(url) or is_memory_sqlite(url):
+        yield
+        return
+    lock = Path(str(url.database)).expanduser().with_name(
+        Path(str(url.database)).name + ".migrate-lock")
+    with lock.open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _migration_lock(conn: Connection, *, acquire: bool) -> None:

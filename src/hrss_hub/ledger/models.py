@@ -110,6 +110,9 @@ class Batch(Base):
     rows_filtered: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the rest of the stream's summary (rules, quarantine file, warnings), so that a
+    #: retried task reports what the committed attempt did
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ProcessedFile(Base):
@@ -268,3 +271,25 @@ class ShareToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(NAME))
     endpoint: Mapped[str] = mapped_column(Text)
+
+
+class RunLock(Base):
+    """A named lock a run holds while it works (``system:<name>``, ``publish``).
+
+    Acquired in the same transaction that records the run, renewed by a heartbeat,
+    released when the run ends. A lock whose lease expired, or whose owner process is gone
+    from this host, is stale: the next run takes it over and marks the holder's run
+    ``failed`` (interrupted). ``pid`` is empty for holders that span processes (an Airflow
+    run's tasks), which only the lease can declare dead.
+    """
+
+    __tablename__ = "run_locks"
+    __table_args__ = (Index("ix_run_locks_holder", "holder"),)
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(NAME))
+    host: Mapped[str] = mapped_column(String(NAME))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -52,3 +52,22 @@ class RunInfo:
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    """The row counts a stream committed in a run, with the rest of its summary."""
+
+    read: int = 0
+    mapped: int = 0
+    published: int = 0
+    quarantined: int = 0
+    filtered: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def plus(self, other: BatchCounts) -> BatchCounts:
+        """The sum of two batches (the later one's details win)."""
+        return BatchCounts(self.read + other.read, self.mapped + other.mapped,
+                           self.published + other.published,
+                           self.quarantined + other.quarantined,
+                           self.filtered + other.filtered, {**self.details, **other.details})

@@ -18,6 +18,8 @@ decision in the ledger and the audit chain.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,20 +50,67 @@ class QuarantinedRow:
         return asdict(self)
 
 
+def quarantine_path(qdir: Path, run_id: str, system: str, stream: str) -> Path:
+    """Where the quarantine of one stream in one run lives (one file per (run, stream))."""
+    return qdir / run_id / system / f"{stream}.parquet"
+
+
+def write_quarantine(path: Path, table: pa.Table) -> None:
+    """Write a quarantine file atomically: a temporary file, fsync, rename, fsync of the
+    folder. A reader (and a killed writer) sees the old file, the new file, or none —
+    never a truncated one. Writing the same (run, stream) again replaces it: idempotent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    from hrss_hub.run import crashpoints
+
+    try:
+        with tmp.open("wb") as fh:
+            pq.write_table(table, fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        crashpoints.hit("quarantine.tmp_written")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    crashpoints.hit("quarantine.renamed")
+
+
 def quarantine_files(qdir: Path, run_id: str | None = None) -> list[Path]:
     """Quarantine files, oldest run first (run ids sort by time)."""
     pattern = f"{run_id}/*/*.parquet" if run_id else "*/*/*.parquet"
     return sorted(qdir.glob(pattern))
 
 
+class QuarantineFileError(HubError):
+    """A quarantine file cannot be read (truncated by a killed run of an old version)."""
+
+
+def _unreadable(path: Path, exc: BaseException) -> QuarantineFileError:
+    return QuarantineFileError(
+        f"quarantine file is unreadable: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+        {"file": str(path)},
+        "it was probably cut short by a killed run; `hrss-hub run` removes quarantine "
+        "files of runs that never committed their stream, or move this file away")
+
+
+def _read(path: Path, columns: list[str]) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError, KeyError) as exc:
+        raise _unreadable(path, exc) from None
+
+
 def _rows(path: Path) -> Iterator[QuarantinedRow]:
-    pf = pq.ParquetFile(path)
     cols = ["run_id", "system", "stream", "entity", "source_key", "location", "rules"]
-    for i in range(pf.num_row_groups):
-        for r in pf.read_row_group(i, columns=cols).to_pylist():
-            key = r["source_key"] or r["location"] or ""
-            yield QuarantinedRow(r["run_id"], r["system"], r["stream"], r["entity"], key,
-                                 r["location"] or "", list(r["rules"] or []), file=str(path))
+    for r in _read(path, cols).to_pylist():
+        key = r["source_key"] or r["location"] or ""
+        yield QuarantinedRow(r["run_id"], r["system"], r["stream"], r["entity"], key,
+                             r["location"] or "", list(r["rules"] or []), file=str(path))
 
 
 def list_rows(cfg: Any, ledger: Any, run_id: str | None = None) -> list[QuarantinedRow]:
@@ -156,8 +205,7 @@ def released_with_keys(cfg: Any, ledger: Any, system: str, stream: str, entity: 
     for path in quarantine_files(cfg.quarantine_dir):
         if path.parent.name != system or path.stem != stream:
             continue
-        t = pq.read_table(path, columns=["source_key", "location", "record", "fields",
-                                         "offending_values"])
+        t = _read(path, ["source_key", "location", "record", "fields", "offending_values"])
         for key, loc, rec, fields, values in zip(
                 t["source_key"].to_pylist(), t["location"].to_pylist(), t["record"].to_pylist(),
                 t["fields"].to_pylist(), t["offending_values"].to_pylist(), strict=True):

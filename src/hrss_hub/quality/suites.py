@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hrss_hub.errors import HubError
+from hrss_hub.errors import QualityError
 from hrss_hub.quality.rules import (
     GX_SEVERITY,
     ParamProblem,
@@ -46,7 +46,7 @@ GX_VERSION = "1.24.1"
 CANDIDATE_COLUMN = "__candidate__"
 
 
-class SuiteError(HubError):
+class SuiteError(QualityError):
     """A suite file is unreadable or names an unknown expectation, column or rule."""
 
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hrss_hub.config.thresholds import Threshold, parse_threshold
-from hrss_hub.errors import HubError
+from hrss_hub.errors import QualityError
 
 #: the keys of a threshold (the model: :class:`hrss_hub.config.thresholds.Threshold`)
 KEYS = tuple(Threshold.model_fields)
 
 
-class QualityThresholdError(HubError):
+class QualityThresholdError(QualityError):
     """A stream failed more rows on critical rules than its threshold allows."""
 
 
