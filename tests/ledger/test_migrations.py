@@ -113,3 +113,29 @@ def test_comparison_would_catch_a_drift(ledger_url: str) -> None:
     finally:
         engine.dispose()
     assert any(d[0] == "add_column" and d[3].name == "extra" for d in diffs)
+
+
+def test_opening_a_ledger_at_head_takes_no_migration_lock(fresh_pg_database: str) -> None:
+    """#16 build 4: every Airflow task opens the ledger; at head that is a read, so tasks
+    never queue on the migration lock (held here by another session for the whole test)."""
+    import threading
+
+    from hrss_hub.ledger.db import _LOCK_KEY
+
+    Ledger.open(fresh_pg_database).close()
+    holder = sa.create_engine(fresh_pg_database)
+    opened = threading.Event()
+    try:
+        with holder.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+            def open_ledger() -> None:
+                Ledger.open(fresh_pg_database).close()
+                opened.set()
+
+            worker = threading.Thread(target=open_ledger, daemon=True)
+            worker.start()
+            # the old code waited on the lock until this transaction ended
+            assert opened.wait(timeout=20), "Ledger.open waited for the migration lock"
+    finally:
+        holder.dispose()

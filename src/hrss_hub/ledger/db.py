@@ -7,6 +7,7 @@ from an installed wheel with no ``alembic.ini`` anywhere.
 from __future__ import annotations
 
 import fcntl
+import functools
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,8 +125,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest migration shipped with this version of hrss-hub."""
+    """The newest migration shipped with this version of hrss-hub (read once per process:
+    the migration scripts do not change while it runs)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships 0001
         raise LedgerError("no ledger migrations found", {"path": str(MIGRATIONS_DIR)})
@@ -139,7 +142,16 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
-    """Upgrade the database to ``revision`` in one transaction; return the new revision."""
+    """Upgrade the database to ``revision`` in one transaction; return the new revision.
+
+    A database already at head is only read: no migration lock, no Alembic run (every
+    Airflow task opens the ledger, and parallel tasks would queue on the lock).
+    """
+    if revision == "head":
+        with engine.connect() as conn:
+            current = current_revision(conn)
+        if current == head_revision():
+            return current
     with _sqlite_file_lock(engine.url), engine.begin() as conn:
         _migration_lock(conn, acquire=True)
         try:
