@@ -21,8 +21,9 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "hrss-hub demo --dir demo" in README
 
 
-def tour() -> list[tuple[str, int]]:
-    block = README.split("```console\n", 1)[1].split("```", 1)[0]
+def tour(section: str = "## A short tour") -> list[tuple[str, int]]:
+    """The ``$ …`` lines of the first console block after ``section``, with exit codes."""
+    block = README.split(section, 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
     steps = []
     for line in block.splitlines():
         command, _, comment = line.removeprefix("$ ").partition("  # ")
@@ -37,7 +38,9 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
     env.pop("HRSS_HUB_LEDGER_URL", None)
     steps = tour()
     assert len(steps) >= 15
-    for command, expected in steps:
+    auditors = tour("## For auditors")  # on the tour's demo workspace, after it
+    assert len(auditors) >= 5
+    for command, expected in [*steps, *auditors]:
         result = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
                                 text=True, timeout=600)
         output = result.stdout + result.stderr
@@ -45,3 +48,14 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         assert "Traceback" not in output, f"{command}\n{output[-2000:]}"
     assert (tmp_path / "demo" / "catalog.html").exists()
     assert (tmp_path / "dictionary" / "data-dictionary.html").exists()
+    assert (tmp_path / "county-hub" / "connectors" / "example_rest.yaml").exists()
+    import json
+
+    for document in ("quarantine.json", "runs.json", "catalog.json"):  # --json parses
+        json.loads((tmp_path / document).read_text(encoding="utf-8"))
+    # the auditors' pages: the report with its masked downloads and sign-off, the catalog
+    # with its code lists as data beside it
+    report = sorted((tmp_path / "demo" / "reports").glob("*/report.html"))[-1]
+    assert list((report.parent / "quarantine").glob("*.xlsx"))
+    assert "Sign-off" in report.read_text(encoding="utf-8")
+    assert (tmp_path / "audit" / "codelists" / "gender.csv").exists()

@@ -67,7 +67,7 @@ def mark_key_run(workspace: Path, name: str) -> None:
 def run_demo(workspace: Path, persons: int, seed: int, *, as_json: bool = False,
              quiet: bool = False) -> int:
     """Init the world if needed, serve the REST API, run, compare; returns the exit code."""
-    from hrss_hub.cli.run import TerminalProgress, print_summary
+    from hrss_hub.cli.run import TerminalProgress, final_line, print_errors, print_summary
     from hrss_hub.config import load_config
     from hrss_hub.demo.generator import TOKEN_ENV, URL_ENV, demo_token, generate_world
     from hrss_hub.demo.server import start_server
@@ -111,6 +111,13 @@ def run_demo(workspace: Path, persons: int, seed: int, *, as_json: bool = False,
         out["answer_key"] = {"file": expected[0] if expected else None,
                              "matches": not problems, "differences": problems}
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    elif quiet:  # errors, then the verdict as the final line
+        print_errors(summary)
+        for p in problems:
+            click.echo(f"error: {p}", err=True)
+        click.echo(final_line(summary) + ("" if expected is None else
+                   f"; answer key {expected[0]}: "
+                   + (f"{len(problems)} difference(s)" if problems else "all counts match")))
     else:
         print_summary(summary)
         if expected is None:

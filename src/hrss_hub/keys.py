@@ -23,9 +23,13 @@ makes the encoding injective.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+U64 = np.ndarray[Any, np.dtype[np.uint64]]
 
 #: joins the parts of a composite key
 SEPARATOR = "|"
@@ -118,3 +122,51 @@ def decode(key: str) -> tuple[str | None, ...]:
         i += 1
     parts.append(None if null else "".join(current))
     return tuple(parts)
+
+
+_C1 = np.uint64(0xFF51AFD7ED558CCD)
+_C2 = np.uint64(0xC4CEB9FE1A85EC53)
+_SEED = np.uint64(0x9E3779B97F4A7C15)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _fmix(h: U64) -> U64:
+    # murmur3's 64-bit finalizer: every input bit affects every output bit
+    with np.errstate(over="ignore"):
+        h ^= h >> np.uint64(33)
+        h *= _C1
+        h ^= h >> np.uint64(33)
+        h *= _C2
+        h ^= h >> np.uint64(33)
+    return h
+
+
+def hash64(values: pa.Array | pa.ChunkedArray) -> U64:
+    """A 64-bit hash of every value of a string array (nulls hash as the empty string;
+    callers pass encoded keys, which have no nulls): murmur3-style mixing of each
+    value's UTF-8 bytes, 8 at a time, vectorized with numpy (~0.1 s per 1M keys)."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    buf = arr.buffers()[2]
+    raw = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    # 8 zero bytes of padding, so that a word read at a value's end stays in bounds
+    data = np.concatenate([raw[:int(offsets[-1]) if n else 0], np.zeros(8, np.uint8)])
+    # every byte position as the start of an (unaligned, little-endian) 64-bit word: one
+    # gather per row and word instead of eight
+    words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    start = offsets[:-1]
+    length = offsets[1:] - start
+    with np.errstate(over="ignore"):
+        h = (length.astype(np.uint64) * _C2) ^ _SEED
+        longest = int(length.max(initial=0))
+        for word in range(0, longest, 8):
+            rows = np.flatnonzero(length > word) if word else np.flatnonzero(length)
+            left = np.minimum(length[rows] - word, 8).astype(np.uint64)
+            # bytes past the value's end belong to the next value: masked out
+            keep = np.where(left >= 8, _ALL, (np.uint64(1) << (left * np.uint64(8))) - 1)
+            w = words[start[rows] + word] & keep
+            h[rows] = _fmix(h[rows] ^ _fmix(w + np.uint64(word + 1)))
+    return _fmix(h)

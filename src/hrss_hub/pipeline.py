@@ -37,11 +37,13 @@ from hrss_hub.ledger import BatchCounts, Ledger
 from hrss_hub.ledger.locks import DETACHED_LEASE_SECONDS, LockOwner, run_locks, system_lock
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality import report, reprocess, results, thresholds, validate
-from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate, rejects_table
+from hrss_hub.quality.gate import RowGate, rejects_table
+from hrss_hub.quality.spool import QuarantineSpool
 from hrss_hub.run import crashpoints, leftovers
 from hrss_hub.run.lock import Heartbeat, open_locked_run, renew_or_fail
 from hrss_hub.run.summary import RunSummary, StreamSummary, SystemSummary, system_status
 from hrss_hub.standard.model import Standard, load_standard
+from hrss_hub.threads import prefetch
 
 __all__ = [
     "Progress", "RunSummary", "StreamSummary", "SystemSummary", "finish_run",
@@ -398,14 +400,18 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
     staging = cfg.exchange_root / ".staging" / run_id
     stem = f"{system.system}.{stream.name}.{_state_tag(state_before)}"
     out_schema = entity_schema(entity)  # with source_updated_at (which record wins)
-    sink = ParquetSink(staging / entity.name, stem, out_schema)
-    quarantine_tables: list[pa.Table] = []
+    sink = ParquetSink(staging / entity.name, stem, out_schema, background=True)
+    # quarantined rows go to their file batch by batch (memory flat in the table's size)
+    spool = QuarantineSpool(reprocess.quarantine_path(cfg.quarantine_dir, run_id,
+                                                      system.system, stream.name))
     by_rule: Counter[str] = Counter()
     state = state_before
     chunks = 0
     crashpoints.hit("extract.started")
     try:
-        for chunk in connector.read(stream.name, state_before):
+        # the next chunk is read (driver, Arrow kernels: mostly outside the GIL) while
+        # this one is mapped, checked and staged; two wait at most
+        for chunk in prefetch(connector.read(stream.name, state_before), depth=2):
             chunks += 1
             crashpoints.hit("extract.chunk")
             gate.extracted_at = datetime.now(UTC)
@@ -416,7 +422,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
             progress.rows_read(system.system, stream.name, batch.num_rows + len(chunk.rejects))
             if chunk.rejects:
                 by_rule["malformed_record"] += len(chunk.rejects)
-                quarantine_tables.append(rejects_table(
+                spool.add(rejects_table(
                     [(r.location, r.reason, r.raw) for r in chunk.rejects],
                     run_id, system.system, stream.name, entity.name))
             if batch.num_rows:
@@ -430,8 +436,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
                 sink.write(verdict.published)
                 summary.filtered += verdict.filtered
                 by_rule.update(verdict.rule_counts)
-                if verdict.quarantined.num_rows:
-                    quarantine_tables.append(verdict.quarantined)
+                spool.add(verdict.quarantined)
             state = chunk.state
         crashpoints.hit("extract.done")
         released = _released_rows(cfg, ledger, system.system, stream.name, entity, out_schema,
@@ -440,7 +445,7 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
             sink.write(released.table)
         staged = sink.close()
         summary.published = sum(f.rows for f in staged)
-        summary.quarantined = sum(t.num_rows for t in quarantine_tables)
+        summary.quarantined = spool.rows
         summary.quarantined_by_rule = dict(sorted(by_rule.items()))
         validate.finish_stream(validator)
         # a stream over its critical-failure threshold fails before anything is published
@@ -448,26 +453,28 @@ def run_stream(cfg: HubConfig, system: SystemConfig, stream: StreamConfig, conne
             stream.threshold, summary, thresholds.critical_rules(cfg, standard, entity.name)))
     except BaseException:
         sink.close()
+        spool.discard()
         shutil.rmtree(staging / entity.name, ignore_errors=True)
         raise
     if staged:
-        publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
-                      system=system.system, stream=stream.name,
-                      standard_version=standard.version,
-                      hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
-                      quality={"read": summary.read, "published": summary.published,
-                               "quarantined": summary.quarantined,
-                               "filtered": summary.filtered,
-                               "quarantined_by_rule": summary.quarantined_by_rule})
+        try:
+            publish_files(cfg.exchange_root, entity.name, out_schema, staged, run_id=run_id,
+                          system=system.system, stream=stream.name,
+                          standard_version=standard.version,
+                          hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
+                          quality={"read": summary.read, "published": summary.published,
+                                   "quarantined": summary.quarantined,
+                                   "filtered": summary.filtered,
+                                   "quarantined_by_rule": summary.quarantined_by_rule})
+        except BaseException:
+            spool.discard()
+            raise
         crashpoints.hit("stage.written")
-    if quarantine_tables:
-        # one file per (run, stream), written atomically: a retry of the same stream in
-        # the same run replaces it; a killed run's file is removed by the next run unless
-        # the ledger has this stream's commit (leftovers.clean)
-        qpath = reprocess.quarantine_path(cfg.quarantine_dir, run_id, system.system,
-                                          stream.name)
-        reprocess.write_quarantine(
-            qpath, pa.concat_tables(quarantine_tables).cast(QUARANTINE_SCHEMA))
+    # one file per (run, stream), made atomically from the spool: a retry of the same
+    # stream in the same run replaces it; a killed run's file is removed by the next run
+    # unless the ledger has this stream's commit (leftovers.clean)
+    qpath = spool.close()
+    if qpath is not None:
         summary.quarantine_file = str(qpath)
     if guard is not None:
         guard()

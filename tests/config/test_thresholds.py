@@ -27,7 +27,9 @@ def test_verdicts() -> None:
     assert warn is not None and warn.level == "warn"
     with pytest.raises(QualityThresholdError, match="limit 5%"):
         enforce({"critical_fail_pct": 5, "warn_fail_pct": 1}, summary(100, 9, 9), crit)
-    assert check(None, summary(100, 100, 100), crit) is None  # no threshold: no verdict
+    # no threshold written: the default quarantine_fail_pct (90) still fails an all-bad stream
+    default = check(None, summary(100, 100, 100), crit)
+    assert default is not None and default.level == "fail"
 
 
 def test_a_threshold_given_as_data_is_checked_like_a_file() -> None:

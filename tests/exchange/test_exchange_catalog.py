@@ -71,6 +71,45 @@ def test_catalog_json_and_html(workspace: Path) -> None:
     assert "person" in text.output and "mib" in text.output
 
 
+def test_catalog_page_is_bilingual_and_publishes_code_lists(workspace: Path) -> None:
+    import csv
+
+    from hrss_hub.standard.model import load_standard
+
+    hub = str(workspace / "hub.yaml")
+    out = workspace / "published" / "catalog.html"
+    result = CliRunner().invoke(cli, ["catalog", "--config", hub, "--json", "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    person = doc["datasets"][0]
+    entity = load_standard().entity("person")
+    assert person["description"] == entity.description
+    columns = {f["name"]: f for f in person["schema"]}
+    assert columns["gender"]["code_list"] == "gender"
+    assert columns["citizen_id"]["description"] == entity.field("citizen_id").description
+    assert doc["standard"]["version"] == load_standard().version
+    page = out.read_text(encoding="utf-8")
+    # readable values, never Python reprs of dicts or lists
+    assert "{'" not in page and "['" not in page and "': " not in page
+    assert "None" not in page
+    for heading in ("字段名", "Column", "中文名称", "Chinese label", "英文名称",
+                    "English label", "说明", "Description", "代码表", "Code list"):
+        assert heading in page, heading
+    assert entity.field("citizen_id").description.split(".")[0] in page
+    assert "href='codelists/gender.csv'" in page
+    used = {c["name"] for c in doc["code_lists"]}
+    assert {"gender", "id_type"} <= used
+    for name in used:  # every linked code list exists as data beside the page
+        with (out.parent / "codelists" / f"{name}.csv").open(encoding="utf-8-sig") as fh:
+            rows = {r["code"]: r for r in csv.DictReader(fh)}
+        data = json.loads((out.parent / "codelists" / f"{name}.json").read_text("utf-8"))
+        assert [c["code"] for c in data["codes"]] == list(rows)
+    with (out.parent / "codelists" / "gender.csv").open(encoding="utf-8-sig") as fh:
+        gender = {r["code"]: r for r in csv.DictReader(fh)}
+    assert (gender["2"]["label_zh"], gender["2"]["label_en"]) == ("女性", "Female")
+    assert "女" in gender["2"]["aliases"].split("; ")
+
+
 def test_publish_key_commands(workspace: Path, tmp_path: Path) -> None:
     pub = CliRunner().invoke(cli, ["publish", "public-key", "--config",
                                    str(workspace / "hub.yaml")])

@@ -250,3 +250,49 @@ def test_bucketed_publish_equals_in_memory(tmp_path: Path, signer: Signer,
     assert run(tmp_path / "buckets") == expected
     m = manifest(tmp_path / "buckets", 2)
     assert m["lineage"]["merge"]["updated"] > 0  # type: ignore[index]
+
+
+def test_initial_publish_of_distinct_keys_streams_straight(tmp_path: Path, signer: Signer,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """An initial publish whose staged keys are all distinct skips the buckets and the
+    winner sort, and publishes exactly what the winner path publishes; one shared key
+    among the staged files sends it down the winner path."""
+    from hrss_hub.exchange import buckets
+    from hrss_hub.exchange import publish as publishing
+
+    def run(root: Path, overlap: bool) -> str:
+        stage(root, persons("510107", range(300), run_id="r1", updated=0), run_id="r1")
+        other = range(290, 400) if overlap else range(300, 400)
+        stage(root, persons("510107", other, run_id="r1", system="jobs", updated=2,
+                            name="李"), run_id="r1", system="jobs", tag="j")
+        publish(root, signer)
+        table = read_version(root, "person")
+        assert table.num_rows == 400
+        m = manifest(root, 1)
+        assert m["lineage"]["merge"]["inserted"] == 400  # type: ignore[index]
+        return content_hash(table)
+
+    real_spread = buckets.spread
+    real_distinct = publishing._distinct_keys
+    spread_calls: list[int] = []
+
+    def spy(*args: object, **kwargs: object) -> list[Path]:
+        spread_calls.append(1)
+        return real_spread(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(buckets, "BUCKET_ROWS", 64)  # 400 rows: 7 buckets on the slow path
+    monkeypatch.setattr(buckets, "spread", spy)
+    straight = run(tmp_path / "straight", overlap=False)
+    assert not spread_calls
+    monkeypatch.setattr(publishing, "_distinct_keys", lambda *a: False)
+    assert run(tmp_path / "winners", overlap=False) == straight
+    assert spread_calls
+    monkeypatch.setattr(publishing, "_distinct_keys", real_distinct)
+    spread_calls.clear()
+    shared = run(tmp_path / "shared", overlap=True)
+    assert spread_calls  # a shared key: the winner path
+    names = dict(zip(*[read_version(tmp_path / "shared", "person")[c].to_pylist()
+                       for c in ("citizen_id", "name")], strict=True))
+    assert sum(n.startswith("李") for n in names.values()) == 110  # the later update won
+    assert shared != straight

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pytest
 
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.mapping import compile_mapping, parse_mapping
@@ -93,3 +94,32 @@ def test_gender_and_birth_date_against_the_id() -> None:
     # checksum fires citizen_id_invalid only (cross-field rules need a valid ID)
     assert rules == [["gender_id_mismatch"], ["birth_date_id_mismatch"], ["citizen_id_invalid"]]
     assert r.published.num_rows == 1
+
+
+def test_citizen_ids_are_validated_once_per_batch_across_cross_field_rules(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """gender_id_mismatch and birth_date_id_mismatch both compare against the batch's
+    citizen IDs: the IDs are validated once, and the verdicts are those of a fresh run."""
+    from hrss_hub.standard import identifiers
+
+    calls: list[int] = []
+    real = identifiers.validate_citizen_ids
+
+    def counting(values: object, **kw: object) -> pa.StructArray:
+        calls.append(len(values))  # type: ignore[arg-type]
+        return real(values, **kw)  # type: ignore[arg-type]
+
+    compiled, g = gate(PERSON)
+    batch = pa.RecordBatch.from_pydict({
+        "no": ["1", "2", "3"],
+        "idno": ["11010519491231002X", "11010519491231002X", "110105194912310021"],
+        "name": ["甲", "乙", "丙"], "sex": ["女", "男", "女"],
+        "born": ["1949-12-31", "1950-01-01", "1949-12-31"],
+        "_location": ["a", "b", "c"]})
+    mapped = compiled.apply(batch)
+    expected = g.evaluate(mapped).rule_counts
+    monkeypatch.setattr(identifiers, "validate_citizen_ids", counting)
+    _, fresh = gate(PERSON)
+    got = fresh.evaluate(compiled.apply(batch)).rule_counts
+    assert got == expected and expected["gender_id_mismatch"] == 1
+    assert len(calls) == 1

@@ -16,6 +16,7 @@ import pytest
 
 from hrss_hub.config import load_config
 from hrss_hub.demo_tour import run_demo
+from hrss_hub.errors import HubError
 from hrss_hub.ledger import Ledger
 from hrss_hub.quality import gx, results
 from hrss_hub.quality.report import build_report_data, mask_id, write_report
@@ -157,3 +158,103 @@ def test_report_renders_in_headless_chromium(reported: Any, tmp_path: Path) -> N
     assert shot.exists() and shot.stat().st_size > 10_000
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(shot, ARTIFACTS / "quality-report.png")
+
+
+def test_every_rule_has_examples_with_a_reference_release_accepts(reported: Any) -> None:
+    from click.testing import CliRunner
+
+    from hrss_hub.cli import cli
+
+    cfg, run_id, _, _ = reported
+    data = build_report_data(cfg, run_id)
+    refs = []
+    for s in data["streams"]:
+        for r in s["rules"]:
+            assert r["examples"], (s["stream"], r["rule"])
+            for x in r["examples"]:
+                assert x["ref"].startswith(f"{run_id}/{s['system']}/{s['stream']}#")
+                assert not re.search(r"\d{17}[\dX]", x["source_key"] + x["location"])
+                refs.append((s["system"], x["ref"]))
+    covered = {(w["system"], w["stream"], w["rule"]) for w in data["worst_offenders"]}
+    assert covered == {(s["system"], s["stream"], r["rule"]) for s in data["streams"]
+                       for r in s["rules"]}
+    system, ref = refs[0]
+    runner = CliRunner()
+    cfg_arg = ["--config", str(cfg.source_file)]
+    done = runner.invoke(cli, ["quarantine", "release", ref, "--system", system, "--by",
+                               "auditor", "--reason", "checked at source", *cfg_arg])
+    assert done.exit_code == 0, done.output
+    listed = json.loads(runner.invoke(cli, ["quarantine", "list", "--json", *cfg_arg]).output)
+    assert {r["ref"]: r["status"] for r in listed}[ref] == "released"
+
+
+def test_quarantine_downloads_are_masked_and_complete(reported: Any) -> None:
+    import csv
+
+    import openpyxl
+
+    cfg, run_id, html_path, _ = reported
+    data = build_report_data(cfg, run_id)
+    checked = 0
+    for s in data["streams"]:
+        if not s["quarantined"]:
+            continue
+        d = s["downloads"]
+        csv_path, xlsx_path = html_path.parent / d["csv"], html_path.parent / d["xlsx"]
+        with csv_path.open(encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))[1:]
+        assert len(rows) == s["quarantined"]
+        assert not re.search(rb"\d{17}[\dXx]", csv_path.read_bytes())
+        sheet = openpyxl.load_workbook(xlsx_path, read_only=True)["quarantine"]
+        cells = list(sheet.iter_rows(values_only=True))
+        assert len(cells) == len(rows) + 1
+        assert not any(re.search(r"\d{17}[\dXx]", str(c)) for r in cells for c in r if c)
+        assert f'href="{d["csv"]}"' in html_path.read_text(encoding="utf-8")
+        checked += 1
+    assert checked >= 4
+
+
+def test_report_prints_on_a4_with_page_numbers_and_sign_off(reported: Any,
+                                                            tmp_path: Path) -> None:
+    import pypdf
+
+    _cfg, _run_id, html_path, _ = reported
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "install Debian's chromium: apt-get install -y chromium"
+    pdf = tmp_path / "report.pdf"
+    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                    "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_path.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    reader = pypdf.PdfReader(pdf)
+    n = len(reader.pages)
+    assert n >= 3
+    width, height = (float(v) for v in reader.pages[0].mediabox[2:])
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
+    texts = [p.extract_text() for p in reader.pages]
+    for i, text in enumerate(texts, 1):
+        assert f"page {i} of {n}" in text, (i, text[-200:])
+    # a table that runs over a page break repeats its head on the next page
+    heads = [i for i, t in enumerate(texts) if "Pass rate" in t and "Severity" in t]
+    assert len(heads) >= 2
+    # ("Sign-off" prints with the "ff" ligature)
+    assert "审核签字" in texts[-1] and "Reviewed by" in texts[-1] and "Signature" in texts[-1]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(pdf, ARTIFACTS / "quality-report.pdf")
+
+
+def test_runs_that_extract_nothing_are_not_runs(reported: Any) -> None:
+    cfg, run_id, _, _ = reported
+    ledger = Ledger.open(cfg.ledger_url)
+    try:
+        # what `hrss-hub publish pending` / exchange maintenance record: a run of no stream
+        empty = ledger.start_run(cfg.hub_id, "cli")
+        ledger.finish_run(empty, "succeeded", {"published": [], "delivered": []})
+    finally:
+        ledger.close()
+    data = build_report_data(cfg)
+    assert data["run_id"] == run_id
+    assert empty not in {t["run_id"] for t in data["trend"]}
+    assert empty not in data["stream_trend"]["runs"]
+    assert data["scores"] and all(0 <= s["score"] <= 100 for s in data["scores"])
+    with pytest.raises(HubError, match="extracted no stream"):
+        build_report_data(cfg, empty)

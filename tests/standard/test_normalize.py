@@ -323,3 +323,32 @@ def test_parse_amount_float_and_unit_error() -> None:
 @given(st.integers(-(10**17) + 1, 10**17 - 1))
 def test_fen_is_exact(fen: int) -> None:
     assert parse_amount([str(fen)], unit="fen").values.to_pylist() == [Decimal(fen) / 100]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="0123456789-/. 年月日T:", max_size=12),
+                          st.dates().map(lambda d: d.strftime("%Y%m%d")),
+                          st.dates().map(lambda d: d.isoformat())), max_size=30),
+       st.integers(0, 3))
+def test_fixed_shape_dates_read_like_the_regex(values: list[str | None], offset: int) -> None:
+    """YYYYMMDD / YYYY-MM-DD rows read from the bytes give exactly what the date regex
+    gives (slices included); other rows still go through the regex."""
+    from hrss_hub.standard.normalize import _builtin_dates, _regex_dates
+
+    arr = pa.array(["x"] * offset + values, pa.string()).slice(offset)
+    fast_days, fast_ok = _builtin_dates(arr)
+    ref_days, ref_ok = _regex_dates(arr)
+    assert fast_ok.tolist() == ref_ok.tolist()
+    assert fast_days[fast_ok].tolist() == ref_days[ref_ok].tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="张三阿依古 \u3000.·•。\t\nab", max_size=8)),
+                max_size=25))
+def test_names_without_dots_or_spaces_are_left_alone(values: list[str | None]) -> None:
+    """Only rows holding a dot variant or a space go through the regex passes; the result
+    is that of every row through them."""
+    from hrss_hub.standard.normalize import _normalize_names, normalize_name
+
+    arr = pa.array(values, pa.string())
+    assert normalize_name(arr).to_pylist() == _normalize_names(arr).to_pylist()

@@ -7,8 +7,10 @@ not pay for the pipeline. The one-line help in ``hrss-hub --help`` is read from 
 command's docstring in its source file, without importing it, so the command's docstring
 stays the one place that says what it does.
 
-A ``HubError`` becomes a clear message on stderr and exit code 2; nothing else is
-swallowed. An unknown command gets a did-you-mean hint.
+A ``HubError`` becomes a clear message on stderr and exit code 2 (under ``--json`` also a
+JSON document on stdout, :func:`hrss_hub.cli.output.error_document`); nothing else is
+swallowed. An unknown command or subcommand gets a did-you-mean hint: every group is a
+:class:`HubGroup`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "connectors": "hrss_hub.cli.connectors:connectors",
     "demo": "hrss_hub.cli.demo:demo",
     "exchange": "hrss_hub.cli.exchange:exchange",
+    "init": "hrss_hub.cli.init:init",
     "expectations": "hrss_hub.cli.expectations:expectations",
     "ledger": "hrss_hub.cli.ledger:ledger",
     "normalize": "hrss_hub.cli.normalize:normalize",
@@ -105,7 +108,21 @@ def _load_target(target: str) -> click.Command | None:
     return command
 
 
-class LazyGroup(click.Group):
+class HubGroup(click.Group):
+    """A click group whose unknown subcommand gets "did you mean …? valid: …" (exit 2)."""
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = make_str(args[0])
+        if not ctx.resilient_parsing and not name.startswith("-") \
+                and self.get_command(ctx, name) is None:
+            kind = "command" if ctx.parent is None else f"{ctx.command_path} command"
+            err = unknown_choice(kind, name, self.list_commands(ctx))
+            ctx.fail(f"{err.message}\n  hint: {err.hint}")
+        return super().resolve_command(ctx, args)
+
+
+class LazyGroup(HubGroup):
     """A click group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -129,15 +146,6 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         return None if target is None else _load_target(target)
 
-    def resolve_command(self, ctx: click.Context,
-                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
-        name = make_str(args[0])
-        if not ctx.resilient_parsing and self.get_command(ctx, name) is None \
-                and not name.startswith("-"):
-            err = unknown_choice("command", name, self.list_commands(ctx))
-            ctx.fail(f"{err.message}\n  hint: {err.hint}")
-        return super().resolve_command(ctx, args)
-
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hrss-hub")
@@ -148,11 +156,14 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``hrss-hub`` console script."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        rv = cli.main(args=argv, prog_name="hrss-hub", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="hrss-hub", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except HubError as exc:
         click.echo(f"error: {exc}", err=True)
+        if "--json" in args:  # a script reading stdout still gets one JSON document
+            _json_error(exc)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -162,3 +173,14 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+
+
+def _json_error(exc: HubError) -> None:
+    """The error as the JSON document of ``--json`` (problems listed when it has several)."""
+    from dataclasses import asdict
+
+    from hrss_hub.cli.output import emit_json, error_document
+    from hrss_hub.config.problems import problems_of
+
+    problems = [asdict(p) for p in problems_of([exc])]
+    emit_json(error_document(str(exc), 2, exc.hint, problems))

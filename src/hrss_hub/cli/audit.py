@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
 from hrss_hub.config import load_config
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ def open_existing_ledger(url: str) -> Ledger:
     return Ledger.open(url, migrate=False)
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def audit() -> None:
     """The audit log: every publish, delivery, refusal and read through the hub."""
 
@@ -48,11 +50,15 @@ def audit() -> None:
 @_CONFIG
 @click.option("--expected-head", default=None,
               help="A head hash kept outside the database; it must still be in the chain.")
-def verify_(config_path: Path | None, expected_head: str | None) -> None:
+@json_option
+def verify_(config_path: Path | None, expected_head: str | None, as_json: bool) -> None:
     """Detect any edit, deletion, insertion or reordering of audit events (exit 1)."""
     cfg = load_config(config_path)
     with open_existing_ledger(cfg.ledger_url) as led:
         problems = led.verify_audit(expected_head)
+    if as_json:
+        emit_json({"intact": not problems, "problems": [str(p) for p in problems]})
+        sys.exit(1 if problems else 0)
     for p in problems:
         click.echo(f"FAIL {p}")
     if problems:
@@ -63,7 +69,7 @@ def verify_(config_path: Path | None, expected_head: str | None) -> None:
 @audit.command("log")
 @_CONFIG
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def log(config_path: Path | None, limit: int, as_json: bool) -> None:
     """Show the newest audit events."""
     import sqlalchemy as sa

@@ -19,11 +19,12 @@ from hrss_hub.config import HubConfig, load_config
               help="An exchange or outbox folder / s3:// URI instead of the workspace's.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--html", "html_out", type=click.Path(path_type=Path), default=None,
-              help="Also write a static HTML catalog page to this file.")
+              help="Also write a static HTML catalog page to this file (and the code "
+                   "lists it uses as CSV/JSON in codelists/ beside it).")
 def catalog(config_path: Path | None, root: str | None, as_json: bool,
             html_out: Path | None) -> None:
     """Show what the exchange holds."""
-    from hrss_hub.exchange.catalog import build_catalog, render_html
+    from hrss_hub.exchange.catalog import build_catalog, write_html
     from hrss_hub.exchange.policy import load_agreements
     from hrss_hub.exchange.storage import Store
     from hrss_hub.exchange.versions import exchange_store
@@ -31,11 +32,12 @@ def catalog(config_path: Path | None, root: str | None, as_json: bool,
 
     cfg = load_config(config_path)
     store = Store.open(root) if root else exchange_store(cfg)
+    standard = load_standard(cfg.standard_dir)
     doc = build_catalog(store, load_agreements(cfg.sharing_dir) if not root else [],
-                        _shares(cfg) if not root else [], load_standard(cfg.standard_dir))
+                        _shares(cfg) if not root else [], standard)
     if html_out is not None:
-        html_out.parent.mkdir(parents=True, exist_ok=True)
-        html_out.write_text(render_html(doc), encoding="utf-8")
+        # the page and, beside it, its code lists as CSV/JSON (codelists/)
+        write_html(doc, html_out, standard)
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return

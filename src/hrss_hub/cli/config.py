@@ -15,6 +15,9 @@ from typing import Any
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
+
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None,
                        help="hub.yaml of the workspace (default: $HRSS_HUB_CONFIG, ./hub.yaml).")
@@ -46,7 +49,7 @@ def _shown(name: str, value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value
 
 
-@click.group("config")
+@click.group("config", cls=HubGroup)
 def config() -> None:
     """Show the workspace's settings or check every configuration file."""
 
@@ -75,9 +78,12 @@ def show(config_path: Path | None, as_json: bool) -> None:
 
 @config.command()
 @_CONFIG
-def check(config_path: Path | None) -> None:
+@json_option
+def check(config_path: Path | None, as_json: bool) -> None:
     """Validate hub.yaml, every connector file (with its mappings) and every agreement;
     print every problem, exit 1 if there is any."""
+    from dataclasses import asdict
+
     from hrss_hub.config import ConfigProblems, env, load_config
     from hrss_hub.config.problems import Problem, problems_of
     from hrss_hub.connectors.config import connector_files, validate_system_file
@@ -87,7 +93,13 @@ def check(config_path: Path | None) -> None:
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
-        _print(problems_of([exc]) or [Problem("hub.yaml", None, "", str(exc))])
+        found = problems_of([exc]) or [Problem("hub.yaml", None, "", str(exc))]
+        if as_json:
+            emit_json({"file": str(config_path or "hub.yaml"), "connector_files": 0,
+                       "agreements": 0, "problems": [asdict(p) for p in found],
+                       "warnings": []})
+        else:
+            _print(found)
         sys.exit(1)
     problems: list[Problem] = []
     files = connector_files(cfg.connectors_dir) if cfg.connectors_dir and \
@@ -102,8 +114,15 @@ def check(config_path: Path | None) -> None:
     except ConfigProblems as exc:
         problems.extend(exc.problems)
         agreements = []
-    for name in env.unknown_variables():
-        click.echo(f"warning: {name} is set but hrss-hub does not read it (misspelt?)")
+    warnings = [f"{name} is set but hrss-hub does not read it (misspelt?)"
+                for name in env.unknown_variables()]
+    if as_json:
+        emit_json({"file": str(cfg.source_file), "connector_files": len(files),
+                   "agreements": len(agreements), "problems": [asdict(p) for p in problems],
+                   "warnings": warnings})
+        sys.exit(1 if problems else 0)
+    for warning in warnings:
+        click.echo(f"warning: {warning}")
     _print(problems)
     click.echo(f"{cfg.source_file}: {len(files)} connector file(s), {len(agreements)} "
                f"agreement(s): {len(problems)} problem(s)")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hrss_hub.cli import HubGroup
 from hrss_hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def _workspace(config: str | None) -> HubConfig:
     return load_config(config)
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def connectors() -> None:
     """Check source systems and discover their streams."""
 

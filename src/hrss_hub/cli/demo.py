@@ -8,11 +8,16 @@ the whole tour (see ``_run_demo``).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
+
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option, quiet_option
 
 DEFAULT_DIR = Path("hrss-demo")
 
@@ -25,14 +30,14 @@ def _run_demo(ctx: click.Context, dir: Path, persons: int, seed: int, as_json: b
     ctx.exit(run_demo(dir, persons, seed, as_json=as_json, quiet=quiet))
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=HubGroup, invoke_without_command=True)
 @click.option("--dir", "dir_", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_DIR, show_default=True, help="Demo workspace directory.")
 @click.option("--persons", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Number of people in the demo district.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@json_option
+@quiet_option
 @click.pass_context
 def demo(ctx: click.Context, dir_: Path, persons: int, seed: int, as_json: bool,
          quiet: bool) -> None:
@@ -46,6 +51,12 @@ def demo(ctx: click.Context, dir_: Path, persons: int, seed: int, as_json: bool,
     """
     if ctx.invoked_subcommand is None:
         _run_demo(ctx, dir_, persons, seed, as_json, quiet)
+
+
+def _key_document(dir_: Path, key: dict[str, Any], answer_key: Path) -> dict[str, Any]:
+    """``demo init`` / ``demo append --json``: what the answer key expects, and where it is."""
+    return {"dir": str(dir_), "answer_key": str(answer_key), "append": key.get("append"),
+            "systems": key["systems"], "distinct": key["distinct"]}
 
 
 def _summary(key: dict[str, object]) -> list[str]:
@@ -70,13 +81,17 @@ def _summary(key: dict[str, object]) -> list[str]:
               help="Number of people in the demo district.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--force", is_flag=True, help="Overwrite the demo files of a non-empty directory.")
-def init(dir_: Path, persons: int, seed: int, force: bool) -> None:
+@json_option
+def init(dir_: Path, persons: int, seed: int, force: bool, as_json: bool) -> None:
     """Write the demo workspace: hub.yaml, connectors/, sources/ and answer_key.json."""
     from hrss_hub.demo.generator import generate_world
 
     started = time.perf_counter()
     key = generate_world(dir_, persons=persons, seed=seed, force=force)
     took = time.perf_counter() - started
+    if as_json:
+        emit_json(_key_document(dir_, key, dir_ / "answer_key.json"))
+        return
     click.echo(f"demo world of {persons:,} persons (seed {seed}) written to {dir_} "
                f"in {took:.1f} s")
     for line in _summary(key):
@@ -90,7 +105,8 @@ def init(dir_: Path, persons: int, seed: int, force: bool) -> None:
               default=DEFAULT_DIR, show_default=True, help="Demo workspace directory.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0 = any free port).")
-def serve(dir_: Path, port: int) -> None:
+@json_option
+def serve(dir_: Path, port: int, as_json: bool) -> None:
     """Run the demo employment-services REST API until interrupted (Ctrl-C)."""
     from hrss_hub.demo.generator import TOKEN_ENV, URL_ENV, demo_token
     from hrss_hub.demo.server import start_server
@@ -99,17 +115,26 @@ def serve(dir_: Path, port: int) -> None:
     os.environ[TOKEN_ENV] = token
     server = start_server(dir_, port=port, token=token)
     os.environ[URL_ENV] = server.url
-    click.echo(f"employment-services API at {server.url} (Ctrl-C to stop)")
-    click.echo("for the hub, in another shell:")
-    click.echo(f"  export {URL_ENV}={server.url}")
-    click.echo(f"  export {TOKEN_ENV}=$(grep {TOKEN_ENV} {dir_ / '.env'} | cut -d= -f2)")
+    if as_json:  # one line, printed at once: a script reads the URL and leaves it running
+        click.echo(json.dumps({"url": server.url, "url_env": URL_ENV, "token_env": TOKEN_ENV,
+                               "token_file": str(dir_ / ".env")}, ensure_ascii=False))
+    else:
+        _serve_banner(dir_, server.url, URL_ENV, TOKEN_ENV)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        click.echo("stopping")
+        if not as_json:
+            click.echo("stopping")
     finally:
         server.stop()
+
+
+def _serve_banner(dir_: Path, url: str, url_env: str, token_env: str) -> None:
+    click.echo(f"employment-services API at {url} (Ctrl-C to stop)")
+    click.echo("for the hub, in another shell:")
+    click.echo(f"  export {url_env}={url}")
+    click.echo(f"  export {token_env}=$(grep {token_env} {dir_ / '.env'} | cut -d= -f2)")
 
 
 @demo.command("append")
@@ -118,12 +143,16 @@ def serve(dir_: Path, port: int) -> None:
 @click.option("--persons", type=click.IntRange(min=1), default=200, show_default=True,
               help="Number of new people to add.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the world's).")
-def append(dir_: Path, persons: int, seed: int | None) -> None:
+@json_option
+def append(dir_: Path, persons: int, seed: int | None, as_json: bool) -> None:
     """Append newer records to every source system and write answer_key_append_<n>.json."""
     from hrss_hub.demo.generator import append_world
 
     key = append_world(dir_, persons=persons, seed=seed)
     n = key["append"]
+    if as_json:
+        emit_json(_key_document(dir_, key, dir_ / f"answer_key_append_{n}.json"))
+        return
     click.echo(f"append {n}: {persons:,} new persons added to {dir_}")
     for line in _summary(key):
         click.echo(line)

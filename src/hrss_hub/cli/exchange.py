@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hrss_hub.cli import HubGroup
 from hrss_hub.config import load_config
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ _OUTBOXES = click.option("--outboxes/--no-outboxes", default=True, show_default=
                          help="Also the recipients' outbox tables.")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def exchange() -> None:
     """Maintain the exchange's Delta tables (each maintenance version is signed)."""
 

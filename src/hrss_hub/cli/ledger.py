@@ -7,33 +7,40 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
 from hrss_hub.config import load_config
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None, help="hub.yaml of the workspace (default: ./hub.yaml).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def ledger() -> None:
     """Create or upgrade the ledger database, and look at what it recorded."""
 
 
 @ledger.command()
 @_CONFIG
-def upgrade(config_path: Path | None) -> None:
+@json_option
+def upgrade(config_path: Path | None, as_json: bool) -> None:
     """Create the ledger database or upgrade it to the newest schema."""
     from hrss_hub.ledger import Ledger
 
     cfg = load_config(config_path)
     with Ledger.open(cfg.ledger_url, migrate=True) as led:
-        click.echo(f"ledger {led.safe_url} at revision {led.current_revision()}")
+        url, revision = led.safe_url, led.current_revision()
+    if as_json:
+        emit_json({"ledger": url, "revision": revision})
+        return
+    click.echo(f"ledger {url} at revision {revision}")
 
 
 @ledger.command()
 @_CONFIG
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1),
               help="How many runs to show, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 def runs(config_path: Path | None, limit: int, as_json: bool) -> None:
     """List the most recent runs."""
     from hrss_hub.ledger import Ledger

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
 from hrss_hub.config import load_config
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None, help="hub.yaml of the workspace (default: ./hub.yaml).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def publish() -> None:
     """Publish dataset versions and deliver them to recipients."""
 
 
 @publish.command("pending")
 @_CONFIG
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def pending(config_path: Path | None, as_json: bool) -> None:
     """Publish staged rows (normally done at the end of `hrss-hub run`) and deliver."""
     from hrss_hub.exchange.versions import publish_pending
@@ -44,22 +47,33 @@ def pending(config_path: Path | None, as_json: bool) -> None:
 @click.option("--suite", type=click.Choice(["ed25519", "sm2-sm3"]), default="ed25519",
               show_default=True, help="Signature suite: Ed25519, or SM2 with SM3 digests "
                                       "(GB/T 32918, GB/T 32905).")
-def keygen(path: Path, suite: str) -> None:
+@json_option
+def keygen(path: Path, suite: str, as_json: bool) -> None:
     """Create a signing key (PEM, mode 0600) at PATH; prints the public key."""
     from hrss_hub.exchange.signing import generate_key_file, load_signer, public_pem
 
     generate_key_file(path, suite)
-    click.echo(public_pem(load_signer(str(path)).public_key), nl=False)
+    pem = public_pem(load_signer(str(path)).public_key)
+    if as_json:
+        emit_json({"key_file": str(path), "suite": suite, "public_key": pem})
+        return
+    click.echo(pem, nl=False)
 
 
 @publish.command("public-key")
 @_CONFIG
-def public_key(config_path: Path | None) -> None:
+@json_option
+def public_key(config_path: Path | None, as_json: bool) -> None:
     """Print this hub's public key (give it to recipients for `verify --trusted-key`)."""
     from hrss_hub.exchange.signing import public_pem
     from hrss_hub.exchange.versions import signer_of
 
-    click.echo(public_pem(signer_of(load_config(config_path)).public_key), nl=False)
+    cfg = load_config(config_path)
+    pem = public_pem(signer_of(cfg).public_key)
+    if as_json:
+        emit_json({"hub_id": cfg.hub_id, "suite": cfg.signature_suite, "public_key": pem})
+        return
+    click.echo(pem, nl=False)
 
 
 @publish.command("merge-upstream")
@@ -69,8 +83,10 @@ def public_key(config_path: Path | None) -> None:
               help="NAME=PATH of a lower-level hub's extract root (repeatable).")
 @click.option("--trusted-key", "trusted_keys", multiple=True,
               help="Public key (PEM file) of a lower-level hub. Repeatable.")
+@json_option
 def merge_upstream_(config_path: Path | None, datasets: tuple[str, ...],
-                    sources: tuple[str, ...], trusted_keys: tuple[str, ...]) -> None:
+                    sources: tuple[str, ...], trusted_keys: tuple[str, ...],
+                    as_json: bool) -> None:
     """Merge what lower-level hubs reported up (上报) into this hub's datasets."""
     from hrss_hub.errors import ConfigError
     from hrss_hub.exchange.levels import Upstream, merge_upstream
@@ -93,9 +109,17 @@ def merge_upstream_(config_path: Path | None, datasets: tuple[str, ...],
         ups.append(Upstream(path, name))
     standard = load_standard(cfg.standard_dir)
     trusted = [load_public_key(k) for k in trusted_keys] or None
+    merged: list[dict[str, Any]] = []
     for name in datasets:
         v = merge_upstream(exchange_store(cfg), standard.entity(name), ups,
                            signer=signer_of(cfg), publisher=publisher_of(cfg),
                            standard_version=standard.version, trusted=trusted,
                            rule=WinRule.of(cfg), retention_hours=retention_hours(cfg))
-        click.echo(f"{name}: " + ("unchanged" if v is None else f"v{v.version}, {v.rows} rows"))
+        merged.append({"dataset": name, "status": "unchanged" if v is None else "published",
+                       "version": None if v is None else v.version,
+                       "rows": None if v is None else v.rows})
+        if not as_json:
+            click.echo(f"{name}: " + ("unchanged" if v is None
+                                      else f"v{v.version}, {v.rows} rows"))
+    if as_json:
+        emit_json(merged)

@@ -10,11 +10,14 @@ from typing import Any, TypeVar
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
+
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def quarantine() -> None:
     """List, release or reject quarantined rows."""
 
@@ -24,7 +27,7 @@ def quarantine() -> None:
 @click.option("--run", "run_id", default=None, help="Only this run's rows.")
 @click.option("--status", default=None,
               type=click.Choice(["open", "released", "rejected", "resolved"]))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_cmd(config_path: Path | None, run_id: str | None, status: str | None,
              as_json: bool) -> None:
     """Quarantined rows with rules, source location and status."""
@@ -40,13 +43,13 @@ def list_cmd(config_path: Path | None, run_id: str | None, status: str | None,
         click.echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=1))
         return
     for r in rows:
-        click.echo(f"{r.status:9} {r.run_id} {r.system}/{r.stream} key={mask_id(r.row_key)} "
+        click.echo(f"{r.status:9} {r.ref} key={mask_id(r.row_key)} "
                    f"{','.join(r.rules)} @ {mask_id(r.location)}")
     click.echo(f"{len(rows)} row(s)")
 
 
 def _decide(action: str, config_path: Path | None, keys: tuple[str, ...], system: str,
-            run_id: str | None, actor: str, reason: str) -> None:
+            run_id: str | None, actor: str, reason: str, as_json: bool) -> None:
     from hrss_hub.config import load_config
     from hrss_hub.errors import HubError
     from hrss_hub.ledger import Ledger
@@ -54,13 +57,18 @@ def _decide(action: str, config_path: Path | None, keys: tuple[str, ...], system
 
     cfg = load_config(config_path)
     with Ledger.open(cfg.ledger_url) as ledger:
-        rows = {r.row_key: r for r in list_rows(cfg, ledger, run_id) if r.system == system}
+        listed = [r for r in list_rows(cfg, ledger, run_id) if r.system == system]
+        # a key is the source key or the reference id the quality report shows beside it
+        rows = {**{r.row_key: r for r in listed}, **{r.ref: r for r in listed}}
         missing = [k for k in keys if k not in rows]
         if missing:
             raise HubError(f"not quarantined: {', '.join(missing)}", {"system": system},
                            "see: hrss-hub quarantine list")
         for k in keys:
             decide(ledger, rows[k], action, actor, reason)
+    if as_json:
+        emit_json({"action": action, "system": system, "rows": len(keys), "actor": actor})
+        return
     click.echo(f"{action}d {len(keys)} row(s) of {system} by {actor}")
 
 
@@ -71,6 +79,7 @@ _ARGS: list[Any] = [
     click.option("--by", "actor", required=True, help="Who decides (recorded)."),
     click.option("--reason", required=True, help="Why (recorded)."),
     _CONFIG,
+    json_option,
 ]
 
 
@@ -86,14 +95,15 @@ def _with_args(fn: F) -> F:
 @quarantine.command()
 @_with_args
 def release(keys: tuple[str, ...], system: str, run_id: str | None, actor: str, reason: str,
-            config_path: Path | None) -> None:
-    """Release rows (by source key): the next run publishes them as they are."""
-    _decide("release", config_path, keys, system, run_id, actor, reason)
+            config_path: Path | None, as_json: bool) -> None:
+    """Release rows (by source key or the report's reference id RUN/SYSTEM/STREAM#N): the
+    next run publishes them as they are."""
+    _decide("release", config_path, keys, system, run_id, actor, reason, as_json)
 
 
 @quarantine.command()
 @_with_args
 def reject(keys: tuple[str, ...], system: str, run_id: str | None, actor: str, reason: str,
-           config_path: Path | None) -> None:
+           config_path: Path | None, as_json: bool) -> None:
     """Reject rows for good (they stay out of every exchange)."""
-    _decide("reject", config_path, keys, system, run_id, actor, reason)
+    _decide("reject", config_path, keys, system, run_id, actor, reason, as_json)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from hrss_hub.cli.output import json_option, quiet_option
 from hrss_hub.config import load_config
 from hrss_hub.run.summary import RunSummary, StreamSummary
 
@@ -150,9 +151,39 @@ def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: 
         progress.close()
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+    elif quiet:
+        print_quiet(summary)
     else:
         print_summary(summary)
     return 1 if summary.failed else 0
+
+
+def print_quiet(summary: RunSummary) -> None:
+    """``--quiet``: every error on stderr, then one final line on stdout."""
+    print_errors(summary)
+    click.echo(final_line(summary))
+
+
+def print_errors(summary: RunSummary) -> None:
+    """Every failed system's and stream's error, and a publishing error, on stderr."""
+    for system in summary.systems:
+        if system.status == "failed" and system.error:
+            click.echo(f"error: {system.system}: {system.error}", err=True)
+        for s in system.streams:
+            if s.status == "failed" and s.error:
+                click.echo(f"error: {s.system}/{s.stream}: {s.error}", err=True)
+    if summary.publish_error:
+        click.echo(f"error: publishing: {summary.publish_error}", err=True)
+
+
+def final_line(summary: RunSummary) -> str:
+    """``run <id>: <status>, <n> stream(s): read …, published …, quarantined … (<s> s)``."""
+    streams = [s for system in summary.systems for s in system.streams]
+    return (f"run {summary.run_id}: {summary.status}, {len(streams)} stream(s): "
+            f"read {sum(s.read for s in streams):,}, "
+            f"published {sum(s.published for s in streams):,}, "
+            f"quarantined {sum(s.quarantined for s in streams):,} "
+            f"({summary.duration_seconds:.1f} s)")
 
 
 @click.command("run")
@@ -160,8 +191,8 @@ def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: 
               help="Workspace hub.yaml (default: ./hub.yaml).")
 @click.option("--system", "-s", "systems", multiple=True,
               help="Run only this system (repeatable). Default: every system in connectors/.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@json_option
+@quiet_option
 @click.option("--wait", "wait", is_flag=True,
               help="When another run holds the workspace, wait for it instead of failing.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=3600.0,

@@ -9,13 +9,15 @@ from typing import Any
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
 from hrss_hub.config import HubConfig, load_config
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None, help="hub.yaml of the workspace (default: ./hub.yaml).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def share() -> None:
     """Serve recipients' outboxes over the open Delta Sharing protocol."""
 
@@ -32,8 +34,10 @@ def share() -> None:
               help="TLS private key (PEM).")
 @click.option("--url-ttl", "url_ttl_seconds", type=int, default=None,
               help="Seconds a signed file URL stays valid (default 900).")
+@json_option
 def serve(config_path: Path | None, host: str | None, port: int | None, endpoint: str | None,
-          tls_cert: Path | None, tls_key: Path | None, url_ttl_seconds: int | None) -> None:
+          tls_cert: Path | None, tls_key: Path | None, url_ttl_seconds: int | None,
+          as_json: bool) -> None:
     """Run the sharing server (until Ctrl-C)."""
     from hrss_hub.share.server import serve as run
     from hrss_hub.share.settings import load_settings
@@ -44,14 +48,18 @@ def serve(config_path: Path | None, host: str | None, port: int | None, endpoint
         tls_cert=None if tls_cert is None else tls_cert.resolve(),
         tls_key=None if tls_key is None else tls_key.resolve(),
         url_ttl_seconds=url_ttl_seconds)
-    click.echo(f"serving the shares of {cfg.sharing_dir} at {settings.public_endpoint}",
-               err=True)
+    if as_json:  # one line at start-up: a script reads the endpoint and leaves it running
+        click.echo(json.dumps({"endpoint": settings.public_endpoint,
+                               "sharing_dir": str(cfg.sharing_dir)}, ensure_ascii=False))
+    else:
+        click.echo(f"serving the shares of {cfg.sharing_dir} at {settings.public_endpoint}",
+                   err=True)
     run(cfg, settings)
 
 
 @share.command("list")
 @_CONFIG
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def list_(config_path: Path | None, as_json: bool) -> None:
     """Shares: recipient, tables, columns, row scope, validity, token status."""
     from hrss_hub.ledger import Ledger
@@ -78,7 +86,7 @@ def list_(config_path: Path | None, as_json: bool) -> None:
                        f"{', '.join(f'{c} ({a})' for c, a in t['masked'].items()) or '-'}")
 
 
-@share.group()
+@share.group(cls=HubGroup)
 def token() -> None:
     """Bearer tokens of recipients (stored hashed; the token is only in its profile)."""
 
@@ -92,8 +100,9 @@ def token() -> None:
               help="Profile file or folder to write (default: ./RECIPIENT.share).")
 @click.option("--endpoint", default=None, help="Server URL the profile names "
               "(default: share.endpoint of hub.yaml, or this host's serve address).")
+@json_option
 def create(config_path: Path | None, recipient: str, days: int | None, out: Path | None,
-           endpoint: str | None) -> None:
+           endpoint: str | None, as_json: bool) -> None:
     """Create a token for RECIPIENT and write its Delta Sharing profile file."""
     from hrss_hub.ledger import Ledger
     from hrss_hub.share.server import default_profile_path
@@ -113,6 +122,11 @@ def create(config_path: Path | None, recipient: str, days: int | None, out: Path
         new = TokenStore(ledger).create(agreement, endpoint=settings.public_endpoint,
                                         actor=f"hub:{cfg.hub_id}", days=days)
     write_profile(path, settings.public_endpoint, new)
+    if as_json:  # the token itself is only in the profile file
+        emit_json({"id": new.info.id, "recipient": recipient,
+                   "expires_at": new.info.expires_at.isoformat(), "profile": str(path),
+                   "endpoint": settings.public_endpoint})
+        return
     click.echo(f"token {new.info.id} for {recipient}, valid until "
                f"{new.info.expires_at.isoformat()}")
     click.echo(f"profile: {path} (keep it secret; hand it to {agreement.recipient_name})")
@@ -121,7 +135,7 @@ def create(config_path: Path | None, recipient: str, days: int | None, out: Path
 @token.command("list")
 @_CONFIG
 @click.argument("recipient", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def list_tokens(config_path: Path | None, recipient: str | None, as_json: bool) -> None:
     """List tokens (id, recipient, status, expiry) — never the tokens themselves."""
     from hrss_hub.ledger import Ledger
@@ -150,7 +164,9 @@ def list_tokens(config_path: Path | None, recipient: str | None, as_json: bool) 
 @click.argument("recipient")
 @click.option("--id", "token_id", default=None,
               help="Revoke only this token (default: every token of RECIPIENT).")
-def revoke(config_path: Path | None, recipient: str, token_id: str | None) -> None:
+@json_option
+def revoke(config_path: Path | None, recipient: str, token_id: str | None,
+           as_json: bool) -> None:
     """Revoke RECIPIENT's tokens (at once: the server checks on every request)."""
     from hrss_hub.ledger import Ledger
     from hrss_hub.share.tokens import TokenStore
@@ -159,6 +175,9 @@ def revoke(config_path: Path | None, recipient: str, token_id: str | None) -> No
     with Ledger.open(cfg.ledger_url) as ledger:
         revoked = TokenStore(ledger).revoke(recipient, actor=f"hub:{cfg.hub_id}",
                                             token_id=token_id)
+    if as_json:
+        emit_json({"recipient": recipient, "revoked": [t.id for t in revoked]})
+        sys.exit(0 if revoked else 1)
     if not revoked:
         click.echo(f"no active token of {recipient} to revoke")
         sys.exit(1)

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
 from hrss_hub.config import load_config
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
                        default=None, help="hub.yaml of the workspace (default: ./hub.yaml).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def sharing() -> None:
     """Sharing agreements: who receives which columns of which rows, and why."""
 
@@ -22,7 +24,8 @@ def sharing() -> None:
 @_CONFIG
 @click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
               help="Folder of agreements (default: the workspace's sharing/).")
-def check(config_path: Path | None, folder: Path | None) -> None:
+@json_option
+def check(config_path: Path | None, folder: Path | None, as_json: bool) -> None:
     """Validate every agreement against the standard; exit 1 on any problem."""
     from hrss_hub.exchange.policy import check_agreement_files
     from hrss_hub.standard.model import load_standard
@@ -31,6 +34,11 @@ def check(config_path: Path | None, folder: Path | None) -> None:
     folder = folder or cfg.sharing_dir
     agreements, problems, warnings = check_agreement_files(folder,
                                                            load_standard(cfg.standard_dir))
+    if as_json:
+        emit_json({"folder": str(folder), "agreements": len(agreements),
+                   "problems": [str(p) for p in problems],
+                   "warnings": [str(w) for w in warnings]})
+        sys.exit(1 if problems else 0)
     for w in warnings:
         click.echo(f"warning: {w}")
     for p in problems:
@@ -43,12 +51,19 @@ def check(config_path: Path | None, folder: Path | None) -> None:
 
 @sharing.command("list")
 @_CONFIG
-def list_(config_path: Path | None) -> None:
+@json_option
+def list_(config_path: Path | None, as_json: bool) -> None:
     """List agreements: recipient, datasets, validity."""
     from hrss_hub.exchange.policy import load_agreements
 
     cfg = load_config(config_path)
-    for a in load_agreements(cfg.sharing_dir):
+    agreements = load_agreements(cfg.sharing_dir)
+    if as_json:
+        emit_json([{"recipient": a.recipient_id, "recipient_name": a.recipient_name,
+                    "purpose": a.purpose, "valid_from": a.valid_from, "valid_to": a.valid_to,
+                    "datasets": sorted(a.datasets)} for a in agreements])
+        return
+    for a in agreements:
         datasets = ", ".join(sorted(a.datasets))
         click.echo(f"{a.recipient_id:<24} {a.valid_from}..{a.valid_to}  {datasets}  "
                    f"({a.recipient_name}; {a.purpose})")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
+from hrss_hub.cli import HubGroup
+from hrss_hub.cli.output import emit_json, json_option
 from hrss_hub.errors import HubError
 
 _STANDARD = click.option(
@@ -17,7 +20,7 @@ _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def standard() -> None:
     """Check the unified data standard or render its bilingual data dictionary."""
 
@@ -48,9 +51,10 @@ def _config_problem(exc: HubError) -> str:
 @click.option("--sample", "sample_rows", type=click.IntRange(min=0), default=0,
               help="Also read up to N rows of every stream and report source values that no "
                    "code mapping accepts (connects to the source systems).")
+@json_option
 @click.pass_context
 def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | None,
-          sample_rows: int) -> None:
+          sample_rows: int, as_json: bool) -> None:
     """Check every file of the standard, then (with a workspace) every connector mapping.
 
     Prints each problem as "file: path: message" and exits 1 if there is any.
@@ -63,33 +67,56 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
     # checkable anywhere (e.g. in CI of the standards repository)
     use_workspace = config_path is not None or (Path.cwd() / "hub.yaml").is_file()
     cfg: HubConfig | None = None
+    # the --json document, filled as the checks go (shape: docs/cli.md)
+    doc: dict[str, Any] = {"workspace": None, "standard": None, "problems": [],
+                           "mappings": None}
+
+    def done(code: int) -> NoReturn:
+        if as_json:
+            emit_json(doc)
+        ctx.exit(code)
+
     if use_workspace:
         try:
             cfg = load_config(config_path)
         except HubError as exc:
-            click.echo(_config_problem(exc), err=True)
-            ctx.exit(1)
+            doc["problems"] = _config_problem(exc).splitlines()
+            if not as_json:
+                click.echo(_config_problem(exc), err=True)
+            done(1)
+        assert cfg is not None
+        doc["workspace"] = str(cfg.source_file)
     if standard_dir is None and cfg is not None:
         standard_dir = cfg.standard_dir
     problems = check_standard(standard_dir)
     if problems:
-        _echo_problems(problems)
-        click.echo(f"standard: {len(problems)} problem(s)", err=True)
-        ctx.exit(1)
+        doc["problems"] = [str(p) for p in problems]
+        if not as_json:
+            _echo_problems(problems)
+            click.echo(f"standard: {len(problems)} problem(s)", err=True)
+        done(1)
     std = load_standard(standard_dir)
-    click.echo(f"standard v{std.version}: OK ({len(std.entities)} entities, "
-               f"{len(std.code_lists)} code lists)")
-    click.echo(_rules_line())
+    doc["standard"] = {"version": std.version, "entities": len(std.entities),
+                       "code_lists": len(std.code_lists), "rules": _rule_count()}
+    if not as_json:
+        click.echo(f"standard v{std.version}: OK ({len(std.entities)} entities, "
+                   f"{len(std.code_lists)} code lists)")
+        click.echo(_rules_line())
     if cfg is None:
-        return
+        done(0)
     from hrss_hub.mapping.check import check_mappings
 
     mapping_problems = check_mappings(cfg, std, sample_rows=sample_rows)
+    doc["mappings"] = {"connectors": str(cfg.connectors_dir),
+                       "problems": [str(p) for p in mapping_problems]}
     if mapping_problems:
-        _echo_problems(mapping_problems)
-        click.echo(f"mappings: {len(mapping_problems)} problem(s)", err=True)
-        ctx.exit(1)
-    click.echo(f"mappings: OK ({cfg.connectors_dir})")
+        if not as_json:
+            _echo_problems(mapping_problems)
+            click.echo(f"mappings: {len(mapping_problems)} problem(s)", err=True)
+        done(1)
+    if not as_json:
+        click.echo(f"mappings: OK ({cfg.connectors_dir})")
+    done(0)
 
 
 def _rules_line() -> str:
@@ -174,7 +201,8 @@ def _entity_rules(standard_dir: Path | None, name: str, as_json: bool) -> None:
               help="Folder to write data-dictionary.md / data-dictionary.html into.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "both"]), default="both",
               show_default=True, help="Which rendering(s) to write.")
-def docs(standard_dir: Path | None, out_dir: Path, fmt: str) -> None:
+@json_option
+def docs(standard_dir: Path | None, out_dir: Path, fmt: str, as_json: bool) -> None:
     """Write the bilingual (中文/English) data dictionary of the standard."""
     from hrss_hub.standard.docs import render_html, render_markdown
     from hrss_hub.standard.model import load_standard
@@ -188,4 +216,13 @@ def docs(standard_dir: Path | None, out_dir: Path, fmt: str) -> None:
         outputs.append((out_dir / "data-dictionary.html", render_html(std)))
     for path, text in outputs:
         path.write_text(text, encoding="utf-8")
-        click.echo(str(path))
+        if not as_json:
+            click.echo(str(path))
+    if as_json:
+        emit_json({"standard_version": std.version, "written": [str(p) for p, _ in outputs]})
+
+
+def _rule_count() -> int:
+    from hrss_hub.quality.rules import registry
+
+    return len(registry())

@@ -53,35 +53,84 @@ class HubFile(FileModel):
     """The keys of ``hub.yaml`` as written (paths still relative to its folder)."""
 
     hub_id: Name = "hrss-hub"
+    """This hub's name in manifests, the ledger and the audit log."""
     level: Literal["county", "district", "city", "province"] | None = Field(
         default=None, validate_default=True)
+    """Administrative tier of this hub (required): county (县, 县级市 and 市辖区 are one tier;
+    district is the same tier), city (地级) or province (省级).
+    """
     division: str | None = Field(default=None, validate_default=True)
+    """Six-digit GB/T 2260 code fitting the level (required): county tier 510107, city 510100,
+    province 510000.
+    """
     standard: str | None = None
+    """A standards/ folder or one version folder (standards/v1); unset: the bundled standard."""
     connectors: str = "connectors"
+    """Folder of connector files, one source system each."""
     expectations: str = "expectations"
+    """Folder of Great Expectations suites; when it holds none, the bundled suites are used."""
     sharing: str = "sharing"
+    """Folder of sharing agreements, one recipient each."""
     ledger_url: str | None = None
+    """SQLAlchemy URL of the ledger; unset: sqlite:///<state_dir>/ledger.db. A URL with a password
+    is refused (use HRSS_HUB_LEDGER_URL).
+    """
     exchange_root: str = "exchange"
+    """Local folder of staged files and, by default, the published exchange."""
     exchange_uri: str | None = None
+    """Where datasets are published and read back: a folder or s3://bucket/prefix; unset:
+    exchange_root.
+    """
     outbox_uri: str | None = None
+    """Where recipients' outboxes are written: a folder or s3://…; unset:
+    <exchange_root>/../outbox.
+    """
     quarantine_dir: str = "quarantine"
+    """Folder of quarantined rows."""
     reports_dir: str = "reports"
+    """Folder of quality reports and Data Docs."""
     state_dir: str = ".hrss-hub"
+    """The hub's own state (SQLite ledger, generated keys)."""
     pseudonym_keys_dir: str | None = None
+    """Recipients' pseudonym keys, one <recipient>.key each (keep it apart from data); unset:
+    <state_dir>/pseudonym-keys.
+    """
     batch_size: PositiveInt = DEFAULT_BATCH_SIZE
+    """Rows per Arrow batch, the default of every connector whose file sets none."""
     keep_versions: PositiveInt = 10
+    """Dataset versions kept."""
     signing_key: str | None = None
+    """PEM file of the manifest signing key; unset: <state_dir>/signing_key.pem, created once."""
     signature_suite: Literal["ed25519", "sm2"] = Field(default="ed25519", title="signature suite")
+    """Manifest signatures: ed25519, or sm2 (SM2 signatures with SM3 digests, 商用密码)."""
     source_precedence: NameList = ()
+    """Systems whose record wins when two systems hold one key, earliest first; unlisted systems
+    follow, by name.
+    """
     parallel: PositiveInt | None = None
+    """Streams `hrss-hub run` runs at once; unset: decided from the cores."""
     gx: bool = True
+    """Run Great Expectations (the Arrow row gate checks every row either way)."""
     gx_rows: Annotated[NonNegativeInt | None, BeforeValidator(_gx_rows)] = DEFAULT_GX_ROWS
+    """Rows per stream Great Expectations validates, or all."""
     threshold: Threshold = Threshold()
+    """Default quality threshold of every stream; a stream's own threshold: overrides it key by
+    key.
+    """
     airflow_queue: str | None = None
+    """Celery queue of every task, a template over {system}, {level}, {division}, {hub_id}; unset:
+    Airflow's default queue.
+    """
     supervision: str | None = None
+    """Folder of supervision checks (one YAML each); unset: supervision/ if the workspace has one,
+    else the checks shipped with hrss-hub.
+    """
     share: ShareSection = Field(default_factory=ShareSection)
+    """The Delta Sharing server (`hrss-hub share serve`)."""
     master: MasterSection = Field(default_factory=MasterSection)
+    """Person master: survivorship and record-linkage thresholds."""
     duckdb: DuckdbSection = Field(default_factory=DuckdbSection)
+    """Limits of the DuckDB queries of the master and the supervision checks."""
 
     @field_validator("level")
     @classmethod

@@ -17,7 +17,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 class FileModel(BaseModel):
     """Base of the models of YAML files: unknown keys are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    # attribute docstrings are the keys' descriptions (`hrss-hub init` writes them as comments)
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True,
+                              use_attribute_docstrings=True)
 
     @classmethod
     def keys(cls) -> frozenset[str]:

@@ -45,11 +45,18 @@ class ShareSection(FileModel):
     """``share:`` — the Delta Sharing server (``hrss-hub share serve``)."""
 
     endpoint: Name | None = None  # what profiles and file URLs name (a reverse proxy's URL)
+    """What profiles and file URLs name (a reverse proxy's URL); unset: this host's serve address.
+    """
     host: Name = "127.0.0.1"
+    """Address the server listens on."""
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    """Port the server listens on."""
     tls_cert: Name | None = None
+    """PEM certificate for HTTPS (with tls_key); unset: plain HTTP behind a TLS proxy."""
     tls_key: Name | None = None
+    """PEM key of tls_cert."""
     url_ttl_seconds: Annotated[int, Field(ge=10, le=7 * 24 * 3600)] = 900
+    """Lifetime of the signed file URLs handed to recipients."""
 
     @field_validator("endpoint")
     @classmethod
@@ -74,9 +81,14 @@ class MasterSection(FileModel):
     """``master:`` — person-master survivorship and record-linkage thresholds."""
 
     review_threshold: Probability = 0.9  # pairs at or above go to the steward queue
+    """Pairs at or above this match probability go to the steward queue."""
     auto_link_threshold: Probability | None = None  # at or above: linked without review
+    """At or above: linked without review (not below review_threshold); unset: every pair is
+    reviewed.
+    """
     # field → systems, earlier wins (over source_precedence; the fields: hrss_hub.master)
     survivorship: dict[Name, NameList] = Field(default_factory=dict)
+    """Field -> systems, earlier wins (over source_precedence)."""
 
     @model_validator(mode="after")
     def _auto_above_review(self) -> MasterSection:
@@ -92,8 +104,11 @@ class DuckdbSection(FileModel):
     """``duckdb:`` — limits of the DuckDB queries (master build, supervision checks)."""
 
     memory_limit: Name = "1GB"  # DuckDB's own cap; it spills to temp_directory beyond it
+    """DuckDB's own memory cap; it spills to temp_directory beyond it."""
     threads: PositiveInt = 2
+    """Threads of each DuckDB query."""
     temp_directory: Name | None = None  # default <state_dir>/duckdb
+    """Where DuckDB spills; unset: <state_dir>/duckdb."""
 
     @field_validator("memory_limit")
     @classmethod

@@ -155,7 +155,7 @@ class SqlConnection(OptionsModel):
     url: Name | None = None
     url_env: Name | None = None
     conn_id: Name | None = None
-    fast_path: Annotated[Literal["auto", "adbc", "off", "sqlalchemy"],
+    fast_path: Annotated[Literal["auto", "adbc", "connectorx", "off", "sqlalchemy"],
                          BeforeValidator(_yaml_off)] = Field(default="auto", title="fast_path")
     db_schema: Name | None = None
 

@@ -53,7 +53,6 @@ from hrss_hub.connectors.sql_fetch import (
     FetchBackend,
     QuerySpec,
     choose_backend,
-    parallel,
 )
 from hrss_hub.connectors.sql_types import (
     arrow_type,
@@ -69,6 +68,7 @@ from hrss_hub.errors import (
     redact,
     unknown_choice,
 )
+from hrss_hub.threads import parallel
 
 #: dialects whose ascending ORDER BY puts NULLs last (they are asked for NULLS FIRST)
 _NULLS_LAST_DIALECTS = frozenset({"postgresql", "oracle"})

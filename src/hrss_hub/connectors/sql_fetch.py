@@ -8,17 +8,16 @@ a name (what ``connection.fast_path`` selects), which URLs it serves, and ``fetc
   per batch.
 * :class:`AdbcFetch` (``adbc``) — SQLite and PostgreSQL through ADBC: the driver produces
   Arrow directly (``cursor.fetch_record_batch()``), no Python object per value.
+* :class:`ConnectorxFetch` (``connectorx``) — MySQL and MariaDB through connectorx's
+  ``arrow_stream`` (the ``mysql`` extra; without it ``auto`` is SQLAlchemy).
 
 Every backend yields batches conformed to the same data schema, so callers never see which
 path ran. ``fast_path: auto`` takes the supporting backend of highest ``priority``; a new
-fast path (e.g. connectorx for MySQL) is one more class here.
+fast path is one more class here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -267,46 +266,54 @@ class AdbcFetch(FetchBackend):
             conn.close()
 
 
-def parallel(producers: list[Callable[[], Iterator[pa.RecordBatch]]],
-             max_pending: int = 4) -> Iterator[pa.RecordBatch]:
-    """Run ``producers`` in threads and yield their batches as they come.
+class DriverError(OSError):
+    """A database driver without an exception hierarchy of its own (connectorx) failed;
+    the connector reports it as a source error like any driver's."""
 
-    The queue is bounded so memory stays bounded; closing the generator stops the threads.
-    """
-    pending: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max_pending)
-    stop = threading.Event()
 
-    def pump(producer: Callable[[], Iterator[pa.RecordBatch]]) -> None:
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@register_backend
+class ConnectorxFetch(FetchBackend):
+    """MySQL and MariaDB through connectorx (the ``mysql`` extra): the Rust driver decodes
+    the wire protocol straight into Arrow batches (``arrow_stream``), no Python object per
+    value. Measured on MariaDB 10.11, 300k rows of 6 columns, loaded 2-core machine: 0.4–1.6 s
+    wall (0.15–0.4 s CPU) against 6.6–9.0 s (3.1–3.7 s CPU) for PyMySQL through SQLAlchemy.
+    Only where connectorx is installed; otherwise ``auto`` keeps SQLAlchemy."""
+
+    name = "connectorx"
+    priority = 10
+
+    @classmethod
+    def supports(cls, url: sa.URL) -> bool:
+        """MySQL / MariaDB URLs, when connectorx is installed."""
+        return url.get_backend_name() in ("mysql", "mariadb") and _installed("connectorx")
+
+    def fetch(self, spec: QuerySpec, batch_size: int) -> Iterator[pa.RecordBatch]:
+        """Stream ``spec`` through connectorx; batches conformed to ``spec.schema``."""
+        import connectorx as cx
+        from sqlalchemy.dialects import mysql
+
+        # connectorx takes no parameters: the bounds are rendered by MySQL's own literal
+        # quoting (the cursor bound is a value the hub read, never user text)
+        sql = str(spec.statement().compile(dialect=mysql.dialect(),
+                                           compile_kwargs={"literal_binds": True}))
+        url = self.url
+        uri = sa.URL.create("mysql", url.username, url.password, url.host, url.port,
+                            url.database).render_as_string(hide_password=False)
         try:
-            for batch in producer():
-                while not stop.is_set():
-                    try:
-                        pending.put(("batch", batch), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            pending.put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
-            pending.put(("error", exc))
-
-    threads = [threading.Thread(target=pump, args=(p,), daemon=True) for p in producers]
-    for t in threads:
-        t.start()
-    running = len(threads)
-    try:
-        while running:
-            tag, item = pending.get()
-            if tag == "batch":
-                yield item
-            elif tag == "done":
-                running -= 1
-            else:
-                raise item
-    finally:
-        stop.set()
-        # drain so blocked producers can exit
-        while any(t.is_alive() for t in threads):
-            with contextlib.suppress(queue.Empty):
-                pending.get(timeout=0.05)
+            reader = cx.read_sql(uri, sql, return_type="arrow_stream", batch_size=batch_size)
+        except RuntimeError as exc:  # connectorx reports every driver error so
+            raise DriverError(str(exc)) from None
+        try:
+            for batch in _rebatch(iter(reader), batch_size):
+                if batch.num_rows:
+                    yield conform(batch, spec.schema)
+        except RuntimeError as exc:
+            raise DriverError(str(exc)) from None
+        finally:
+            reader.close()

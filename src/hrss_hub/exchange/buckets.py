@@ -134,6 +134,48 @@ def spread(batches: Iterable[pa.RecordBatch], key: Sequence[str], schema: pa.Sch
     return [p for p in paths if p.exists()]
 
 
+def keys_unique(tables: Iterable[pa.Table], key: Sequence[str], n: int, folder: Path) -> bool:
+    """True when no two rows of ``tables`` share a key.
+
+    Each row's key is hashed (:func:`hrss_hub.keys.hash64` of the key's one encoding) and
+    the hashes are spilled into ``n`` partition files by hash, so memory holds one batch
+    and then one partition (8 bytes a row), however many rows there are. Equal hashes count
+    as a shared key: a collision (p ≈ 2^-64 a pair) only sends the caller down its exact
+    path.
+    """
+    from hrss_hub import keys
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"keys-{i:04d}.u64" for i in range(n)]
+    handles = [p.open("wb") for p in paths]
+    try:
+        for table in tables:
+            h = keys.hash64(keys.encode_table(table, key))
+            if n == 1:
+                h.tofile(handles[0])
+                continue
+            which = (h % np.uint64(n)).astype(np.int64)
+            order = np.argsort(which, kind="stable")
+            bounds = np.searchsorted(which[order], np.arange(n + 1))
+            ordered = h[order]
+            for i in range(n):
+                if bounds[i + 1] > bounds[i]:
+                    ordered[bounds[i]:bounds[i + 1]].tofile(handles[i])
+    finally:
+        for fh in handles:
+            fh.close()
+    try:
+        for path in paths:
+            part = np.fromfile(path, dtype=np.uint64)
+            part.sort()  # in place; equal neighbours are a shared hash
+            if len(part) > 1 and bool((part[1:] == part[:-1]).any()):
+                return False
+        return True
+    finally:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+
 def read_buckets(paths: Sequence[Path]) -> Iterator[pa.Table]:
     """Each bucket file as one table, in order."""
     for path in paths:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,8 +55,13 @@ class ParquetSink:
     """Appends tables to Parquet files of at most ``max_rows_per_file`` rows (zstd)."""
 
     def __init__(self, directory: Path, stem: str, schema: pa.Schema,
-                 max_rows_per_file: int = 1_000_000) -> None:
+                 max_rows_per_file: int = 1_000_000, *, background: bool = False) -> None:
         self.directory = directory
+        #: write row groups in one background thread (Parquet encoding and zstd run
+        #: outside the GIL): the stream goes on mapping while the last group is written;
+        #: one group at most is in flight, so memory stays flat
+        self._pool = ThreadPoolExecutor(1, "hrss-stage") if background else None
+        self._pending: Future[None] | None = None
         self.stem = stem
         self.schema = schema
         self.max_rows = max_rows_per_file
@@ -79,8 +85,22 @@ class ParquetSink:
     def _flush(self) -> None:
         if not self._buffered:
             return
-        table = pa.concat_tables(self._buffer).combine_chunks()
+        table = pa.concat_tables(self._buffer)
         self._buffer, self._buffered = [], 0
+        self._wait()
+        if self._pool is None:
+            self._write(table)
+        else:
+            self._pending = self._pool.submit(self._write, table)
+
+    def _wait(self) -> None:
+        """Wait for the row group in flight (its error, if any, is raised here)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def _write(self, table: pa.Table) -> None:
+        table = table.combine_chunks()
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{self.stem}.{len(self.files):04d}.parquet"
@@ -96,10 +116,16 @@ class ParquetSink:
 
     def close(self) -> list[StagedFile]:
         """Flush and close; returns the files written (none if no rows)."""
-        self._flush()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        try:
+            self._flush()
+            self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         return self.files
 
 

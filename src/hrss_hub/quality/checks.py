@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hrss_hub.quality.rules import Rule, RuleContext, RuleParams, Verdict, registry
-from hrss_hub.quality.rules.kernels import text
+from hrss_hub.quality.rules.kernels import single, text
 from hrss_hub.quality.suites import CANDIDATE_COLUMN, ExpectationSpec
 
 
@@ -71,6 +71,4 @@ def unexpected_mask(spec: ExpectationSpec, frame: pa.Table, ctx: RuleContext) ->
 
 
 def _column(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr
+    return single(arr)

@@ -6,7 +6,12 @@ expectations are derived from the rule registry: one expectation class per regis
 whose expectation GX does not ship, with the rule's value parameters as its kwargs. Its
 pandas metric converts the (non-null) column(s) GX selects to Arrow and calls the rule's
 predicate — the same function the row gate calls. Validation uses ``result_format=SUMMARY``:
-counts, never per-row failure lists (those cost ~34x, see reference/performance-reliability).
+counts, never per-row failure lists (those cost ~34x, see reference/performance-reliability),
+and no unexpected values at all (:data:`RESULT_FORMAT`): GX writes them raw into its
+result store and Data Docs before any hook could mask them, and they include citizen IDs.
+The hub's own report shows masked examples of every rule instead. Each custom expectation
+renders in Data Docs as its rule's bilingual label and parameters (:func:`_prescriptive`),
+and built sites are made to work offline (:mod:`hrss_hub.quality.datadocs`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from hrss_hub.quality.rules import Rule, RuleContext, registry
 from hrss_hub.quality.suites import Suite
 
 _GX: Any = None
+#: counts only: no unexpected values (raw identifiers) in the result store or Data Docs
+RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 0,
+                                 "exclude_unexpected_values": True}
 #: expectation types whose classes this process has defined
 _DEFINED: set[str] = set()
 #: the standard and reference data the custom expectations evaluate against
@@ -182,7 +190,61 @@ def _define(rule: Rule[Any], type_: str) -> None:
     if column_list:
         attrs["__annotations__"]["ignore_row_if"] = str
         attrs["ignore_row_if"] = "any_value_is_missing"
+    attrs["_prescriptive_renderer"] = _prescriptive_renderer(rule, column_list)
     type(_camel(type_), (base,), attrs)
+
+
+def _param_text(value: Any) -> str:
+    """A kwarg as a reader writes it: lists joined, no Python reprs."""
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(_param_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k} = {_param_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _prescriptive_renderer(rule: Rule[Any], column_list: bool) -> Any:
+    """The Data Docs text of a custom expectation: the rule's zh/en label, its column(s)
+    and value parameters (GX's fallback shows ``expect_x(**{...})``)."""
+    from great_expectations.render.components import (
+        LegacyRendererType,
+        RenderedStringTemplateContent,
+    )
+    from great_expectations.render.renderer.renderer import renderer
+
+    value_params = rule.params_model.value_params()
+
+    def render(cls: Any, configuration: Any = None, result: Any = None,
+               runtime_configuration: Any = None, **kwargs: Any) -> list[Any]:
+        cfg_kwargs: Mapping[str, Any] = getattr(configuration, "kwargs", None) or {}
+        params: dict[str, str] = {}
+        if column_list:
+            params["columns"] = _param_text(cfg_kwargs.get("column_list") or [])
+            template = "$columns: "
+        else:
+            params["column"] = _param_text(cfg_kwargs.get("column", ""))
+            template = "$column: "
+        # GX substitutes $name (string.Template): a literal "$" is written "$$"
+        template += f"{rule.label_zh} / {rule.label_en}".replace("$", "$$")
+        shown = []
+        for name in value_params:
+            if cfg_kwargs.get(name) is not None:
+                params[name] = _param_text(cfg_kwargs[name])
+                shown.append(f"{name} $" + name)
+        mostly = cfg_kwargs.get("mostly")
+        if isinstance(mostly, (int, float)) and mostly < 1:
+            params["mostly_pct"] = f"{mostly * 100:g}"
+            shown.append("at least $mostly_pct % of rows")
+        if shown:
+            template += " (" + ", ".join(shown) + ")"
+        template += f" — {rule.description}".replace("$", "$$")
+        return [RenderedStringTemplateContent(
+            content_block_type="string_template",
+            string_template={"template": template, "params": params,
+                             "styling": (runtime_configuration or {}).get("styling")})]
+
+    decorate: Any = renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    return classmethod(decorate(render))
 
 
 # --------------------------------------------------------------------------- validation
@@ -286,7 +348,7 @@ class SuiteRunner:
         df = frame.to_pandas()
         out: list[GxCount] = []
         for suite, vd in zip(self.suites, self.definitions, strict=True):
-            res = vd.run(batch_parameters={"dataframe": df}, result_format="SUMMARY",
+            res = vd.run(batch_parameters={"dataframe": df}, result_format=dict(RESULT_FORMAT),
                          run_id=self.run_id)
             by_id = {r.expectation_config.id: r for r in res.results}
             for spec, exp in zip(suite.expectations, vd.suite.expectations, strict=True):
@@ -314,9 +376,14 @@ def _exception_message(info: Any) -> str | None:
 
 def build_docs(context: Any) -> Path | None:
     """Render Data Docs of every stored validation result; returns the index page."""
+    from hrss_hub.quality.datadocs import localize_site
+
     urls = context.build_data_docs()
+    index: Path | None = None
     for url in urls.values():
         path = Path(str(url).removeprefix("file://"))
         if path.exists():
-            return path
-    return None
+            # government intranets have no CDN: every page loads vendored copies
+            localize_site(path.parent)
+            index = index or path
+    return index

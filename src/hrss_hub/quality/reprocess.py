@@ -44,6 +44,7 @@ class QuarantinedRow:
     rules: list[str]
     status: str = "open"
     file: str = ""
+    ref: str = ""  # reference id (:func:`row_ref`), shown beside the masked key in reports
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -55,23 +56,34 @@ def quarantine_path(qdir: Path, run_id: str, system: str, stream: str) -> Path:
     return qdir / run_id / system / f"{stream}.parquet"
 
 
+def quarantine_tmp(path: Path) -> Path:
+    """A fresh temporary name beside ``path`` (``.<name>.<hex>.tmp``: what a killed run
+    leaves is removed by the next run, see ``run.leftovers``)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
 def write_quarantine(path: Path, table: pa.Table) -> None:
     """Write a quarantine file atomically: a temporary file, fsync, rename, fsync of the
     folder. A reader (and a killed writer) sees the old file, the new file, or none —
     never a truncated one. Writing the same (run, stream) again replaces it: idempotent."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    from hrss_hub.run import crashpoints
-
+    tmp = quarantine_tmp(path)
     try:
-        with tmp.open("wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
-        crashpoints.hit("quarantine.tmp_written")
-        tmp.replace(path)
+        pq.write_table(table, tmp, compression="zstd")
+        commit_quarantine(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def commit_quarantine(tmp: Path, path: Path) -> None:
+    """Make the written, closed ``tmp`` the quarantine file ``path``: fsync, rename, fsync
+    of the folder (also how ``quality.spool`` finishes a file it wrote batch by batch)."""
+    from hrss_hub.run import crashpoints
+
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    crashpoints.hit("quarantine.tmp_written")
+    tmp.replace(path)
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -84,6 +96,15 @@ def quarantine_files(qdir: Path, run_id: str | None = None) -> list[Path]:
     """Quarantine files, oldest run first (run ids sort by time)."""
     pattern = f"{run_id}/*/*.parquet" if run_id else "*/*/*.parquet"
     return sorted(qdir.glob(pattern))
+
+
+def row_ref(run_id: str, system: str, stream: str, row: int) -> str:
+    """The reference id of row ``row`` (1-based) of a run's quarantine file of a stream.
+
+    Reports show it beside the masked source key, and ``quarantine release|reject`` accept
+    it in place of the key: positional, so it reveals nothing of the (raw) key.
+    """
+    return f"{run_id}/{system}/{stream}#{row}"
 
 
 class QuarantineFileError(HubError):
@@ -107,10 +128,11 @@ def _read(path: Path, columns: list[str]) -> pa.Table:
 
 def _rows(path: Path) -> Iterator[QuarantinedRow]:
     cols = ["run_id", "system", "stream", "entity", "source_key", "location", "rules"]
-    for r in _read(path, cols).to_pylist():
+    for n, r in enumerate(_read(path, cols).to_pylist(), 1):
         key = r["source_key"] or r["location"] or ""
         yield QuarantinedRow(r["run_id"], r["system"], r["stream"], r["entity"], key,
-                             r["location"] or "", list(r["rules"] or []), file=str(path))
+                             r["location"] or "", list(r["rules"] or []), file=str(path),
+                             ref=row_ref(r["run_id"], r["system"], r["stream"], n))
 
 
 def list_rows(cfg: Any, ledger: Any, run_id: str | None = None) -> list[QuarantinedRow]:

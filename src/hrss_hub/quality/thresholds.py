@@ -9,6 +9,9 @@ streams:
 ``critical_fail_pct``: the stream fails when more than X % of its mapped rows fail a
 *critical* rule (the rules with a ``critical`` expectation in the entity's suites: key
 fields' required/identifier checks and ``duplicate_key`` in the generated suites).
+``quarantine_fail_pct`` (default 90): the stream fails when more than Z % of its rows are
+quarantined for any reason — all rows quarantined means a broken mapping or source, and
+must not exit 0. ``100`` turns it off.
 ``warn_fail_pct``: a warning when more than Y % of its mapped rows are quarantined.
 """
 
@@ -61,6 +64,10 @@ def check(threshold: Threshold | Mapping[str, Any] | None, summary: Any,
     if limit is not None and crit_pct > limit:
         return Verdict("fail", f"{where}: {crit_pct:.2f}% of {rows} rows fail a critical rule "
                                f"(limit {limit:g}%)")
+    if any_pct > parsed.quarantine_fail_pct:
+        return Verdict("fail", f"{where}: {any_pct:.2f}% of {rows} rows quarantined "
+                               f"(limit {parsed.quarantine_fail_pct:g}%, "
+                               "threshold.quarantine_fail_pct)")
     warn = parsed.warn_fail_pct
     if warn is not None and any_pct > warn:
         return Verdict("warn", f"{where}: {any_pct:.2f}% of {rows} rows quarantined "
@@ -88,5 +95,6 @@ def enforce(threshold: Threshold | Mapping[str, Any] | None, summary: Any,
         raise QualityThresholdError(verdict.message,
                                     {"system": summary.system, "stream": summary.stream},
                                     "fix the source records (see the quarantine file and "
-                                    "`hrss-hub report`), or raise threshold.critical_fail_pct")
+                                    "`hrss-hub report`), or raise the stream's "
+                                    "threshold (critical_fail_pct / quarantine_fail_pct)")
     return verdict.message

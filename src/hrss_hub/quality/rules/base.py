@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Ty
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from hrss_hub.quality.keyset import SeenKeys
+
 if TYPE_CHECKING:
     from hrss_hub.standard.model import Entity, Field, Standard
 
@@ -151,17 +153,17 @@ class RuleContext:
 
     standard: Standard
     references: Mapping[tuple[str, str], pa.Array | None] = field(default_factory=dict)
-    key_memory: dict[tuple[str, ...], set[str]] | None = None
+    key_memory: dict[tuple[str, ...], SeenKeys] | None = None
 
     def reference(self, entity: str, field_name: str) -> pa.Array | None:
         """The values of ``entity.field_name`` a reference is checked against."""
         return self.references.get((entity, field_name))
 
-    def memory(self, key: tuple[str, ...]) -> set[str]:
-        """The set of keys seen so far for ``key`` (a fresh set without memory)."""
+    def memory(self, key: tuple[str, ...]) -> SeenKeys:
+        """The keys seen so far for ``key`` (a fresh, empty memory without key memory)."""
         if self.key_memory is None:
-            return set()
-        return self.key_memory.setdefault(key, set())
+            return SeenKeys()
+        return self.key_memory.setdefault(key, SeenKeys())
 
 
 class RuleBase:

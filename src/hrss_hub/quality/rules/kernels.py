@@ -6,6 +6,7 @@ so "valid" means one thing in the hub.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -21,10 +22,16 @@ NUMBER = r"^\s*[-+]?\d+(\.\d+)?\s*$"
 COMPARABLE_ID_KINDS = ("citizen", "legacy15")
 
 
+def single(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array: a single chunk as it is (``combine_chunks`` would copy it), more combined."""
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
+
+
 def text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One string array (chunks combined, other types cast)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = single(arr)
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
     return arr
@@ -66,13 +73,33 @@ def iso_dates(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     return norm.days_to_date32(days, ok), pa.array(ok)
 
 
-def citizen_ids(arr: pa.Array) -> tuple[pa.StructArray, pa.Array]:
+#: per thread: the last citizen-ID column validated and its result (see citizen_ids)
+_LAST_IDS = threading.local()
+
+
+def _identity(arr: pa.Array) -> tuple[int, ...]:
+    # the same values in the same buffers: a batch's column, however often it is re-wrapped
+    return (arr.offset, len(arr), *(b.address if b is not None else 0 for b in arr.buffers()))
+
+
+def citizen_ids(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.StructArray, pa.Array]:
     """``(validation struct, comparable)``: comparable where the ID is a valid citizen ID
-    (18-digit or upgraded 15-digit) whose digits carry birth date and gender."""
+    (18-digit or upgraded 15-digit) whose digits carry birth date and gender.
+
+    Several cross-field rules (gender, birth date) compare against the same ID column of a
+    batch: the last column's result is kept per thread (with a reference to the column,
+    so its buffers cannot be reused meanwhile) and the IDs are validated once per batch.
+    """
+    arr = single(arr)
+    ident = _identity(arr)
+    last = getattr(_LAST_IDS, "value", None)
+    if last is not None and last[0] == ident:
+        return last[2], last[3]
     info = ids.validate_citizen_ids(arr)
     comparable = no_nulls(pc.and_(info.field("valid"),
                                   pc.is_in(info.field("kind"),
                                            pa.array(COMPARABLE_ID_KINDS))))
+    _LAST_IDS.value = (ident, arr, info, comparable)
     return info, comparable
 
 
