@@ -106,11 +106,9 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
                 started = datetime.now(UTC)
                 t0 = time.perf_counter()
                 cleaned = leftovers.clean(cfg, ledger, run_id, names, publish=True)
-                results = [
-                    run_system(cfg, all_systems[name], standard, ledger, run_id, progress,
-                               heartbeat.check)
-                    for name in names
-                ]
+                results = run_in_reference_order(cfg, [all_systems[n] for n in names],
+                                                 standard, ledger, run_id, progress,
+                                                 heartbeat.check)
                 summary = _summarize(run_id, started, time.perf_counter() - t0, results)
                 note = cleaned.note()
                 if note:
@@ -328,11 +326,60 @@ def _validate_mappings(cfg: HubConfig, standard: Standard,
                           {}, "fix the connector files, then check with: hrss-hub standard check")
 
 
+def run_in_reference_order(cfg: HubConfig, systems: list[SystemConfig], standard: Standard,
+                           ledger: Ledger, run_id: str, progress: Progress,
+                           guard: Callable[[], None] | None = None) -> list[SystemSummary]:
+    """Run every stream of ``systems``, the streams of referenced entities first.
+
+    A contribution's reference check sees the persons this run staged only if the person
+    streams ran before it (quality/references.py), whichever system they belong to: the
+    streams run in phases (:func:`~hrss_hub.quality.references.stream_phases`), each phase
+    system by system. Summaries list streams in file order.
+    """
+    from hrss_hub.quality.references import stream_phases
+    from hrss_hub.quality.suites import default_dir, load_suites
+
+    try:
+        suites = load_suites(default_dir(cfg.expectations_dir), standard)
+    except HubError:
+        suites = {}  # file order; each stream then reports the broken suite itself
+    pairs = [((s.system, st.name), (st.mapping or {}).get("entity"))
+             for s in systems for st in s.streams]
+    merged = {s.system: SystemSummary(s.system) for s in systems}
+    broken: set[str] = set()  # systems whose connector could not be created
+
+    def run_part(system: SystemConfig, only: set[str] | None) -> None:
+        part = run_system(cfg, system, standard, ledger, run_id, progress, guard, only=only)
+        total = merged[system.system]
+        total.streams.extend(part.streams)
+        if part.status == "failed" and not part.streams:
+            broken.add(system.system)  # the connector itself: its error stands
+            total.status, total.error = part.status, part.error
+
+    for phase in stream_phases(pairs, suites):
+        for system in systems:
+            only = {name for sys_name, name in phase if sys_name == system.system}
+            if only and system.system not in broken:
+                run_part(system, only)
+    for system in systems:
+        if not system.streams:
+            run_part(system, None)  # still reports a connector that cannot be created
+    for system in systems:
+        total = merged[system.system]
+        order = {st.name: i for i, st in enumerate(system.streams)}
+        total.streams.sort(key=lambda s: order.get(s.stream, 0))
+        if system.system not in broken:
+            total.status, total.error = system_status(total.streams)
+    return [merged[s.system] for s in systems]
+
+
 def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger: Ledger,
                run_id: str, progress: Progress,
-               guard: Callable[[], None] | None = None) -> SystemSummary:
-    """Run every stream of one system; errors are recorded, not raised (a lost run lock,
-    :class:`~hrss_hub.errors.RunLockLostError`, stops the run)."""
+               guard: Callable[[], None] | None = None, *,
+               only: Iterable[str] | None = None) -> SystemSummary:
+    """Run every stream of one system (or the streams named in ``only``); errors are
+    recorded, not raised (a lost run lock, :class:`~hrss_hub.errors.RunLockLostError`,
+    stops the run)."""
     from hrss_hub.connectors.registry import create_connector
     from hrss_hub.errors import RunLockLostError
 
@@ -342,7 +389,10 @@ def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger:
     except HubError as exc:
         result.status, result.error = "failed", str(exc)
         return result
+    selected = None if only is None else set(only)
     for stream in system.streams:
+        if selected is not None and stream.name not in selected:
+            continue
         summary = StreamSummary(system.system, stream.name,
                                 (stream.mapping or {}).get("entity"))
         progress.stream_started(system.system, stream.name)

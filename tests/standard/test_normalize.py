@@ -352,3 +352,18 @@ def test_names_without_dots_or_spaces_are_left_alone(values: list[str | None]) -
 
     arr = pa.array(values, pa.string())
     assert normalize_name(arr).to_pylist() == _normalize_names(arr).to_pylist()
+
+
+def test_float_amounts_round_half_away_from_zero() -> None:
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from hrss_hub.standard.normalize import parse_amount
+
+    yuan = parse_amount(pa.array([0.125, -0.125, 2.5, 0.135], pa.float64()))
+    # half-to-even gave 0.12 / -0.12 (0.125 is exact in binary)
+    assert yuan.values.to_pylist() == [Decimal("0.13"), Decimal("-0.13"), Decimal("2.50"),
+                                       Decimal("0.14")]
+    fen = parse_amount(pa.array([2.5, 3.5], pa.float64()), unit="fen")
+    assert fen.values.to_pylist() == [Decimal("0.03"), Decimal("0.04")]

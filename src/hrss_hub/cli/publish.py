@@ -39,7 +39,9 @@ def pending(config_path: Path | None, as_json: bool) -> None:
         click.echo(f"published {v.dataset} v{v.version}: {v.rows} rows")
     for d in report.deliveries:
         click.echo(f"{d.status:<9} {d.recipient}:{d.dataset} rows={d.rows} "
-                   f"changed={d.changed_rows}" + (f" ({d.reason})" if d.reason else ""))
+                   f"changed={d.changed_rows}" + (f" ({d.reason})" if d.reason else "")
+                   + (f" empty columns: {', '.join(d.empty_columns())}"
+                      if d.empty_columns() else ""))
 
 
 @publish.command()

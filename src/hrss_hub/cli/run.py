@@ -132,8 +132,10 @@ def _print_publishing(console: Any, publishing: dict[str, Any]) -> None:
         for col in ("recipient", "dataset", "status", "rows", "note"):
             table.add_column(col, justify="right" if col == "rows" else "left")
         for d in deliveries:
-            table.add_row(d["recipient"], d["dataset"], d["status"], f"{d['rows']:,}",
-                          d.get("reason") or "")
+            empty = d.get("empty_columns") or []
+            note = "; ".join(filter(None, [d.get("reason"), "empty columns (100% null): "
+                                           + ", ".join(empty) if empty else ""]))
+            table.add_row(d["recipient"], d["dataset"], d["status"], f"{d['rows']:,}", note)
         console.print(table)
 
 

@@ -32,8 +32,14 @@ def check(config_path: Path | None, folder: Path | None, as_json: bool) -> None:
 
     cfg = load_config(config_path)
     folder = folder or cfg.sharing_dir
-    agreements, problems, warnings = check_agreement_files(folder,
-                                                           load_standard(cfg.standard_dir))
+    from hrss_hub.exchange.fill import filled_fields, unfilled_columns, workspace_mappings
+
+    standard = load_standard(cfg.standard_dir)
+    agreements, problems, warnings = check_agreement_files(folder, standard)
+    # delivered columns that no connector fills reach the recipient 100% null
+    mappings, unreadable = workspace_mappings(cfg)
+    warnings = [*warnings, *([unreadable] if unreadable else []),
+                *unfilled_columns(agreements, standard, filled_fields(mappings))]
     if as_json:
         emit_json({"folder": str(folder), "agreements": len(agreements),
                    "problems": [str(p) for p in problems],

@@ -98,9 +98,21 @@ def check(ctx: click.Context, standard_dir: Path | None, config_path: Path | Non
     std = load_standard(standard_dir)
     doc["standard"] = {"version": std.version, "entities": len(std.entities),
                        "code_lists": len(std.code_lists), "rules": _rule_count()}
+    if std.profile is not None:
+        doc["standard"]["profile"] = std.profile.to_dict()
     if not as_json:
         click.echo(f"standard v{std.version}: OK ({len(std.entities)} entities, "
                    f"{len(std.code_lists)} code lists)")
+        if std.profile is not None:
+            from hrss_hub.standard.profile import differences
+
+            info = std.profile
+            changes = differences(info)
+            click.echo(f"profile {info.id} {info.version} ({info.label_zh}) extends "
+                       f"{info.base_name} {info.base_version} ({info.base_root}): "
+                       f"{len(changes)} addition(s)")
+            for line in changes:
+                click.echo(f"  {line}")
         click.echo(_rules_line())
     if cfg is None:
         done(0)

@@ -54,10 +54,12 @@ class HubFile(FileModel):
 
     hub_id: Name = "hrss-hub"
     """This hub's name in manifests, the ledger and the audit log."""
-    level: Literal["county", "district", "city", "province"] | None = Field(
+    level: Annotated[Literal["county", "district", "city", "province"] | None,
+                     BeforeValidator(levels.canonical_level)] = Field(
         default=None, validate_default=True)
     """Administrative tier of this hub (required): county (县, 县级市 and 市辖区 are one tier;
-    district is the same tier), city (地级) or province (省级).
+    district is the same tier), city (地级) or province (省级); the units' names (县, 县级市,
+    区, 地级市, 自治州, 省 …) are accepted too.
     """
     division: str | None = Field(default=None, validate_default=True)
     """Six-digit GB/T 2260 code fitting the level (required): county tier 510107, city 510100,
@@ -243,6 +245,7 @@ class HubConfig:
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "level", levels.canonical_level(self.level))
         if self.level not in levels.LEVELS:
             from hrss_hub.errors import unknown_choice
 

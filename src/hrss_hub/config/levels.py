@@ -23,7 +23,29 @@ RANKS = {"county": 0, "city": 1, "province": 2}
 #: province-level municipalities (直辖市): their city tier is the province code
 MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
 
+#: what else ``level`` accepts (case and surrounding spaces ignored): the Chinese names of
+#: each tier's units. Every county-level unit — 县, 县级市, 市辖区 (区), 自治县, 旗 — is the
+#: county tier; a bare 市 is not accepted (地级市 or 县级市?)
+LEVEL_ALIASES = {
+    "县": "county", "县级": "county", "县级市": "county", "区": "county", "市辖区": "county",
+    "自治县": "county", "旗": "county", "自治旗": "county", "林区": "county", "特区": "county",
+    "地级": "city", "地级市": "city", "地区": "city", "自治州": "city", "盟": "city",
+    "省": "province", "省级": "province", "自治区": "province", "直辖市": "province",
+}
+
 _DIVISION = re.compile(r"^[1-9]\d{5}$")
+
+
+def canonical_level(value: object) -> object:
+    """``value`` as one of :data:`LEVELS` when it names one (``County``, ``县``, ``县级市``,
+    ``区`` → ``county``); anything else unchanged, for the caller to reject."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    lowered = text.lower()
+    if lowered in LEVELS:
+        return lowered
+    return LEVEL_ALIASES.get(text, value)
 
 
 def tier(level: str) -> str:

@@ -67,7 +67,8 @@ class Recipient(FileModel):
 
     id: Name
     name: Name
-    level: Literal["county", "district", "city", "province"] | None = Field(
+    level: Annotated[Literal["county", "district", "city", "province"] | None,
+                     BeforeValidator(levels.canonical_level)] = Field(
         default=None, title="recipient level")
     division: str | None = None
 

@@ -4,6 +4,17 @@ A ``conn_id`` is resolved like Airflow itself does it, cheapest first: the
 ``AIRFLOW_CONN_<CONN_ID>`` environment variable (URI or JSON form), then — only if Airflow
 is installed — ``BaseHook.get_connection``. Every resolved password is returned alongside
 the URL so callers can pass it to :func:`hrss_hub.errors.redact`.
+
+A connection's *extras* reach the driver, as Airflow's own database hooks pass them: in
+the URI form they are the query (``postgres://h/db?sslmode=verify-full&sslrootcert=/ca.pem``,
+or Airflow's ``__extra__=<JSON>``), in the JSON form the ``extra`` object. They become the
+SQLAlchemy URL's query, which psycopg, libpq (the ADBC fast path) and PyMySQL read:
+PostgreSQL takes libpq parameters (``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey``,
+``connect_timeout``, ``application_name``, ``options`` …); MySQL/MariaDB takes Airflow's
+``ssl`` object (``{"ca": …, "cert": …, "key": …}``) as ``ssl_ca``/``ssl_cert``/``ssl_key``,
+plus ``charset`` and ``connect_timeout``. Extras that only steer Airflow's hooks
+(``cursor``, ``iam``, ``aws_conn_id`` …) are not passed on; ``sqlalchemy_query`` (Airflow's
+extra for the SQLAlchemy URL) is merged in.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from hrss_hub.errors import ConfigError
 
@@ -24,6 +35,47 @@ _SQLA_DRIVERS = {
     "mariadb": "mysql+pymysql",
     "sqlite": "sqlite",
 }
+
+#: extras of Airflow's hooks that configure the hook, not the database driver
+_HOOK_ONLY_EXTRAS = frozenset({
+    "cursor", "iam", "redshift", "redshift-serverless", "cluster-identifier",
+    "workgroup-name", "aws_conn_id", "sqlalchemy_scheme", "sqlalchemy_query",
+    "enable_log_db_messages", "client",
+})
+#: the MySQL ``ssl`` extra's keys → PyMySQL / SQLAlchemy URL query names
+_MYSQL_SSL = {"ca": "ssl_ca", "cert": "ssl_cert", "key": "ssl_key", "capath": "ssl_capath",
+              "cipher": "ssl_cipher", "check_hostname": "ssl_check_hostname"}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def driver_query(conn_type: str, extra: dict[str, Any]) -> dict[str, str]:
+    """The URL query a connection's extras give the database driver (see the module doc)."""
+    query: dict[str, str] = {}
+    driver = _SQLA_DRIVERS.get(conn_type, conn_type)
+    for key, value in extra.items():
+        if key in _HOOK_ONLY_EXTRAS or value is None:
+            continue
+        if key == "ssl" and driver.startswith("mysql"):
+            ssl = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(ssl, dict):
+                raise ConfigError("the ssl extra of a MySQL connection must be an object",
+                                  {}, 'e.g. {"ssl": {"ca": "/etc/ssl/ca.pem"}}')
+            for name, item in ssl.items():
+                query[_MYSQL_SSL.get(name, f"ssl_{name}")] = _text(item)
+            continue
+        if isinstance(value, dict | list):
+            raise ConfigError(f"connection extra {key!r} is not a plain value", {},
+                              "extras reaching the driver are strings or numbers")
+        query[key] = _text(value)
+    sqlalchemy_query = extra.get("sqlalchemy_query") or {}
+    if isinstance(sqlalchemy_query, dict):
+        query.update({str(k): _text(v) for k, v in sqlalchemy_query.items()})
+    return query
 
 
 @dataclass(frozen=True)
@@ -47,7 +99,9 @@ class ConnectionInfo:
         if self.password:
             auth += ":" + quote(self.password, safe="")
         netloc = (auth + "@" if auth else "") + self.host + (f":{self.port}" if self.port else "")
-        return f"{driver}://{netloc}/{self.schema}"
+        query = driver_query(self.conn_type, self.extra)
+        tail = "?" + urlencode(query) if query else ""
+        return f"{driver}://{netloc}/{self.schema}{tail}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +128,15 @@ def _parse_uri(uri: str) -> ConnectionInfo:
     if scheme == "sqlite":
         # Airflow writes sqlite as sqlite:///relative or sqlite:////absolute
         return ConnectionInfo(conn_type="sqlite", host=unquote(parts.path[1:]))
+    extra: dict[str, Any] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "__extra__":  # Airflow's form for extras that are not flat strings
+            loaded = json.loads(value)
+            if not isinstance(loaded, dict):
+                raise ValueError("__extra__ is not a JSON object")
+            extra.update(loaded)
+        else:
+            extra[key] = value
     return ConnectionInfo(
         conn_type=scheme,
         host=unquote(parts.hostname or ""),
@@ -81,6 +144,7 @@ def _parse_uri(uri: str) -> ConnectionInfo:
         password=unquote(parts.password or ""),
         schema=unquote(parts.path.lstrip("/")),
         port=parts.port,
+        extra=extra,
     )
 
 

@@ -70,6 +70,12 @@ class DeliveryResult:
     reason: str | None = None
     committed: CommittedVersion | None = None
     changed_rows: int = 0
+    #: share of non-null values per delivered column (``exchange.fill.fill_rates``)
+    fill_rates: dict[str, float | None] | None = None
+
+    def empty_columns(self) -> list[str]:
+        """Delivered columns null in every row of the delivered version."""
+        return sorted(c for c, rate in (self.fill_rates or {}).items() if rate == 0.0)
 
 
 def direction(hub_level: str, recipient_level: str | None) -> str:

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hrss_hub.errors import PublishError
 from hrss_hub.exchange import buckets
 from hrss_hub.exchange.commit import (
     CommittedVersion,
@@ -140,6 +141,43 @@ def ensure_table(table: Table, layout: TableLayout, signer: Signer, meta: dict[s
         commit_version(table, layout, signer, base=None, operation="create",
                        meta={**meta, "quality": {}, "lineage": {}}, do_commit=create)
     recover(table, layout, signer)
+    add_new_columns(table, layout, signer, meta)
+
+
+def add_new_columns(table: Table, layout: TableLayout, signer: Signer,
+                    meta: dict[str, Any]) -> CommittedVersion | None:
+    """Add the entity's new optional fields to an existing table as one signed version.
+
+    A standard profile (or a newer standard) may add optional fields to an entity whose
+    table exists: without this, files carrying the new column would be committed under the
+    old table schema and readers would never see its values. New required fields cannot be
+    added to published data (its rows lack them) and are refused.
+    """
+    import pyarrow as pa
+
+    dt = table.open()
+    have = set(pa.schema(dt.schema().to_arrow()).names)
+    missing = [f for f in layout.schema if f.name not in have]
+    if not missing:
+        return None
+    required = [f.name for f in missing if not f.nullable]
+    if required:
+        raise PublishError(
+            f"the standard adds required field(s) {', '.join(required)} to the published "
+            f"table {table.name}", {"table": table.display()},
+            "fields added to published data must be optional (required: false)")
+
+    def add(custom: dict[str, Any]) -> None:
+        from deltalake import CommitProperties
+        from deltalake.schema import Field
+
+        dt.alter.add_columns([Field.from_arrow(f) for f in missing],
+                             commit_properties=CommitProperties(custom_metadata=custom))
+
+    names = [f.name for f in missing]
+    return commit_version(table, layout, signer, base=dt.version(), operation="add_columns",
+                          meta={**meta, "quality": {}, "lineage": {}, "added_columns": names},
+                          do_commit=add)
 
 
 def absorbed_inputs(table: Table) -> set[str]:

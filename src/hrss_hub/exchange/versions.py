@@ -59,7 +59,8 @@ class PublishReport:
             "deliveries": [{"recipient": d.recipient, "dataset": d.dataset,
                             "status": d.status, "rows": d.rows,
                             "changed_rows": d.changed_rows,
-                            "outbox_version": d.outbox_version, "reason": d.reason}
+                            "outbox_version": d.outbox_version, "reason": d.reason,
+                            "fill_rates": d.fill_rates, "empty_columns": d.empty_columns()}
                            for d in self.deliveries],
         }
 
@@ -209,10 +210,24 @@ def deliver_current(cfg: HubConfig, ledger: Any, store: Store, version: Committe
         result = deliver(outbox_store(cfg), store, version, agreement, signer,
                          keys_dir=keys_dir, publisher=publisher_of(cfg),
                          retention_hours=retention_hours(cfg))
+        result = _with_fill_rates(cfg, result)
         out.append(result)
         if ledger is not None:
             _record_delivery(ledger, actor, version, result, agreement.summary(), run_id)
     return out
+
+
+def _with_fill_rates(cfg: HubConfig, result: DeliveryResult) -> DeliveryResult:
+    """``result`` with the fill rates of the outbox version it delivered (Delta stats)."""
+    if result.status not in ("delivered", "rederived", "unchanged") or \
+            result.outbox_version is None:
+        return result
+    from dataclasses import replace
+
+    from hrss_hub.exchange.fill import fill_rates
+
+    box = Table(outbox_store(cfg).sub(result.recipient), result.dataset)
+    return replace(result, fill_rates=fill_rates(box.open(result.outbox_version)))
 
 
 def _record_delivery(ledger: Any, actor: str, version: CommittedVersion,
@@ -236,4 +251,5 @@ def _record_delivery(ledger: Any, actor: str, version: CommittedVersion,
         "outbox_version": result.outbox_version, "mode": result.status,
         "columns": policy.get("columns"), "division_prefix": policy.get("division_prefix"),
         "pseudonym_key_id": policy.get("pseudonym_key_id"),
+        "fill_rates": result.fill_rates, "empty_columns": result.empty_columns(),
         "manifest_sha256": committed.manifest_sha256, **agreement})

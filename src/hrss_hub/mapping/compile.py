@@ -113,7 +113,10 @@ class CompiledField:
             self.transform = load_transform(spec.transform, spec.path)
 
     # -- evaluation -------------------------------------------------------------------
-    def source(self, batch: pa.RecordBatch, column: Callable[[str], pa.Array]) -> pa.Array:
+    def source(self, batch: pa.RecordBatch, column: Callable[[str], pa.Array],
+               failures: list[Failure] | None = None) -> pa.Array:
+        """The field's value before normalizing (``failures``: where an expression's
+        operand is not a number is recorded)."""
         spec = self.spec
         n = batch.num_rows
         if spec.source is not None:
@@ -124,17 +127,24 @@ class CompiledField:
             parts = [pc.fill_null(as_text(column(c)), "") for c in spec.concat]
             return pc.binary_join_element_wise(*parts, spec.sep)
         if spec.expr:
+            invalid = pa.repeat(pa.scalar(False), n)
+            shown: list[pa.Array] = []
+
             def num(name: str) -> pa.Array:
+                nonlocal invalid
                 col = column(name)
-                if pa.types.is_string(col.type):
-                    col = pc.replace_substring(col, ",", "")
-                    col = pc.if_else(is_empty(col), pa.scalar(None, pa.string()), col)
-                return pc.cast(col, pa.float64())
-            try:
-                return expressions.evaluate(spec.expr, num)
-            except pa.ArrowInvalid as exc:
-                raise MappingError(f"expression failed: {exc}",
-                                   {"path": spec.path}) from None
+                values, bad = expressions.numeric_operand(col)
+                invalid = pc.or_(invalid, bad)
+                shown.append(as_text(col))
+                return values
+            result = expressions.evaluate(spec.expr, num)
+            if failures is not None and shown:
+                # the steward sees the operand text that is not a number
+                failures.append(Failure("value_invalid", spec.target, invalid,
+                                        pc.binary_join_element_wise(
+                                            *[pc.fill_null(c, "") for c in shown], " ")
+                                        if len(shown) > 1 else shown[0]))
+            return result
         if self.transform is not None:
             return _as_array(self.transform(batch, **spec.args))
         if spec.codes or spec.value_map:
@@ -145,14 +155,20 @@ class CompiledField:
     def apply(self, batch: pa.RecordBatch, column: Callable[[str], pa.Array],
               failures: list[Failure], id_info: dict[str, pa.StructArray]) -> pa.Array:
         n = batch.num_rows
-        raw = self.source(batch, column)
+        raw = self.source(batch, column, failures)
         empty = is_empty(raw)
         if self.target.required:
             failures.append(Failure("required_missing", self.spec.target, empty,
                                     _null_text(n)))
-        if pa.types.is_floating(raw.type) and self.base_type == "decimal":
-            scale = getattr(self.arrow_type, "scale", 2)
-            return pc.cast(pc.round(raw, scale), self.arrow_type)
+        if pa.types.is_decimal(raw.type) and self.spec.expr:
+            # expressions compute in decimal; 四舍五入 to the target's scale (money: fen)
+            if pa.types.is_decimal(self.arrow_type):
+                return self._decimal_to_target(
+                    expressions.round_half_up(raw, self.arrow_type.scale))
+            if pa.types.is_integer(self.arrow_type):
+                return self._decimal_to_target(expressions.round_half_up(raw, 0))
+            if pa.types.is_floating(self.arrow_type):
+                return pc.cast(raw, self.arrow_type)
         if _matches(raw.type, self.arrow_type) and self.normalizer is None \
                 and self.codes is None and self.spec.value_map is None:
             return raw
@@ -189,6 +205,22 @@ class CompiledField:
                 id_info[self.spec.target] = result.derived
             value = result.values
         return self._to_target_type(value, text, failures)
+
+    def _decimal_to_target(self, value: pa.Array) -> pa.Array:
+        """A rounded decimal (or integer-valued) array in the target type."""
+        source, target = value.type, self.arrow_type
+        target_scale = target.scale if pa.types.is_decimal(target) else 0
+        if pa.types.is_decimal(target) and \
+                source.precision - source.scale <= target.precision - target_scale:
+            # every value fits the target's integer digits by type and is already rounded
+            # to its scale: dropping the zero digits needs no checks (5x faster)
+            return pc.cast(value, target, safe=False)
+        try:
+            return pc.cast(value, self.arrow_type)
+        except pa.ArrowInvalid:
+            raise MappingError(f"expression result does not fit {self.arrow_type}",
+                               {"path": self.spec.path},
+                               "check the expression's units (yuan vs fen)") from None
 
     def _to_target_type(self, value: pa.Array, text: pa.Array,
                         failures: list[Failure]) -> pa.Array:
@@ -258,6 +290,7 @@ class CompiledMapping:
                 {"file": spec.file, "path": f"{spec.path}.fields"},
                 "map them, e.g. " + missing[0] + ": {from: SOURCE_COLUMN}")
         self.fields = {t: CompiledField(s, self) for t, s in spec.fields.items()}
+        self.raw_of = raw_fields(self.entity, spec)
 
     def apply(self, batch: pa.RecordBatch) -> MappedBatch:
         """Map one batch. Raises ``MappingError`` if a source column is missing."""
@@ -278,7 +311,14 @@ class CompiledMapping:
         columns: dict[str, pa.Array] = {}
         for fdef in self.entity.fields:
             compiled = self.fields.get(fdef.name)
-            if compiled is None:
+            base = self.raw_of.get(fdef.name)
+            if base is not None:
+                # ``<field>_raw`` keeps the source text of ``<field>`` (blank → null)
+                text = as_text(self.fields[base].source(batch, column))
+                columns[fdef.name] = pc.cast(
+                    pc.if_else(is_empty(text), pa.scalar(None, pa.string()), text),
+                    fdef.arrow_type)
+            elif compiled is None:
                 columns[fdef.name] = pa.nulls(n, fdef.arrow_type)
             else:
                 columns[fdef.name] = compiled.apply(batch, column, failures, id_info)
@@ -305,6 +345,29 @@ class CompiledMapping:
                     match = pc.invert(match)
             keep = pc.and_(keep, match)
         return pc.invert(keep)
+
+
+#: suffix of the fields that keep a normalized field's source value (``citizen_id_raw``)
+RAW_SUFFIX = "_raw"
+
+
+def raw_fields(entity: Entity, spec: MappingSpec) -> dict[str, str]:
+    """``{raw field: normalized field}`` filled automatically by the mapping.
+
+    An entity field ``<f>_raw`` (e.g. ``citizen_id_raw``, ``name_raw``) that the mapping does
+    not map itself keeps the source text of ``<f>`` when ``<f>`` is mapped from source
+    columns (``from`` or ``concat``): the raw value is kept without mapping it by hand.
+    """
+    names = {f.name for f in entity.fields}
+    found: dict[str, str] = {}
+    for name in names:
+        base = name.removesuffix(RAW_SUFFIX)
+        if not name.endswith(RAW_SUFFIX) or base not in names or name in spec.fields:
+            continue
+        fspec = spec.fields.get(base)
+        if fspec is not None and (fspec.source is not None or fspec.concat):
+            found[name] = base
+    return found
 
 
 def compile_mapping(spec: MappingSpec, standard: Standard) -> CompiledMapping:

@@ -64,9 +64,22 @@ def _plain(fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array, Any], Norm
     return run
 
 
+#: in ``formats:``, the built-in date forms (so a list *adds* formats instead of replacing)
+BUILTIN_DATES = "builtin"
+
+
 def _date(arr: pa.Array, spec: Any) -> Any:
     formats = list(spec.formats) if spec.formats else None
-    return norm.parse_dates(arr, formats)
+    if not formats or BUILTIN_DATES not in formats:
+        return norm.parse_dates(arr, formats)  # no formats: built-in forms; else only these
+    builtin = norm.parse_dates(arr, None)
+    own = [f for f in formats if f != BUILTIN_DATES]
+    if not own:
+        return builtin
+    first = norm.parse_dates(arr, own)  # the listed formats first, then the built-in forms
+    values = pc.if_else(pc.is_valid(first.values), first.values, builtin.values)
+    invalid = pc.and_(_as_array(first.invalid), _as_array(builtin.invalid))
+    return norm.ParseResult(values, invalid)
 
 
 def _excel_date(arr: pa.Array, spec: Any) -> Any:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from hrss_hub.config.hub import DEFAULT_GX_ROWS
 from hrss_hub.mapping.compile import MappedBatch
+from hrss_hub.quality import references
 from hrss_hub.quality.gate import GateResult
 from hrss_hub.quality.rules import RuleContext
 from hrss_hub.quality.suites import ExpectationSpec, Suite, default_dir, load_suites
@@ -91,25 +91,8 @@ def stream_gx_dir(reports_dir: Path, run_id: str, system: str, stream: str) -> P
 
 def reference_values(exchange: str | Path | None, entity: str, fld: str) -> pa.Array | None:
     """Distinct values of ``entity.fld`` in the current published version (None: nothing
-    published). ``exchange``: where the workspace publishes (``HubConfig.exchange_uri``: a
-    folder or ``s3://…``), so the check reads what recipients read.
-
-    Reads one column, batch by batch, so memory holds only the distinct keys.
-    """
-    if exchange is None:
-        return None
-    from hrss_hub.errors import PublishError
-    from hrss_hub.exchange import dataset
-
-    try:
-        data = dataset(exchange, entity, verify=False)
-        seen = [pc.unique(batch.column(0).cast(pa.string()))
-                for batch in data.to_batches(columns=[fld])]
-    except (PublishError, pa.ArrowInvalid, KeyError):
-        return None
-    if not seen:
-        return None
-    return pc.unique(pa.concat_arrays(seen))
+    published); a run's reference checks also see staged rows (:mod:`.references`)."""
+    return references.published_values(exchange, entity, fld)
 
 
 class StreamValidator:
@@ -206,7 +189,8 @@ class RunValidation:
         self.run_id = run_id
         self.use_gx = gx
         self.suites = load_suites(default_dir(cfg.expectations_dir), standard)
-        self._refs: dict[tuple[str, str], pa.Array | None] = {}
+        # published ∪ staged (this run's own rows included), see quality/references.py
+        self._refs = references.ReferenceValues(cfg.exchange_uri, cfg.exchange_root)
 
     def __enter__(self) -> RunValidation:
         return self
@@ -215,13 +199,8 @@ class RunValidation:
         return None
 
     def _references(self, entity: str) -> dict[tuple[str, str], pa.Array | None]:
-        for suite in self.suites.get(entity, []):
-            for e in suite.expectations:
-                if e.type == "expect_column_values_to_exist_in_entity":
-                    key = (str(e.kwargs["entity"]), str(e.kwargs["entity_field"]))
-                    if key not in self._refs:
-                        self._refs[key] = reference_values(self.cfg.exchange_uri, *key)
-        return self._refs
+        # looked up when each stream starts: it sees what the run's earlier streams staged
+        return self._refs.for_suites(self.suites.get(entity, []))
 
     def stream(self, entity: Entity, system: str, stream: str) -> StreamValidator:
         """A validator for one stream of the run, with a fresh GX project of its own (a

@@ -136,6 +136,9 @@ class RawStandard:
     code_lists: dict[str, tuple[Path, dict[str, Any]]] = field(default_factory=dict)
     divisions: tuple[Path, dict[str, Any]] | None = None
     bounds: tuple[Path, dict[str, Any]] | None = None
+    #: a standard profile's own document (``profile.yaml``) and what it adds to its base
+    profile: dict[str, Any] | None = None
+    additions: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_version_dir(path: Path | None = None) -> Path:
@@ -200,8 +203,25 @@ def _load_yaml(file: Path, problems: list[Problem]) -> Any:
 
 
 def read_standard(path: Path | None = None) -> tuple[RawStandard, list[Problem]]:
-    """Parse and check every file of a standard version; returns the documents and problems."""
+    """Parse and check every file of a standard version; returns the documents and problems.
+
+    A folder with a ``profile.yaml`` is a *standard profile*: its base standard extended
+    by the profile (:mod:`hrss_hub.standard.profile`), checked as one standard.
+    """
     root = resolve_version_dir(path)
+    from hrss_hub.standard.profile import PROFILE_FILE, read_profile
+
+    if (root / PROFILE_FILE).is_file():
+        return read_profile(root)
+    raw, problems = read_raw(root)
+    if (root / "standard.yaml").is_file():
+        _Checker(raw, problems).run()
+    return raw, problems
+
+
+def read_raw(root: Path) -> tuple[RawStandard, list[Problem]]:
+    """The documents of the standard version folder ``root``, unchecked (only problems of
+    reading them: missing ``standard.yaml``, invalid YAML, unknown bounds tables)."""
     problems: list[Problem] = []
     raw = RawStandard(root=root)
     std_file = root / "standard.yaml"
@@ -212,14 +232,7 @@ def read_standard(path: Path | None = None) -> tuple[RawStandard, list[Problem]]
     std = _load_yaml(std_file, problems)
     if std is not None:
         raw.standard = std
-    for file in sorted((root / "codelists").glob("*.yaml")):
-        doc = _load_yaml(file, problems)
-        if doc is None:
-            continue
-        if file.stem == "divisions":
-            raw.divisions = (file, doc)
-        else:
-            raw.code_lists[file.stem] = (file, doc)
+    read_code_lists(root / "codelists", raw, problems)
     for file in sorted((root / "entities").glob("*.yaml")):
         doc = _load_yaml(file, problems)
         if doc is not None:
@@ -233,8 +246,32 @@ def read_standard(path: Path | None = None) -> tuple[RawStandard, list[Problem]]
         doc = _load_yaml(file, problems)
         if doc is not None:
             raw.bounds = (file, doc)
-    _Checker(raw, problems).run()
     return raw, problems
+
+
+def read_code_lists(folder: Path, raw: RawStandard, problems: list[Problem]) -> list[str]:
+    """Add the code lists of ``folder`` to ``raw``; returns their names."""
+    names = []
+    for file in sorted(folder.glob("*.yaml")):
+        doc = _load_yaml(file, problems)
+        if doc is None:
+            continue
+        if file.stem == "divisions":
+            raw.divisions = (file, doc)
+        else:
+            raw.code_lists[file.stem] = (file, doc)
+        names.append(file.stem)
+    return names
+
+
+def run_checks(raw: RawStandard, problems: list[Problem]) -> None:
+    """The cross-file checks of a read standard (appends to ``problems``)."""
+    _Checker(raw, problems).run()
+
+
+def load_yaml(file: Path, problems: list[Problem]) -> Any:
+    """Parse one YAML file with key lines recorded (None, with a problem, if unreadable)."""
+    return _load_yaml(file, problems)
 
 
 def check_standard(path: Path | None = None) -> list[Problem]:

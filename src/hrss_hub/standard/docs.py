@@ -100,6 +100,14 @@ def _division_tree(std: Standard) -> list[tuple[int, str]]:
 
 
 def _sections(std: Standard) -> Iterator[_Section]:
+    if std.profile is not None:
+        from hrss_hub.standard.profile import differences
+
+        info = std.profile
+        yield _Section(2, "profile", f"标准扩展 Standard profile `{info.id}` {info.version}", [
+            f"{info.label_zh} / {info.label_en}. 扩展 Extends {info.base_name} "
+            f"{info.base_version}; 仅新增，不修改基础标准 it only adds to the base:",
+            *(f"`{line}`" for line in differences(info))])
     yield _Section(2, "entities", "实体 Entities", table=_Table(
         ("实体 Entity", "中文名", "English", "主键 Key"),
         [[e.name, e.label_zh, e.label_en, ", ".join(e.key)] for e in std.entities.values()]))

@@ -27,6 +27,7 @@ from hrss_hub.standard.codelists import (
     code_list_from_doc,
     divisions_from_doc,
 )
+from hrss_hub.standard.profile import PROFILE_FILE, ProfileInfo, base_root, is_profile, profile_info
 
 __all__ = [
     "CodeList", "ContributionBounds", "Divisions", "Entity", "Field", "Rule", "Standard",
@@ -146,6 +147,14 @@ class Standard:
     divisions: Divisions
     contribution_bounds: ContributionBounds
     lineage_fields: tuple[Field, ...] = field(default=())
+    #: the standard profile this is (``None``: a plain standard version); ``version`` is
+    #: then ``<base version>+<profile id>.<profile version>``
+    profile: ProfileInfo | None = None
+
+    @property
+    def base_version(self) -> str:
+        """The version of the standard itself (a profile's base version)."""
+        return self.profile.base_version if self.profile is not None else self.version
 
     def entity(self, name: str) -> Entity:
         """The entity called ``name``; StandardError listing the valid names."""
@@ -212,12 +221,15 @@ def _build(path: Path) -> Standard:
     divisions = divisions_from_doc(raw.divisions[1])
     code_lists = {name: code_list_from_doc(doc) for name, (_, doc) in raw.code_lists.items()}
     code_lists["divisions"] = divisions.as_code_list()
+    profile = profile_info(raw)
     return Standard(
-        name=str(std["name"]), version=str(std["version"]), label_zh=str(std["label_zh"]),
+        name=str(std["name"]),
+        version=profile.standard_version if profile else str(std["version"]),
+        label_zh=str(std["label_zh"]),
         label_en=str(std["label_en"]), description=str(std["description"]), root=raw.root,
         entities=entities, code_lists=dict(sorted(code_lists.items())), divisions=divisions,
         contribution_bounds=bounds_from_doc(raw.bounds[1] if raw.bounds else None),
-        lineage_fields=lineage,
+        lineage_fields=lineage, profile=profile,
     )
 
 
@@ -228,6 +240,12 @@ _CACHE: dict[Path, tuple[_Signature, Standard]] = {}
 def _signature(root: Path) -> _Signature:
     """Names, sizes and mtimes of the YAML files: a cheap way to notice edits."""
     files = sorted(root.rglob("*.yaml")) if root.is_dir() else []
+    if is_profile(root):  # a profile also changes when its base does
+        from hrss_hub.standard.check import load_yaml
+
+        doc = load_yaml(root / PROFILE_FILE, [])
+        base = base_root(root, doc if isinstance(doc, dict) else {})
+        files += sorted(base.rglob("*.yaml")) if base.is_dir() else []
     sig = []
     for f in files:
         st = f.stat()

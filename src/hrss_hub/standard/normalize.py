@@ -469,13 +469,14 @@ def parse_amount(values: ArrayLike, unit: Literal["yuan", "fen"] = "yuan") -> Pa
     a ``RMB``/``人民币`` prefix and a ``元``/``元整`` suffix. ``unit="fen"`` reads integer fen
     (分) and divides by 100 exactly. More than two non-zero decimals (yuan) or any decimal
     point (fen) is invalid: amounts are never rounded silently. Float inputs are rounded to
-    cents first (they come from spreadsheets, where 0.1+0.2 is not 0.3).
+    cents first, 四舍五入 (they come from spreadsheets, where 0.1+0.2 is not 0.3).
     """
     if unit not in ("yuan", "fen"):
         raise HubError(f"unknown amount unit {unit!r}", hint="use 'yuan' or 'fen'")
     arr = as_array(values)
     if pa.types.is_floating(arr.type):
-        arr = pc.round(arr, 2 if unit == "yuan" else 0)
+        # 四舍五入 (half away from zero), as money is rounded everywhere in the hub
+        arr = pc.round(arr, 2 if unit == "yuan" else 0, round_mode="half_towards_infinity")
     text = fullwidth_to_halfwidth(as_string_array(arr))
     present = _not_null(text)
     if unit == "yuan":
