@@ -115,7 +115,7 @@ def _close_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary, *,
     # parallel stream (an Airflow mapped task) of the same run may still write into them
     _cleanup(cfg.exchange_root / ".staging" / summary.run_id)
     try:
-        docs = validate.close_run(summary.run_id)
+        docs = validate.close_run(cfg, summary.run_id)
         summary.data_docs = str(docs) if docs else None
     except Exception as exc:  # noqa: BLE001 - Data Docs are a view: they degrade, never fail a run
         summary.notes.append(f"Data Docs not built: {type(exc).__name__}: {exc}")

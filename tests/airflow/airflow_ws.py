@@ -141,17 +141,28 @@ def connectors_pair() -> tuple[dict[str, Any], dict[str, Any]]:
 def run_dags(env: dict[str, str], config: Path, *dag_ids: str,
              extra_env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """``dag.test()`` each DAG in one subprocess; ``{dag_id: {"state", "tasks"}}``."""
+    return run_dags_with_events(env, config, *dag_ids, extra_env=extra_env)[0]
+
+
+def run_dags_with_events(env: dict[str, str], config: Path, *dag_ids: str,
+                         extra_env: dict[str, str] | None = None
+                         ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`run_dags` plus the asset events in the metadata DB afterwards (oldest first:
+    ``uri``, ``dag_id``, ``task_id``, ``extra``)."""
     full = {**env, "HRSS_HUB_CONFIG": str(config), **(extra_env or {})}
     done = subprocess.run([sys.executable, str(RUNNER), *dag_ids], env=full, cwd=ROOT,
                           capture_output=True, text=True, timeout=1200)
     results = {}
+    events: list[dict[str, Any]] = []
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             item = json.loads(line[len("RESULT "):])
             results[item["dag_id"]] = item
+        elif line.startswith("EVENTS "):
+            events = json.loads(line[len("EVENTS "):])
     assert done.returncode == 0 and set(results) == set(dag_ids), (
         done.stdout[-4000:] + done.stderr[-6000:])
-    return results
+    return results, events
 
 
 def task_states(result: dict[str, Any]) -> dict[str, str]:

@@ -153,3 +153,21 @@ def test_queue_per_system_or_level(workspace: Path, monkeypatch: pytest.MonkeyPa
     assert bag.import_errors == {}
     assert {t.queue for t in bag.dags["hrss_sync_hr_db"].tasks} == {"hrss_hr_db_district"}
     assert {t.queue for t in bag.dags["hrss_publish"].tasks} == {"hrss_publish_district"}
+
+
+@pytest.mark.parametrize("template", [None, "hrss_{system}", "hrss_{level}"])
+def test_worker_queues_cover_every_task_queue(workspace: Path, template: str | None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """#16.6: what ``python -m hrss_hub.airflow.queues`` prints is exactly the set of
+    queues the DAGs' tasks use, the publish DAG's included (it sat queued when the README
+    never named ``hrss_publish``)."""
+    from hrss_hub.airflow.queues import main, worker_queues
+
+    if template:
+        monkeypatch.setenv("HRSS_HUB_AIRFLOW_QUEUE", template)
+    bag = dagbag()
+    used = {t.queue for dag in bag.dags.values() for t in dag.tasks}
+    assert set(worker_queues(workspace / "hub.yaml")) == used
+    if template == "hrss_{system}":
+        assert "hrss_publish" in used
+    assert main([str(workspace / "hub.yaml")]) == 0

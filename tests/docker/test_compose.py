@@ -45,8 +45,9 @@ def test_dockerfile_uses_the_pinned_official_image_and_installs_the_package() ->
     assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11$", text, re.M)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert '"apache-airflow>=3.3.2,<3.4"' in pyproject  # the image matches the extra
-    assert re.search(r'pip install .*"apache-airflow==\$\{AIRFLOW_VERSION\}" /opt/hrss-hub',
-                     text)
+    # the [airflow] extra: the pinned Celery stack the deploy test runs (#16.6)
+    assert re.search(r'pip install .*"apache-airflow==\$\{AIRFLOW_VERSION\}" '
+                     r'"/opt/hrss-hub\[airflow\]"', text)
     assert "ARG AIRFLOW_VERSION=3.3.2" in text
     for line in re.findall(r"^COPY (?:--\S+ )*(.+) \S+$", text, re.M):
         for src in line.split():
@@ -120,7 +121,7 @@ def test_airflow_runs_celery_on_postgres_and_redis_with_the_dags(
         assert env["HRSS_DEMO_API_URL"].startswith("http://demo-api:8765/")
     commands = {services[n]["command"] for n in AIRFLOW_SERVICES}
     assert commands == {"api-server", "scheduler", "dag-processor", "triggerer",
-                        "celery worker"}
+                        "celery worker --queues ${HRSS_HUB_WORKER_QUEUES:-default}"}
     assert services["airflow-worker"]["deploy"]["replicas"] >= 2
     init = (DOCKER / "postgres-init" / "01-hrss.sql").read_text(encoding="utf-8")
     assert "CREATE DATABASE hrss_ledger" in init

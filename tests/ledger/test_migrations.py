@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -115,3 +116,53 @@ def test_comparison_would_catch_a_drift(ledger_url: str) -> None:
     finally:
         engine.dispose()
     assert any(d[0] == "add_column" and d[3].name == "extra" for d in diffs)
+
+
+def test_opening_a_ledger_at_head_takes_no_migration_lock(fresh_pg_database: str) -> None:
+    """#16 build 4: every Airflow task opens the ledger; at head that is a read, so tasks
+    never queue on the migration lock (held here by another session for the whole test)."""
+    import threading
+
+    from hrss_hub.ledger.db import _LOCK_KEY
+
+    Ledger.open(fresh_pg_database).close()
+    holder = sa.create_engine(fresh_pg_database)
+    opened = threading.Event()
+    try:
+        with holder.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+            def open_ledger() -> None:
+                Ledger.open(fresh_pg_database).close()
+                opened.set()
+
+            worker = threading.Thread(target=open_ledger, daemon=True)
+            worker.start()
+            # the old code waited on the lock until this transaction ended
+            assert opened.wait(timeout=20), "Ledger.open waited for the migration lock"
+    finally:
+        holder.dispose()
+
+
+def test_declared_head_is_alembics_head() -> None:
+    """The head read from the scripts' revision lines (no Alembic import) is Alembic's."""
+    from alembic.script import ScriptDirectory
+
+    from hrss_hub.ledger.db import _declared_head
+
+    assert _declared_head() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_opening_a_ledger_at_head_imports_no_alembic(tmp_path: Path) -> None:
+    """#16 build 4: a task opening a migrated ledger does not pay Alembic's import."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger.open(url).close()
+    code = ("import sys; from hrss_hub.ledger import Ledger; Ledger.open(sys.argv[1]).close(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

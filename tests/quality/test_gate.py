@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
+from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.mapping import compile_mapping, parse_mapping
 from hrss_hub.quality.gate import QUARANTINE_SCHEMA, RowGate
 from hrss_hub.standard.model import load_standard
@@ -72,7 +73,9 @@ def test_lineage_columns_on_published_rows() -> None:
     row = r.published.to_pylist()[0]
     assert row["source_system"] == "sys" and row["source_key"] == "9"
     assert row["run_id"] == "run-1" and row["extracted_at"].year == 2026
-    assert r.published.schema == compiled.entity.arrow_schema(include_lineage=True)
+    # the exchange schema: the standard's lineage plus source_updated_at (which record wins)
+    assert r.published.schema == entity_schema(compiled.entity)
+    assert row["source_updated_at"] is None  # no update time given with the batch
 
 
 def test_gender_and_birth_date_against_the_id() -> None:

@@ -39,6 +39,9 @@ from hrss_hub.airflow.spec import (
     PUBLISH_DAG_ID,
     SystemSpec,
     asset_uri,
+    outbox_uri,
+    published_uri,
+    read_recipients,
     read_system_specs,
 )
 from hrss_hub.errors import HubError, is_retriable
@@ -73,7 +76,7 @@ def build_dags(config_path: str | Path) -> dict[str, DAG]:
         dags[spec.dag_id] = _build_or_error(spec, config)
     entities = sorted({e for s in specs if s.error is None for e in s.entities})
     if entities:
-        dags[PUBLISH_DAG_ID] = build_publish_dag(config, entities)
+        dags[PUBLISH_DAG_ID] = build_publish_dag(config, entities, read_recipients(config))
     from hrss_hub.config import load_config
 
     cfg = load_config(config)
@@ -84,11 +87,14 @@ def build_dags(config_path: str | Path) -> dict[str, DAG]:
 
 def _route_to_queues(dags: dict[str, DAG], cfg: HubConfig, template: str) -> None:
     # scale-out: Celery workers started with ``--queues hrss_si_core`` (or ``hrss_city``)
-    # take only that system's (or level's) tasks, e.g. a worker next to the source system
+    # take only that system's (or level's) tasks, e.g. a worker next to the source system;
+    # the publish DAG's queue is the template with system "publish" (see airflow.queues)
+    from hrss_hub.airflow.queues import queue_for
+
     for dag_id, dag in dags.items():
-        system = dag_id.removeprefix("hrss_sync_") if dag_id != PUBLISH_DAG_ID else "publish"
-        queue = template.format(system=system, level=cfg.level, division=cfg.division,
-                                hub_id=cfg.hub_id)
+        queue = queue_for(dag_id, cfg, template)
+        if queue is None:
+            continue
         for op in dag.tasks:
             op.queue = queue
 
@@ -119,8 +125,23 @@ def fail_fast(body: Callable[[], _T]) -> _T:
 
 
 def entity_asset(entity: str) -> Asset:
-    """The Airflow asset that stands for a standard entity's published dataset."""
+    """The Airflow asset of an entity's staged updates (a sync DAG recorded a run that
+    staged rows for it); ``hrss_publish`` is scheduled on these."""
     return Asset(uri=asset_uri(entity), name=f"hrss_entity_{entity}", group="hrss-entity")
+
+
+def published_asset(entity: str) -> Asset:
+    """The Airflow asset of an entity's published dataset: ``hrss_publish`` emits its
+    event after the new version is committed (a department's DAG: ``schedule=[it]``)."""
+    return Asset(uri=published_uri(entity), name=f"hrss_published_{entity}",
+                 group="hrss-published")
+
+
+def outbox_asset(recipient: str) -> Asset:
+    """The Airflow asset of a recipient's outbox: ``hrss_publish`` emits its event after
+    delivering to it ("my outbox changed")."""
+    return Asset(uri=outbox_uri(recipient), name=f"hrss_outbox_{recipient}",
+                 group="hrss-outbox")
 
 
 def _default_args(spec: SystemSpec, config: str) -> dict[str, Any]:
@@ -209,9 +230,17 @@ def build_system_dag(spec: SystemSpec, config: str) -> DAG:
     return dag
 
 
-def build_publish_dag(config: str, entities: list[str]) -> DAG:
-    """``hrss_publish``: cut dataset versions and deliver, whenever an entity is updated."""
+def build_publish_dag(config: str, entities: list[str],
+                      recipients: list[str] | None = None) -> DAG:
+    """``hrss_publish``: cut dataset versions and deliver, whenever an entity is updated.
+
+    Its ``publish`` task has the published-entity and outbox assets as outlets: their
+    events come only after the versions are committed and the outboxes delivered (a task
+    that fails emits none), each with what changed in ``extra``.
+    """
     assets = [entity_asset(e) for e in entities]
+    published = {e: published_asset(e) for e in entities}
+    outboxes = {r: outbox_asset(r) for r in recipients or []}
     dag = DAG(
         dag_id=PUBLISH_DAG_ID,
         description="publish dataset versions and deliver them to recipients",
@@ -225,17 +254,47 @@ def build_publish_dag(config: str, entities: list[str]) -> DAG:
     )
     with dag:
 
-        @task(task_id="publish", multiple_outputs=False)
+        @task(task_id="publish", multiple_outputs=False,
+              outlets=[*published.values(), *outboxes.values()])
         def publish() -> dict[str, Any]:
             """Publish everything staged and deliver (the hub runs that triggered this
-            DAG run are recorded with the result)."""
-            events = get_current_context().get("triggering_asset_events") or {}
-            run_ids = sorted({str(e.extra["run_id"]) for evs in events.values() for e in evs
-                              if e.extra and e.extra.get("run_id")})
-            return fail_fast(lambda: tasks.publish_runs(config, run_ids))
+            DAG run, or a manual trigger's conf ``run_ids``, are recorded with the result);
+            then announce the published entities and delivered outboxes."""
+            ctx = get_current_context()
+            events = ctx.get("triggering_asset_events") or {}
+            run_ids = {str(e.extra["run_id"]) for evs in events.values() for e in evs
+                       if e.extra and e.extra.get("run_id")}
+            conf = getattr(ctx.get("dag_run"), "conf", None) or {}
+            run_ids |= {str(r) for r in conf.get("run_ids") or []}
+            result = fail_fast(lambda: tasks.publish_runs(config, sorted(run_ids)))
+            _announce(ctx["outlet_events"], result, published, outboxes)
+            return result
 
         publish()
     return dag
+
+
+def _announce(outlet_events: Any, result: dict[str, Any], published: dict[str, Asset],
+              outboxes: dict[str, Asset]) -> None:
+    # every outlet gets an event when the task succeeds; ``extra`` says whether this
+    # publish changed it, so a consumer DAG can skip a run that brought nothing new
+    versions: dict[str, list[int]] = {}
+    for v in result.get("versions", []):
+        versions.setdefault(str(v["dataset"]), []).append(int(v["version"]))
+    for entity, asset in published.items():
+        outlet_events[asset].extra = {"runs": result.get("runs", []),
+                                      "changed": entity in versions,
+                                      "versions": versions.get(entity, [])}
+    delivered: dict[str, list[dict[str, Any]]] = {}
+    for d in result.get("deliveries", []):
+        delivered.setdefault(str(d["recipient"]), []).append(
+            {k: d.get(k) for k in ("dataset", "status", "changed_rows", "outbox_version")})
+    for recipient, asset in outboxes.items():
+        mine = delivered.get(recipient, [])
+        outlet_events[asset].extra = {
+            "runs": result.get("runs", []),
+            "changed": any(x.get("changed_rows") for x in mine),
+            "deliveries": mine}
 
 
 def build_error_dag(spec: SystemSpec, message: str) -> DAG:

@@ -89,9 +89,48 @@ class SystemSpec:
                           for s in model.streams))
 
 
+#: URI scheme of the assets updated when an entity's new version is published
+PUBLISHED_PREFIX = "hrss://published/"
+#: URI scheme of the assets updated when a recipient's outbox is delivered to
+OUTBOX_PREFIX = "hrss://outbox/"
+
+
 def asset_uri(entity: str) -> str:
-    """The Airflow asset URI of a standard entity (``hrss://entity/person``)."""
+    """The Airflow asset URI of a standard entity's staged updates (``hrss://entity/person``):
+    a sync DAG's run recorded them; ``hrss_publish`` is scheduled on these."""
     return ASSET_PREFIX + entity
+
+
+def published_uri(entity: str) -> str:
+    """The asset URI of an entity's published dataset (``hrss://published/person``): an
+    event after a publish, so a department's DAG can run on "person published"."""
+    return PUBLISHED_PREFIX + entity
+
+
+def outbox_uri(recipient: str) -> str:
+    """The asset URI of a recipient's outbox (``hrss://outbox/civil-affairs``)."""
+    return OUTBOX_PREFIX + recipient
+
+
+def read_recipients(config_path: str | Path) -> list[str]:
+    """The recipient ids of the workspace's sharing agreements (``sharing/*.yaml``), read
+    as plain YAML at parse time (a broken agreement is reported by publishing, not here)."""
+    import yaml
+
+    folder = load_config(config_path).sharing_dir
+    if folder is None or not folder.is_dir():
+        return []
+    out: set[str] = set()
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        recipient = doc.get("recipient") if isinstance(doc, dict) else None
+        rid = recipient.get("id") if isinstance(recipient, dict) else None
+        if isinstance(rid, str) and rid:
+            out.add(rid)
+    return sorted(out)
 
 
 def connectors_dir(config_path: str | Path) -> Path:

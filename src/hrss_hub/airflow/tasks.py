@@ -136,9 +136,11 @@ def publish_runs(config_path: str | Path, run_ids: list[str]) -> dict[str, Any]:
     finally:
         ledger.close()
     done = report.to_dict()
+    # what changed: the publish DAG's asset events (published entities, outboxes) say it
     return {"status": "published", "runs": sorted(run_ids),
             "versions": [{"dataset": v["dataset"], "version": v["version"], "rows": v["rows"]}
-                         for v in done.get("versions", [])]}
+                         for v in done.get("versions", [])],
+            "deliveries": done.get("deliveries", [])}
 
 
 def quality_report(config_path: str | Path, run_id: str) -> dict[str, Any]:

@@ -57,6 +57,21 @@ class StreamConfig:
     threshold: dict[str, Any] = field(default_factory=dict)
     mapping: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: ``updated_at:`` as written (None: the cursor column is the update time)
+    updated_at: str | None = None
+
+    @property
+    def updated_at_column(self) -> str | None:
+        """The source column holding each record's own update time: ``updated_at:``, else
+        the cursor (``cursor:``, or a REST stream's ``incremental.cursor_field``)."""
+        if self.updated_at:
+            return self.updated_at
+        if self.cursor:
+            return self.cursor
+        incremental = self.options.get("incremental")
+        if isinstance(incremental, dict) and incremental.get("cursor_field"):
+            return str(incremental["cursor_field"])
+        return None
 
 
 @dataclass

@@ -190,6 +190,7 @@ def to_system_config(valid: ValidSystem, workspace: Path, *, batch_size: int | N
             name=stream.name,
             primary_key=list(stream.primary_key),
             cursor=stream.cursor,
+            updated_at=stream.updated_at,
             drift=stream.drift,
             threshold=stream.threshold.over(threshold or Threshold()).as_dict(),
             # the mapping as written: the compiler parses it (its shape is valid already)

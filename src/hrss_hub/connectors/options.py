@@ -61,13 +61,16 @@ class StreamBase(FileModel):
     name: Name
     primary_key: Columns = ()
     cursor: Name | None = None
+    #: the source's own update time of a record (decides which record of an entity key
+    #: wins, after source precedence); default: the stream's cursor column
+    updated_at: Name | None = None
     drift: Literal["fail", "evolve", "ignore"] = Field(default="fail", title="drift policy")
     threshold: Threshold = Threshold()
     mapping: MappingModel | None = None
 
     #: the common keys (the rest of a stream's keys are its kind's options)
     COMMON: ClassVar[frozenset[str]] = frozenset(
-        {"name", "primary_key", "cursor", "drift", "threshold", "mapping"})
+        {"name", "primary_key", "cursor", "updated_at", "drift", "threshold", "mapping"})
 
     def kind_options(self) -> dict[str, Any]:
         """The kind-specific keys that were written, as validated (``StreamConfig.options``:

@@ -6,23 +6,25 @@ from an installed wheel with no ``alembic.ini`` anywhere.
 
 from __future__ import annotations
 
+import ast
 import fcntl
+import functools
+import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from hrss_hub.errors import LedgerError, redact
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -116,6 +118,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
     With ``connection`` the migrations run on it (inside its transaction).
     """
+    # Alembic is imported only to migrate (a ledger at head is opened without it: every
+    # Airflow task opens the ledger, and the import costs about a second)
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("version_table", VERSION_TABLE)
@@ -124,26 +130,68 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest migration shipped with this version of hrss-hub."""
+    """The newest migration shipped with this version of hrss-hub (read once per process:
+    the migration scripts do not change while it runs)."""
+    head = _declared_head()
+    if head is not None:
+        return head
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships 0001
         raise LedgerError("no ledger migrations found", {"path": str(MIGRATIONS_DIR)})
     return head
 
 
+_REVISION_LINE = re.compile(r"^(down_)?revision\s*(?::[^=]+)?=\s*(.+?)\s*$", re.M)
+
+
+def _declared_head() -> str | None:
+    """The one revision no migration names as its ``down_revision``, read from the
+    scripts' ``revision = …`` lines without importing Alembic; None when that is not
+    clear-cut (then Alembic decides, and reports branches)."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        for down, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            try:
+                parsed = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                return None
+            names = set(parsed) if isinstance(parsed, tuple | list) else {parsed}
+            (downs if down else revisions).update(n for n in names if isinstance(n, str))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
 def current_revision(connection: Connection) -> str | None:
-    """The revision the database is at (``None`` for an empty database)."""
-    ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return ctx.get_current_revision()
+    """The revision the database is at (``None`` for an empty database); a plain read of
+    the version table, no Alembic import."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    row = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+    return None if row is None else str(row[0])
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
-    """Upgrade the database to ``revision`` in one transaction; return the new revision."""
+    """Upgrade the database to ``revision`` in one transaction; return the new revision.
+
+    A database already at head is only read: no migration lock, no Alembic run (every
+    Airflow task opens the ledger, and parallel tasks would queue on the lock).
+    """
+    if revision == "head":
+        with engine.connect() as conn:
+            current = current_revision(conn)
+        if current == head_revision():
+            return current
     with _sqlite_file_lock(engine.url), engine.begin() as conn:
         _migration_lock(conn, acquire=True)
         try:
             if revision != "head" or current_revision(conn) != head_revision():
+                from alembic import command
+
                 command.upgrade(alembic_config(conn), revision)
             return current_revision(conn)
         finally:

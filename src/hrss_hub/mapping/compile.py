@@ -51,6 +51,8 @@ class MappedBatch:
     source_key: pa.Array  # string
     location: pa.Array  # string
     id_info: dict[str, pa.StructArray] = field(default_factory=dict)
+    #: each record's own update time in its source (timestamp[us, UTC]; None: unknown)
+    source_updated_at: pa.Array | None = None
 
 
 def _as_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hrss_hub.exchange.layout import SOURCE_UPDATED_AT, entity_schema
 from hrss_hub.mapping.compile import Failure, MappedBatch, as_text
 from hrss_hub.quality import checks
 from hrss_hub.quality.frame import ROW_COLUMN, text_frame, with_candidates
@@ -131,7 +132,7 @@ class RowGate:
     references: Mapping[tuple[str, str], pa.Array | None] | None = None
 
     def __post_init__(self) -> None:
-        self.schema = self.entity.arrow_schema(include_lineage=True)
+        self.schema = entity_schema(self.entity)  # lineage + source_updated_at
         if self.suites is None:
             self.suites = [generated_suite(self.entity, self.standard)]
         for suite in self.suites:
@@ -216,6 +217,8 @@ class RowGate:
             "run_id": _repeat(self.run_id, n),
             "extracted_at": pa.repeat(pa.scalar(self.extracted_at,
                                                 pa.timestamp("us", tz="UTC")), n),
+            # decides which record of a key wins (exchange/winner.py), after precedence
+            SOURCE_UPDATED_AT: mb.source_updated_at,
         }
         arrays = []
         for f in self.schema:

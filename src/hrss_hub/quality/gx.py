@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -270,14 +271,48 @@ def _progress_off(context: Any) -> None:
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
 
 
-@contextmanager
-def file_context(root: Path) -> Iterator[Any]:
-    """A file-backed GX context under ``root`` (validation results + Data Docs)."""
+def open_file_context(root: Path) -> Any:
+    """A file-backed GX context under ``root`` (its suites, validation results, Data Docs).
+
+    One project folder has one writer: a stream's validator owns its own folder, the run
+    close owns the run's (see :mod:`hrss_hub.quality.validate`).
+    """
     gx = import_gx()
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     _progress_off(context)
-    yield context
+    return context
+
+
+@contextmanager
+def file_context(root: Path) -> Iterator[Any]:
+    """:func:`open_file_context` as a context manager."""
+    yield open_file_context(root)
+
+
+#: the stores of a GX file project that Data Docs render from (suites and results)
+_DOCS_STORES = ("expectations", "uncommitted/validations")
+
+
+def merge_results(source: Path, target: Path) -> int:
+    """Copy the suites and validation results of the GX project folder ``source`` (its
+    ``gx/`` directory) into the project folder ``target``; returns the files copied.
+
+    The file stores key each result by suite name, run and batch, and suite names carry
+    ``<system>.<stream>.``, so the results of different streams never collide. The
+    stores' ``.ge_store_backend_id`` files (a project's own identity) are not copied.
+    """
+    copied = 0
+    for store in _DOCS_STORES:
+        src = source / store
+        if not src.is_dir():
+            continue
+        for path in sorted(src.rglob("*.json")):
+            dest = target / store / path.relative_to(src)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+            copied += 1
+    return copied
 
 
 class SuiteRunner:

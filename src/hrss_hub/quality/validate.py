@@ -13,9 +13,9 @@ Memory: one batch's frame at a time; only counters survive a batch.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +75,18 @@ def validation_dir(reports_dir: Path, run_id: str) -> Path:
 
 
 def gx_root(reports_dir: Path, run_id: str) -> Path:
-    """The GX project folder of a run (its stores and Data Docs)."""
+    """The GX project folder of a run's Data Docs (built at run close from the streams')."""
     return reports_dir / run_id / "gx"
+
+
+def stream_gx_root(reports_dir: Path, run_id: str) -> Path:
+    """Where the streams of a run keep their own GX projects."""
+    return reports_dir / run_id / "gx_streams"
+
+
+def stream_gx_dir(reports_dir: Path, run_id: str, system: str, stream: str) -> Path:
+    """The GX project folder of one stream of a run (its suites and validation results)."""
+    return stream_gx_root(reports_dir, run_id) / f"{system}.{stream}"
 
 
 def reference_values(exchange: str | Path | None, entity: str, fld: str) -> pa.Array | None:
@@ -106,6 +116,7 @@ class StreamValidator:
             for s, e in self.specs]
         self.runner: Any = None
         self.out_dir: Path | None = None
+        self.gx_project: Path | None = None  # the stream's own GX project folder
         self.gx_row_budget = gx_row_budget(gx_rows)
         if gx_context is not None and suites:
             from hrss_hub.quality import gx
@@ -160,11 +171,16 @@ class StreamValidator:
 
 
 class RunValidation:
-    """The validation of a whole run: one GX file context, one validator per stream.
+    """The validation setup of a run in one process: the suites, reference values, and one
+    validator per stream, each with its own GX project folder.
 
-    Use as a context manager around a run; :meth:`stream` gives each stream's validator,
-    closing it builds the Data Docs. ``gx=False`` skips Great Expectations (counts still
-    come from the gate and the suites).
+    No GX project is shared between streams: parallel stream tasks of one run (Airflow
+    mapped tasks, each in its own process on its own worker) never write one
+    ``great_expectations.yml`` (a half-written file failed a parallel stream with a YAML
+    ``ScannerError``). Each stream's results persist in
+    ``reports/<run>/gx_streams/<system>.<stream>/``; :func:`close_run` builds the Data Docs
+    from them in whichever process closes the run. ``gx=False`` skips Great Expectations
+    (counts still come from the gate and the suites).
     """
 
     def __init__(self, cfg: Any, standard: Standard, run_id: str, *, gx: bool = True) -> None:
@@ -173,40 +189,39 @@ class RunValidation:
         self.run_id = run_id
         self.use_gx = gx
         self.suites = load_suites(default_dir(cfg.expectations_dir), standard)
-        self._stack = ExitStack()
-        self.context: Any = None
-        self.docs: Path | None = None
         # published ∪ staged (this run's own rows included), see quality/references.py
         self._refs = references.ReferenceValues(cfg.exchange_uri, cfg.exchange_root)
 
     def __enter__(self) -> RunValidation:
-        if self.use_gx:
-            from hrss_hub.quality import gx
-
-            self.context = self._stack.enter_context(
-                gx.file_context(gx_root(self.cfg.reports_dir, self.run_id)))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            if self.context is not None:
-                from hrss_hub.quality import gx
-
-                self.docs = gx.build_docs(self.context)
-        finally:
-            self._stack.close()
+        return None
 
     def _references(self, entity: str) -> dict[tuple[str, str], pa.Array | None]:
         # looked up when each stream starts: it sees what the run's earlier streams staged
         return self._refs.for_suites(self.suites.get(entity, []))
 
     def stream(self, entity: Entity, system: str, stream: str) -> StreamValidator:
-        """A validator for one stream of the run."""
-        return StreamValidator(self.standard, entity, self.suites.get(entity.name, []),
-                               run_id=self.run_id, system=system, stream=stream,
-                               gx_context=self.context,
-                               references=self._references(entity.name),
-                               gx_rows=self.cfg.gx_rows)
+        """A validator for one stream of the run, with a fresh GX project of its own (a
+        retried attempt starts from an empty folder, so the docs show the last attempt)."""
+        suites = self.suites.get(entity.name, [])
+        context: Any = None
+        project: Path | None = None
+        if self.use_gx and suites:
+            from hrss_hub.quality import gx
+
+            project = stream_gx_dir(self.cfg.reports_dir, self.run_id, system, stream)
+            shutil.rmtree(project, ignore_errors=True)
+            context = gx.open_file_context(project)
+        validator = StreamValidator(self.standard, entity, suites,
+                                    run_id=self.run_id, system=system, stream=stream,
+                                    gx_context=context,
+                                    references=self._references(entity.name),
+                                    gx_rows=self.cfg.gx_rows)
+        validator.out_dir = self.out_dir()
+        validator.gx_project = project
+        return validator
 
     def out_dir(self) -> Path:
         """Where stream validations are written."""
@@ -225,34 +240,41 @@ def load_validations(reports_dir: Path, run_id: str) -> Iterator[dict[str, Any]]
         yield json.loads(path.read_text(encoding="utf-8"))
 
 
-# -- the calls pipeline.py makes (one RunValidation per open run, kept by run id) ---------
-
-_OPEN: dict[str, RunValidation] = {}
+# -- the calls pipeline.py makes (no per-process state: each call stands alone) ----------
 
 
 def stream_validator(cfg: Any, standard: Standard, run_id: str, entity: Entity, system: str,
                      stream: str, *, gx: bool | None = None) -> StreamValidator:
-    """The validator of one stream of run ``run_id`` (opens the run's validation on first
-    use). ``gx=None``: ``cfg.gx`` (off with ``HRSS_HUB_GX=0`` or hub.yaml ``gx: false``)."""
-    run = _OPEN.get(run_id)
-    if run is None:
-        use_gx = gx if gx is not None else bool(cfg.gx)
-        run = RunValidation(cfg, standard, run_id, gx=use_gx).__enter__()
-        _OPEN[run_id] = run
-    validator = run.stream(entity, system, stream)
-    validator.out_dir = run.out_dir()
-    return validator
+    """The validator of one stream of run ``run_id``, with its own GX project folder.
+    ``gx=None``: ``cfg.gx`` (off with ``HRSS_HUB_GX=0`` or hub.yaml ``gx: false``)."""
+    use_gx = gx if gx is not None else bool(cfg.gx)
+    return RunValidation(cfg, standard, run_id, gx=use_gx).stream(entity, system, stream)
 
 
 def finish_stream(validator: StreamValidator) -> Path:
-    """Write one stream's validation (after its last batch)."""
+    """Write one stream's validation (after its last batch); its GX results are on disk."""
     return validator.finish()
 
 
-def close_run(run_id: str) -> Path | None:
-    """Build the run's Data Docs and forget its validation; returns the Data Docs index."""
-    run = _OPEN.pop(run_id, None)
-    if run is None:
+def close_run(cfg: Any, run_id: str) -> Path | None:
+    """Build the run's Data Docs from the GX results its streams persisted; returns the
+    Data Docs index (None: no stream ran Great Expectations).
+
+    Runs in whichever process closes the run (the CLI, or an Airflow task on any worker):
+    it reads only files under ``reports/<run>/``, so the streams may have validated in
+    other processes on other machines sharing the reports folder. Idempotent: a retried
+    close rebuilds the same docs.
+    """
+    streams = sorted(p for p in stream_gx_root(cfg.reports_dir, run_id).glob("*/gx")
+                     if p.is_dir())
+    if not streams:
         return None
-    run.__exit__(None, None, None)
-    return run.docs
+    from hrss_hub.quality import gx
+
+    root = gx_root(cfg.reports_dir, run_id)
+    shutil.rmtree(root, ignore_errors=True)
+    with gx.file_context(root) as context:
+        project = Path(context.root_directory)
+        for stream in streams:
+            gx.merge_results(stream, project)
+        return gx.build_docs(context)

@@ -29,6 +29,8 @@ import pyarrow.compute as pc
 
 from hrss_hub.connectors import drift
 from hrss_hub.connectors.base import Chunk, Connector, StreamConfig, SystemConfig
+from hrss_hub.connectors.updated_at import source_updated_at
+from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.staging import ParquetSink, StagedFile, publish_files
 from hrss_hub.ledger import BatchCounts
 from hrss_hub.mapping import compile_mapping, parse_mapping
@@ -73,7 +75,7 @@ class StreamRun:
                              f"streams[{system.streams.index(stream)}].mapping")
         self.compiled = compile_mapping(spec, ctx.standard)
         self.entity: Entity = self.compiled.entity
-        self.out_schema = self.entity.arrow_schema(include_lineage=True)
+        self.out_schema = entity_schema(self.entity)  # with source_updated_at (which record wins)
         self.schema: pa.Schema | None = None
         self.state_before: dict[str, Any] | None = None
         self.state: dict[str, Any] | None = None
@@ -143,6 +145,9 @@ class StreamRun:
     def map(self, batch: pa.RecordBatch) -> MappedBatch:
         """Source columns → the standard entity's columns (the connector file's mapping)."""
         mapped = self.compiled.apply(batch)
+        mapped.source_updated_at = source_updated_at(
+            batch, self.stream.updated_at_column, explicit=bool(self.stream.updated_at),
+            where=f"{self.system.system}.{self.stream.name}")
         self.summary.mapped += batch.num_rows
         return mapped
 
@@ -286,6 +291,8 @@ def released_rows(ctx: RunContext, system: str, stream: str, entity: Entity,
         "source_key": pa.array(keys, pa.string()),
         "run_id": pa.repeat(pa.scalar(ctx.run_id), n),
         "extracted_at": pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), n),
+        # the quarantine keeps mapped fields only: a released row's update time is unknown
+        "source_updated_at": pa.nulls(n, pa.timestamp("us", tz="UTC")),
     }
     columns = [table.column(f.name) if f.name in table.column_names else lineage[f.name]
                for f in out_schema]
