@@ -112,7 +112,7 @@ def _conflicting_inputs() -> list[tuple[str, pa.Table]]:
     return out
 
 
-@pytest.mark.parametrize("precedence", [(), ("si_core", "jobs")])
+@pytest.mark.parametrize("precedence", [(), ("si_core", "jobs"), ("jobs",)])
 def test_winner_is_decided_by_the_data_not_the_order(tmp_path: Path, signer: Signer,
                                                     precedence: tuple[str, ...]) -> None:
     """#16 point 4: the same staged inputs, published in different orders and split
@@ -137,11 +137,15 @@ def test_winner_is_decided_by_the_data_not_the_order(tmp_path: Path, signer: Sig
     assert len(hashes) == 1
     won = read_version(tmp_path / "t0", "person").to_pylist()
     names = {r["name"][:1] for r in won}
-    # unlisted systems go by name: jobs, whose newer record (20) beats the one without an
-    # update time; with si_core first, its records tie at 30, "AC01|510107|…" <
-    # "AC01|x|…" decides the source key, and 丙 (read twice) keeps its first reading
-    assert names == ({"丙"} if precedence else {"乙"})
-    if precedence:
+    # unlisted systems share one rank, so the newest update time (30, si_core) wins over
+    # jobs' 20; the records tied at 30 go by source key, "AC01|510107|…" < "AC01|x|…",
+    # and 丙 (read twice) keeps its first reading; with jobs first, its dated record (乙, 20)
+    # beats its undated one and every si_core record
+    if precedence == ("jobs",):
+        assert names == {"乙"}
+        assert {r["run_id"] for r in won} == {"r-b"}
+    else:
+        assert names == {"丙"}
         assert {r["run_id"] for r in won} == {"r-c"}
 
 

@@ -4,10 +4,10 @@ Between candidate records with the same entity key (from several systems, severa
 the published table, or lower-level hubs) the winner is the first in this order:
 
 1. **source precedence**: ``source_precedence`` in ``hub.yaml`` lists systems, earlier
-   wins; systems not listed come after the listed ones, by name;
+   wins; systems not listed share one rank after the listed ones;
 2. **the source's own update time** ``source_updated_at`` (newer wins; a record without
-   one loses to a record with one);
-3. ``source_key``, smallest first (two source records mapped onto one entity key);
+   one loses to a record with one) — so a correction in any unranked system wins;
+3. ``source_system`` then ``source_key``, smallest first (records equal so far);
 4. a **content hash** of the record's fields (SHA-256 of their canonical JSON), smallest
    first — computed only for candidates still tied, which is rare;
 5. the extraction (``extracted_at``, then ``run_id``), earliest first: the candidates are
@@ -51,7 +51,7 @@ class WinRule:
     def describe(self) -> dict[str, Any]:
         """What manifests record about the rule."""
         return {"source_precedence": list(self.precedence),
-                "order": ["source_precedence", "source_updated_at desc", "source_key",
+                "order": ["source_precedence", "source_updated_at desc", "source_system", "source_key",
                           "content_sha256", "extracted_at", "run_id"]}
 
 
@@ -116,7 +116,7 @@ def order(table: pa.Table, key: Sequence[str], rule: WinRule,
     work = table.append_column("__prec", _precedence_rank(table, rule.precedence))
     work = work.append_column("__upd", _updated_desc(table))
     work = work.append_column("__hash", pa.nulls(work.num_rows, pa.string()))
-    first = [*key, "__prec", "source_system", "__upd", "source_key"]
+    first = [*key, "__prec", "__upd", "source_system", "source_key"]
     reading = [c for c in ("extracted_at", "run_id") if c in work.column_names]
     # one sort settles every key without ties; ties get their content hash and a resort
     sort_keys = [(c, "ascending") for c in [*first, *reading]]
