@@ -109,7 +109,11 @@ def score_pairs(con: duckdb.DuckDBPyConnection, people: pa.Table,
 
     con.register("__people", people)
     con.execute("CREATE OR REPLACE TABLE splink_people AS SELECT * FROM __people")
-    linker = Linker("splink_people", _settings(), db_api=DuckDBAPI(connection=con))
+    # Splink would call logging.basicConfig() on the hub's root logger and print its training
+    # chatter (INFO/WARNING) into every run's output; the hub reports ``trained`` instead
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    linker = Linker("splink_people", _settings(), db_api=DuckDBAPI(connection=con),
+                    set_up_basic_logging=False)
     trained = True
     try:
         linker.training.estimate_probability_two_random_records_match(
