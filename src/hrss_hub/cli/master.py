@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from hrss_hub.cli import HubGroup
 from hrss_hub.cli.supervision import decision_options
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def master() -> None:
     """The person master index: rebuild it, review record-linkage pairs."""
 
@@ -63,7 +64,7 @@ class _Run:
         self.run_id = run_id
 
 
-@master.group()
+@master.group(cls=HubGroup)
 def review() -> None:
     """The steward queue of probable 一人多号 pairs."""
 

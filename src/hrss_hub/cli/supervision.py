@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from hrss_hub.cli import HubGroup
+
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
 
@@ -38,7 +40,7 @@ def supervise(config_path: Path | None, as_json: bool) -> None:
                f"resolved {c['resolved']}")
 
 
-@click.group()
+@click.group(cls=HubGroup)
 def findings() -> None:
     """List, confirm or dismiss supervision findings."""
 
