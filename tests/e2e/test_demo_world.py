@@ -46,8 +46,12 @@ def test_first_run_matches_the_answer_key(world: Path, capsys: pytest.CaptureFix
     assert out["answer_key"] == {"file": "answer_key.json", "matches": True, "differences": []}
     assert out["status"] == "succeeded"
     versions = {v["dataset"]: v["version"] for v in out["publishing"]["versions"]}
+    # the five source entities, the payments and civil-status events (standard 1.1) and the
+    # person master derived from them
     assert versions == dict.fromkeys(("person", "employer", "employment",
-                                      "insurance_enrollment", "contribution"), 1)
+                                      "insurance_enrollment", "contribution",
+                                      "benefit_payment", "civil_status_event",
+                                      "person_master", "person_link"), 1)
     delivered = {(d["recipient"], d["dataset"]) for d in out["publishing"]["deliveries"]
                  if d["status"] == "delivered" and d["rows"] > 0}
     assert {("medical-insurance", "person"), ("civil-affairs", "employment"),
