@@ -160,7 +160,9 @@ def _publish_and_deliver(cfg: HubConfig, ledger: Any, summary: Any,
             store, entity, pending, signer=signer, standard_version=standard.version,
             publisher=publisher_of(cfg), rule=rule, watermarks=_watermarks(ledger, pending),
             audit_head=head, retention_hours=retention_hours(cfg),
-            scratch=cfg.exchange_root / ".staging")
+            # its .publish-* scratch folder lives beside the tables and is removed after;
+            # inside .staging it would leave an empty .staging behind after every publish
+            scratch=cfg.exchange_root)
         if committed is not None:
             report.versions.append(committed)
         crashpoints.hit("publish.entity")

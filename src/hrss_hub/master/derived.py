@@ -9,6 +9,7 @@ set publishes no new version (incremental maintenance).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -83,4 +84,11 @@ def stage_derived(cfg: HubConfig, entity: Entity, rows: pa.Table, *, run_id: str
                   system=system, stream=stream, standard_version=standard_version,
                   hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
                   quality={"read": n, "published": n, "quarantined": 0, "filtered": 0})
+    # the rows are pending now: leave no empty staging folder of this run behind (derived
+    # rows are staged after the run's own staging was cleaned up)
+    from hrss_hub.run.leftovers import prune_empty
+
+    with suppress(OSError):  # another task of the run may be writing beside it
+        prune_empty(cfg.exchange_root / ".staging" / run_id)
+        prune_empty(cfg.exchange_root / ".staging")
     return n

@@ -63,7 +63,7 @@ def clean(cfg: HubConfig, ledger: Ledger, run_id: str, systems: Iterable[str], *
         if publish:
             for path in sorted(root.rglob(".*.tmp")):
                 _remove(path, cfg, out)
-        out.folders += _prune(root / STAGING_DIR) + _prune(root / PENDING_DIR)
+        out.folders += prune_empty(root / STAGING_DIR) + prune_empty(root / PENDING_DIR)
     qdir = cfg.quarantine_dir
     if qdir is not None and qdir.exists():
         candidates = [p for s in systems for p in qdir.glob(f"*/{s}/*")
@@ -75,7 +75,7 @@ def clean(cfg: HubConfig, ledger: Ledger, run_id: str, systems: Iterable[str], *
             orphan = path.suffix == ".parquet" and (other, system, path.stem) not in committed
             if orphan or path.name.endswith(".tmp"):
                 _remove(path, cfg, out)
-        out.folders += _prune(qdir, keep_root=True)
+        out.folders += prune_empty(qdir, keep_root=True)
     return out
 
 
@@ -90,7 +90,7 @@ def _remove(path: Path, cfg: HubConfig, out: Cleaned) -> None:
         out.files.append(str(path))
 
 
-def _prune(top: Path, *, keep_root: bool = False) -> int:
+def prune_empty(top: Path, *, keep_root: bool = False) -> int:
     """Remove empty folders below ``top`` (and ``top`` itself unless ``keep_root``)."""
     if not top.exists():
         return 0
