@@ -51,8 +51,8 @@ class WinRule:
     def describe(self) -> dict[str, Any]:
         """What manifests record about the rule."""
         return {"source_precedence": list(self.precedence),
-                "order": ["source_precedence", "source_updated_at desc", "source_system", "source_key",
-                          "content_sha256", "extracted_at", "run_id"]}
+                "order": ["source_precedence", "source_updated_at desc", "source_system",
+                          "source_key", "content_sha256", "extracted_at", "run_id"]}
 
 
 def _precedence_rank(table: pa.Table, precedence: Sequence[str]) -> pa.Array:
