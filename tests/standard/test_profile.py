@@ -20,7 +20,7 @@ version: 1.2.0
 label_zh: 武侯区人社数据标准扩展
 label_en: Wuhou district profile
 description: 县级就业补贴类型等本地代码
-base_version: 1.0.0
+base_version: 1.1.0
 codes:
   insurance_type:
     "610": {zh: 县级就业补贴, en: County employment subsidy}
@@ -56,7 +56,7 @@ def test_profile_extends_the_bundled_standard(tmp_path: Path) -> None:
     assert check_standard(root) == []
     std = load_standard(root)
     base = load_standard()
-    assert std.version == "1.0.0+wuhou-county.1.2.0" and std.base_version == base.version
+    assert std.version == "1.1.0+wuhou-county.1.2.0" and std.base_version == base.version
     assert std.profile is not None and std.profile.id == "wuhou-county"
     # extra code (and its Chinese label and alias accepted), a new list, an optional field
     codes = std.code_list("insurance_type")
@@ -74,8 +74,8 @@ def test_standard_check_reports_the_difference_from_the_base(tmp_path: Path) -> 
     root = write_profile(tmp_path / "standard")
     result = CliRunner().invoke(cli, ["standard", "check", "--standard", str(root)])
     assert result.exit_code == 0, result.output
-    assert "standard v1.0.0+wuhou-county.1.2.0: OK" in result.output
-    assert "profile wuhou-county 1.2.0 (武侯区人社数据标准扩展) extends hrss-unified 1.0.0" \
+    assert "standard v1.1.0+wuhou-county.1.2.0: OK" in result.output
+    assert "profile wuhou-county 1.2.0 (武侯区人社数据标准扩展) extends hrss-unified 1.1.0" \
         in result.output
     for line in ("+ code list subsidy_type", "+ 1 code(s) in insurance_type: 610",
                  "+ 1 alias(es) in insurance_type: 就业补贴",
@@ -85,7 +85,7 @@ def test_standard_check_reports_the_difference_from_the_base(tmp_path: Path) -> 
 
 BAD = [
     ("profile: wuhou-county", "profile: Wuhou_1", "lower-case letters, digits and '-'", 1),
-    ("base_version: 1.0.0", "base_version: 9.9.9", "written for base 9.9.9", 6),
+    ("base_version: 1.1.0", "base_version: 9.9.9", "written for base 9.9.9", 6),
     ('    "610": {zh: 县级就业补贴', '    "110": {zh: 县级就业补贴', "code '110' is already in", 9),
     ("  insurance_type:\n    \"610\"", "  insurance_typ:\n    \"610\"",
      "unknown code list 'insurance_typ' (did you mean 'insurance_type'?)", 8),
@@ -158,7 +158,7 @@ def test_a_workspace_publishes_under_its_profile(tmp_path: Path,
     assert [r["subsidy_type"] for r in rows] == ["02"]  # the Chinese label, coded
     catalog = build_catalog(Store.open(cfg.exchange_uri))
     (person,) = [d for d in catalog["datasets"] if d["dataset"] == "person"]
-    assert person["standard_version"] == "1.0.0+wuhou-county.1.2.0"
+    assert person["standard_version"] == "1.1.0+wuhou-county.1.2.0"
 
 
 def test_a_profile_field_added_after_publishing_reaches_the_table(
@@ -213,7 +213,7 @@ def test_the_data_dictionary_names_the_profile_and_its_additions(tmp_path: Path)
 
     std = load_standard(write_profile(tmp_path / "standard"))
     md = render_markdown(std)
-    assert "Data dictionary v1.0.0+wuhou-county.1.2.0" in md
+    assert "Data dictionary v1.1.0+wuhou-county.1.2.0" in md
     assert "## 标准扩展 Standard profile `wuhou-county` 1.2.0" in md
     assert "`+ 1 code(s) in insurance_type: 610`" in md and "subsidy_type" in md
     assert "Standard profile <code>wuhou-county</code>" in render_html(std)
