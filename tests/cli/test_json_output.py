@@ -79,7 +79,11 @@ def hub(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``hrss-hub ARGS`` in this process (as the console script runs it: ``main``), its
     stdout and stderr captured — a subprocess per command would take minutes."""
     out, err = io.StringIO(), io.StringIO()
-    saved_dir, saved_url = Path.cwd(), os.environ.pop("HRSS_HUB_LEDGER_URL", None)
+    # commands run in this process may set variables (the demo API's token and URL): the
+    # whole environment is restored, so later tests never see them
+    saved_env = dict(os.environ)
+    saved_dir = Path.cwd()
+    os.environ.pop("HRSS_HUB_LEDGER_URL", None)
     os.chdir(cwd)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -89,8 +93,8 @@ def hub(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                 code = exc.code
     finally:
         os.chdir(saved_dir)
-        if saved_url is not None:
-            os.environ["HRSS_HUB_LEDGER_URL"] = saved_url
+        os.environ.clear()
+        os.environ.update(saved_env)
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
