@@ -22,7 +22,6 @@ no duplicate key).
 
 from __future__ import annotations
 
-import fcntl
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -65,6 +64,7 @@ from hrss_hub.exchange.winner import (
     order,
     winners,
 )
+from hrss_hub.filelock import exclusive_file_lock
 from hrss_hub.standard.model import Entity
 
 #: how many recent versions are searched for staged files they already absorbed
@@ -122,12 +122,8 @@ def publish_lock(store: Store, name: str) -> Iterator[None]:
         return
     path = Path(store.path(f"{name}/_hrss/.lock"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with exclusive_file_lock(path):
+        yield
 
 
 def ensure_table(table: Table, layout: TableLayout, signer: Signer, meta: dict[str, Any],

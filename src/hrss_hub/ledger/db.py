@@ -7,7 +7,6 @@ from an installed wheel with no ``alembic.ini`` anywhere.
 from __future__ import annotations
 
 import ast
-import fcntl
 import functools
 import re
 import zlib
@@ -22,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from hrss_hub.errors import LedgerError, redact
+from hrss_hub.filelock import exclusive_file_lock
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -208,12 +208,8 @@ def _sqlite_file_lock(url: URL) -> Iterator[None]:
         return
     lock = Path(str(url.database)).expanduser().with_name(
         Path(str(url.database)).name + ".migrate-lock")
-    with lock.open("a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with exclusive_file_lock(lock):
+        yield
 
 
 def _migration_lock(conn: Connection, *, acquire: bool) -> None:
