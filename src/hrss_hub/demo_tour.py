@@ -86,7 +86,8 @@ def mark_key_run(workspace: Path, name: str) -> None:
 def run_demo(workspace: Path, persons: int, seed: int, *, as_json: bool = False,
              quiet: bool = False) -> int:
     """Init the world if needed, serve the REST API, run, compare; returns the exit code."""
-    from hrss_hub.cli.run import TerminalProgress, final_line, print_errors, print_summary
+    from hrss_hub.cli.progress import TerminalProgress
+    from hrss_hub.cli.run import final_line, print_errors, print_summary
     from hrss_hub.config import load_config
     from hrss_hub.demo.generator import generate_world
     from hrss_hub.demo.server import serving

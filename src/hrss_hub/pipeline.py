@@ -171,8 +171,10 @@ def start_run(cfg: HubConfig, trigger: str = "airflow", systems: Iterable[str] =
         ledger.close()
 
 
-def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> StreamSummary:
-    """Extract → map → validate → stage one stream within an open run.
+def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str,
+                   progress: Progress | None = None) -> StreamSummary:
+    """Extract → map → validate → stage one stream within an open run (``progress``: where
+    its progress goes, e.g. the Airflow task log; by default nowhere).
 
     Raises ``HubError`` (with the step context) when the stream fails, so that an
     orchestrator retries it when the error is retriable. A retry that finds the stream
@@ -198,7 +200,7 @@ def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> Str
         t0 = time.perf_counter()
         try:
             run_stream(cfg, sys_cfg, stream_cfg, create_connector(sys_cfg), standard, ledger,
-                       run_id, summary, NoProgress(),
+                       run_id, summary, progress or NoProgress(),
                        lambda: renew_or_fail(ledger, run_id, DETACHED_LEASE_SECONDS))
         except HubError as exc:
             raise with_step(exc, step="sync_stream", system=system, stream=stream,
