@@ -20,14 +20,16 @@ _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path
 @_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def supervise(config_path: Path | None, as_json: bool) -> None:
-    """Run every supervision check over the published exchange and publish the findings."""
+    """Run every supervision check over the published exchange and publish the findings.
+
+    A checks folder that is missing or holds no check is an error naming it (exit 2)."""
     from hrss_hub.config import load_config
     from hrss_hub.ledger import Ledger
     from hrss_hub.supervision.run import supervise as run
 
     cfg = load_config(config_path)
     with Ledger.open(cfg.ledger_url) as ledger:
-        report = run(cfg, ledger, actor="cli")
+        report = run(cfg, ledger, actor="cli", require_checks=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
         return
