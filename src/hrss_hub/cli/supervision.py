@@ -101,24 +101,32 @@ def list_cmd(config_path: Path | None, status: str | None, check: str | None,
     click.echo(f"{len(items)} finding(s)")
 
 
-def _decide(action: str, config_path: Path | None, ids: tuple[str, ...], actor: str,
-            reason: str, as_json: bool) -> None:
+def apply_decisions(config_path: Path | None, ids: tuple[str, ...], as_json: bool,
+                    decide: Callable[[Any, str], dict[str, Any]]) -> bool:
+    """A steward's decision on each of ``ids`` (``decide(ledger, id)`` → what was decided);
+    under ``--json`` the decisions are printed and True returned (nothing more to say)."""
     from hrss_hub.config import load_config
     from hrss_hub.ledger import Ledger
-    from hrss_hub.supervision.lifecycle import FindingStore
 
     cfg = load_config(config_path)
-    done = []
     with Ledger.open(cfg.ledger_url) as ledger:
-        store = FindingStore(ledger)
-        for fid in ids:
-            info = store.set_status(fid, action, actor=actor, reason=reason)
-            done.append({"id": info.id, "check": info.check_id, "status": info.status,
-                         "by": actor, "reason": reason})
+        done = [decide(ledger, key) for key in ids]
     if as_json:
         click.echo(json.dumps(done, ensure_ascii=False, indent=1))
-        return
-    click.echo(f"{action}ed {len(ids)} finding(s) by {actor}")
+    return as_json
+
+
+def _decide(action: str, config_path: Path | None, ids: tuple[str, ...], actor: str,
+            reason: str, as_json: bool) -> None:
+    from hrss_hub.supervision.lifecycle import FindingStore
+
+    def one(ledger: Any, fid: str) -> dict[str, Any]:
+        info = FindingStore(ledger).set_status(fid, action, actor=actor, reason=reason)
+        return {"id": info.id, "check": info.check_id, "status": info.status, "by": actor,
+                "reason": reason}
+
+    if not apply_decisions(config_path, ids, as_json, one):
+        click.echo(f"{action}ed {len(ids)} finding(s) by {actor}")
 
 
 F = TypeVar("F", bound=Callable[..., None])

@@ -77,9 +77,9 @@ def master_settings(cfg: HubConfig) -> MasterSection:
 def _duck_type(typ: pa.DataType) -> str:
     """The DuckDB type of an Arrow type of the standard's entities."""
     if pa.types.is_decimal(typ):
-        return f"DECIMAL({typ.precision},{typ.scale})"  # type: ignore[attr-defined]
+        return f"DECIMAL({typ.precision},{typ.scale})"
     if pa.types.is_timestamp(typ):
-        return "TIMESTAMPTZ" if typ.tz else "TIMESTAMP"  # type: ignore[attr-defined]
+        return "TIMESTAMPTZ" if typ.tz else "TIMESTAMP"
     if pa.types.is_date(typ):
         return "DATE"
     if pa.types.is_integer(typ):
@@ -222,7 +222,7 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
         fold_into(con, "SELECT l.name FROM links l SEMI JOIN affected a USING (citizen_id)")
         master_cols = [f.name for f in entity_schema(standard.entity("person_master"))
                        if f.name not in BUILD_COLUMNS]
-        con.execute(f"CREATE TEMP TABLE master_new AS SELECT "
+        con.execute("CREATE TEMP TABLE master_new AS SELECT "
                     + ", ".join(f'"{c}"' for c in master_cols)
                     + f" FROM (SELECT *, '{SYSTEM}' AS source_system, citizen_id AS source_key"
                     f" FROM ({master_sql(cfg)}))")

@@ -7,8 +7,9 @@ records are given to Splink (:func:`linkage_input`: the records without an ID, t
 blocking partners, and the persons sharing the name and birth date or the phone with a
 person of another ID), and only pairs sharing a blocking rule are compared (same name and
 birth date; same phone; same birth date, gender and division), so the work grows with the
-candidates and their blocks, not with the population or its square. The parameters are estimated from the data: the prior from a deterministic rule
-(name + birth date + phone), u-probabilities by random sampling, m-probabilities by
+candidates and their blocks, not with the population or its square. The parameters are
+estimated from the candidates: the prior from a deterministic rule (name + birth date +
+phone), u-probabilities by random sampling, m-probabilities by
 expectation maximisation (EM) blocked once on birth date and once on name. Pairs at or
 above ``master.review_threshold`` go to the steward queue (:mod:`.review`) with their
 match weight and the weight of every comparison (log2 Bayes factors: the explanation of
@@ -26,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from hrss_hub.exchange.versions import exchange_store
 from hrss_hub.master.build import fold_into, master_settings
-from hrss_hub.quality.reprocess import quarantine_files
 from hrss_hub.master.review import Candidate, ReviewStore
+from hrss_hub.quality.reprocess import quarantine_files
 
 if TYPE_CHECKING:
     import duckdb
@@ -83,7 +84,7 @@ def _settings() -> Any:
 
 
 #: identified persons sharing one of these with another record are candidates
-_STRONG = ("name_folded, birth_date_s", "phone")
+_STRONG = (("name_folded", "birth_date_s"), ("phone",))
 
 
 def linkage_input(con: duckdb.DuckDBPyConnection, quarantined: list[Path] | None = None) -> int:
@@ -142,9 +143,8 @@ def linkage_input(con: duckdb.DuckDBPyConnection, quarantined: list[Path] | None
                r.record_ref, r.unidentified
         FROM __linkable r LEFT JOIN __folded f USING (name)""")
     strong = " OR ".join(
-        f"EXISTS (SELECT 1 FROM __people o WHERE o.uid <> p.uid AND "
-        + " AND ".join(f"o.{c.strip()} = p.{c.strip()}" for c in key.split(",")) + ")"
-        for key in _STRONG)
+        "EXISTS (SELECT 1 FROM __people o WHERE o.uid <> p.uid AND "
+        + " AND ".join(f"o.{c} = p.{c}" for c in key) + ")" for key in _STRONG)
     loose = " OR ".join(
         "EXISTS (SELECT 1 FROM __people u WHERE u.unidentified AND u.uid <> p.uid AND "
         + " AND ".join(f"u.{c} = p.{c}" for c in rule) + ")" for rule in _BLOCKS)
