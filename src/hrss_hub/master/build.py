@@ -37,6 +37,7 @@ from hrss_hub.exchange.pending import list_pending
 from hrss_hub.exchange.versions import exchange_store
 from hrss_hub.master.derived import BUILD_COLUMNS, stage_batches
 from hrss_hub.master.names import fold_table
+from hrss_hub.master.quarantined import quarantine_of, quarantined_persons_sql
 from hrss_hub.standard.model import Standard, load_standard
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class MasterReport:
     staged_links: int = 0
     staged_persons: int = 0
     conflicts: int = 0  # recomputed rows with a conflict
+    adopted: int = 0  # quarantined records linked by an accepted review
 
     def to_dict(self) -> dict[str, int]:
         """JSON form."""
@@ -207,6 +209,7 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
         con.execute("CREATE TEMP TABLE links AS SELECT * FROM fresh UNION ALL "
                     "SELECT o.* FROM old_links o ANTI JOIN fresh n "
                     "USING (record_entity, record_system, record_key)")
+        report.adopted = _adopt_quarantined(con, ledger, cfg, link_schema)
         merges = accepted_merges(ledger, con)
         con.register("merges_arrow", merges)
         con.execute("CREATE TEMP TABLE merges AS SELECT * FROM merges_arrow")
@@ -242,6 +245,56 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
     finally:
         con.close()
     return report
+
+
+def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConfig,
+                       schema: pa.Schema) -> int:
+    """Link the quarantined person records (invalid or missing ID) of accepted reviews to
+    the person of their partner: new rows of ``fresh`` and ``links`` (rule ``steward``, or
+    ``auto`` above the automatic threshold). Returns how many."""
+    from hrss_hub.master.review import AUTO_REASON, ReviewStore, split_record
+
+    files = quarantine_of(cfg.quarantine_dir)
+    reviews = ReviewStore(ledger).all("accepted") if files else []
+    sides: dict[str, list[Any]] = {c: [] for c in (
+        "entity", "system", "key", "other_entity", "other_system", "other_key",
+        "probability", "rule")}
+    for r in reviews:
+        rule = "auto" if r.reason == AUTO_REASON else "steward"
+        for ours, other in ((r.left, r.right), (r.right, r.left)):
+            for name, value in zip(("entity", "system", "key", "other_entity", "other_system",
+                                    "other_key", "probability", "rule"),
+                                   (*split_record(ours), *split_record(other),
+                                    r.probability, rule), strict=True):
+                sides[name].append(value)
+    if not reviews:
+        return 0
+    con.register("__accepted", pa.table(sides))
+    values = {
+        "record_entity": "a.entity", "record_system": "a.system", "record_key": "a.key",
+        "citizen_id": "o.citizen_id", "link_rule": "a.rule",
+        "match_probability": "round(a.probability, 4)", "name": "q.name",
+        "gender": "q.gender", "birth_date": "q.birth_date", "phone": "q.phone",
+        "record_updated_at": "NULL",
+        "division": f"coalesce(q.division, {_quote(cfg.division)})",
+        "source_system": "a.system", "source_key": "a.key"}
+    cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
+                     for f in schema)
+    con.execute(f"""
+        CREATE TEMP TABLE __adopted AS
+        SELECT DISTINCT ON (a.entity, a.system, a.key) {cols}
+        FROM __accepted a
+        JOIN links o ON o.record_entity = a.other_entity AND o.record_system = a.other_system
+                    AND o.record_key = a.other_key
+        JOIN ({quarantined_persons_sql(files)}) q
+          ON a.entity = 'person' AND q.system = a.system AND q.source_key = a.key
+        WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.record_entity = a.entity
+                          AND l.record_system = a.system AND l.record_key = a.key)
+        ORDER BY a.entity, a.system, a.key, a.probability DESC""")
+    con.unregister("__accepted")
+    con.execute("INSERT INTO fresh SELECT * FROM __adopted")
+    con.execute("INSERT INTO links SELECT * FROM __adopted")
+    return _count(con, "__adopted")
 
 
 def fold_into(con: duckdb.DuckDBPyConnection, names_sql: str, table: str = "folded",

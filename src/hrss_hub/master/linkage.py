@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from hrss_hub.exchange.versions import exchange_store
 from hrss_hub.master.build import fold_into, master_settings
+from hrss_hub.master.quarantined import quarantine_of, quarantined_persons_sql
 from hrss_hub.master.review import Candidate, ReviewStore
-from hrss_hub.quality.reprocess import quarantine_files
 
 if TYPE_CHECKING:
     import duckdb
@@ -114,28 +114,17 @@ def linkage_input(con: duckdb.DuckDBPyConnection, quarantined: list[Path] | None
         FROM person_master m JOIN named n USING (citizen_id)
         WHERE m.merged_into IS NULL AND m.name IS NOT NULL""")
     if quarantined:
-        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in quarantined)
-        # a quarantined record keeps its mapped row as JSON: its attributes are there
         con.execute(f"""
             INSERT INTO __linkable
-            SELECT DISTINCT ON (q.system, q.source_key)
-                   'q|' || q.system || '|' || q.source_key AS uid,
-                   json_extract_string(q.record, '$.name') AS name,
-                   json_extract_string(q.record, '$.gender') AS gender,
-                   strftime(TRY_CAST(json_extract_string(q.record, '$.birth_date') AS DATE),
-                            '%Y%m%d') AS birth_date_s,
-                   json_extract_string(q.record, '$.phone') AS phone,
-                   coalesce(json_extract_string(q.record, '$.address_division'),
-                            json_extract_string(q.record, '$.division')) AS division,
+            SELECT 'q|' || q.system || '|' || q.source_key AS uid, q.name, q.gender,
+                   strftime(q.birth_date, '%Y%m%d') AS birth_date_s, q.phone, q.division,
                    'person|' || q.system || '|' || q.source_key AS record_ref,
                    true AS unidentified
-            FROM read_parquet([{files}], union_by_name = true) q
-            WHERE q.entity = 'person' AND list_contains(q.fields, 'citizen_id')
-              AND q.source_key IS NOT NULL
-              AND json_extract_string(q.record, '$.name') IS NOT NULL
+            FROM ({quarantined_persons_sql(quarantined)}) q
+            WHERE q.name IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM person_link l WHERE l.record_entity = 'person'
                               AND l.record_system = q.system AND l.record_key = q.source_key)
-            ORDER BY q.system, q.source_key, q.run_id DESC""")
+            """)
     fold_into(con, "SELECT name FROM __linkable", "__folded")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE __people AS
@@ -217,8 +206,7 @@ def propose_pairs(cfg: HubConfig, ledger: Any) -> LinkageReport:
         if have != {"person_master", "person_link"}:
             return report
         report.persons = _count_people(con)
-        report.candidates = linkage_input(con, quarantine_files(cfg.quarantine_dir)
-                                          if cfg.quarantine_dir is not None else None)
+        report.candidates = linkage_input(con, quarantine_of(cfg.quarantine_dir))
         if report.candidates < 2:
             return report
         candidates, report.trained = score_pairs(con, settings.review_threshold)

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     import duckdb
 
 
+#: the reason of a pair accepted because it reached ``master.auto_link_threshold``
+AUTO_REASON = "above auto_link_threshold"
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A pair proposed by record linkage."""
@@ -89,7 +93,7 @@ class ReviewStore(LedgerStore):
                     status="accepted" if automatic else "pending", created_at=utcnow(),
                     decided_at=utcnow() if automatic else None,
                     decided_by=actor if automatic else None,
-                    reason="above auto_link_threshold" if automatic else None))
+                    reason=AUTO_REASON if automatic else None))
                 queued += 1
                 auto += automatic
         if queued:
