@@ -111,3 +111,14 @@ def test_city_finds_double_enrollment_and_both_districts_receive_it(tmp_path: Pa
         got[division] = {r["finding_id"] for r in rows if r["check_id"] == "duplicate_enrollment"}
         assert {r["division"] for r in rows} == {division}
     assert got["510107"] == got["510104"] == {dup[0]["finding_id"]}
+    # and each district takes it in: merged from the city's delivery into its own exchange
+    city_key = [signer_of(city).public_key]
+    for district, division in ((wuhou, "510107"), (jinjiang, "510104")):
+        merge_upstream(exchange_store(district), standard.entity("finding"),
+                       [Upstream(city.root / "outbox" / f"district-{division}", "510100")],
+                       signer=signer_of(district), publisher=publisher_of(district),
+                       standard_version=standard.version, trusted=city_key)
+        assert district.exchange_root is not None
+        mine = read_version(district.exchange_root, "finding").to_pylist()
+        assert {r["finding_id"] for r in mine
+                if r["check_id"] == "duplicate_enrollment"} == got[division]
