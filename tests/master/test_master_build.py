@@ -93,6 +93,9 @@ def test_second_build_stages_nothing_and_a_change_restages_one_person(cfg: HubCo
     _run(cfg, [("si_core", SI), ("employment", EMPLOYMENT)])
     again = _run(cfg, [("si_core", SI)])
     assert again.master["staged_persons"] == 0 and again.master["staged_links"] == 0
+    # the published records are all linked as they are: a run staging nothing links nothing
+    idle = _run(cfg, [])
+    assert (idle.master["unlinked"], idle.master["staged_links"]) == (0, 0)
     # si_core corrects the birth date of its record (the same source key)
     moved = [dict(SI[1], birth_date=date(1980, 5, 6), source_key="si_core|person|1")]
     fixed = _run(cfg, [("si_core", moved)])

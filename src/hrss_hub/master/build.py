@@ -4,8 +4,12 @@ Input is what a run staged for the entities that carry a person's attributes (``
 ``civil_status_event``): every system's record, before the exchange's MERGE keeps one
 winner per citizen ID. Each record becomes (or updates) its ``person_link`` row — keyed by
 (entity, system, source key), with the rule that linked it (``id18``, or ``id15`` when the
-source held the 15-digit number) and the attribute values it holds. The master rows of the
-persons those links touch are then recomputed from all their links:
+source held the 15-digit number) and the attribute values it holds. Two more kinds of
+record are linked: published records that no link holds as they are (what reached the
+exchange without being staged here — a city's persons merged up from its districts), and
+records the row gate quarantined for an invalid or missing ID once a steward accepted their
+record-linkage pair (rule ``steward``, or ``auto`` above ``auto_link_threshold``). The
+master rows of the persons those links touch are then recomputed from all their links:
 
 - **survivorship** per field: the systems listed for the field in hub.yaml
   ``master.survivorship`` (else ``source_precedence``) first, in that order, then unlisted
@@ -65,6 +69,7 @@ class MasterReport:
     staged_persons: int = 0
     conflicts: int = 0  # recomputed rows with a conflict
     adopted: int = 0  # quarantined records linked by an accepted review
+    unlinked: int = 0  # published records not linked yet (merged up from lower levels)
 
     def to_dict(self) -> dict[str, int]:
         """JSON form."""
@@ -104,7 +109,8 @@ def staged_links_sql(cfg: HubConfig, standard: Standard) -> str:
     for name in LINKED:
         for pending in list_pending(cfg.exchange_root, name):
             have = set(pq.read_schema(pending.path).names)
-            selects.append(_links_select(name, str(pending.path), have, cfg.division, schema))
+            selects.append(_links_select(name, f"read_parquet({_quote(str(pending.path))})",
+                                         have, cfg.division, schema))
     if not selects:
         cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
         return f"SELECT {cols} WHERE false"
@@ -117,9 +123,29 @@ def _link_schema(standard: Standard) -> pa.Schema:
     return pa.schema([f for f in schema if f.name not in BUILD_COLUMNS])
 
 
-def _links_select(entity: str, path: str, have: set[str], default_division: str,
+def _link_published(con: duckdb.DuckDBPyConnection, cfg: HubConfig, schema: pa.Schema,
+                    entities: list[str]) -> int:
+    """Add to ``fresh`` the published records of ``entities`` that no link holds as they
+    are — records that reached the exchange without being staged here: a city's persons
+    merged up from its districts (:func:`hrss_hub.exchange.levels.merge_upstream`).
+    Returns how many."""
+    before = _count(con, "fresh")
+    for entity in entities:
+        have = set(con.sql(f'SELECT * FROM "{entity}" LIMIT 0').columns)
+        con.execute(f"""
+            INSERT INTO fresh
+            SELECT * FROM ({_links_select(entity, f'"{entity}"', have, cfg.division, schema)}
+                           EXCEPT SELECT * FROM old_links) p
+            WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.record_entity = p.record_entity
+                              AND f.record_system = p.record_system
+                              AND f.record_key = p.record_key)""")
+    return _count(con, "fresh") - before
+
+
+def _links_select(entity: str, source: str, have: set[str], default_division: str,
                   schema: pa.Schema) -> str:
-    """The person_link columns of one staged file's records."""
+    """The person_link columns of the records of ``entity`` in ``source`` (a staged file's
+    ``read_parquet``, or a published dataset's view) with the columns ``have``."""
 
     def col(name: str) -> str:
         return f'"{name}"' if name in have else "NULL"
@@ -139,7 +165,7 @@ def _links_select(entity: str, path: str, have: set[str], default_division: str,
         "source_system": "source_system", "source_key": "source_key"}
     cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
                      for f in schema)
-    return f"SELECT {cols} FROM read_parquet({_quote(path)})"
+    return f"SELECT {cols} FROM {source}"
 
 
 def _rank_sql(systems: tuple[str, ...]) -> str:
@@ -199,13 +225,15 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
     cols = ", ".join(f'"{f.name}"' for f in link_schema)
     con = connect(cfg)
     try:
-        have = register(con, exchange_store(cfg), ("person_link", "person_master"))
+        have = register(con, exchange_store(cfg), ("person_link", "person_master", *LINKED))
         con.execute(f"CREATE TEMP TABLE fresh AS {staged_links_sql(cfg, standard)}")
         report.records = _count(con, "fresh")
         if "person_link" in have:
             con.execute(f"CREATE TEMP VIEW old_links AS SELECT {cols} FROM person_link")
         else:
             con.execute("CREATE TEMP VIEW old_links AS SELECT * FROM fresh WHERE false")
+        report.unlinked = _link_published(con, cfg, link_schema, [e for e in LINKED
+                                                                  if e in have])
         con.execute("CREATE TEMP TABLE links AS SELECT * FROM fresh UNION ALL "
                     "SELECT o.* FROM old_links o ANTI JOIN fresh n "
                     "USING (record_entity, record_system, record_key)")
