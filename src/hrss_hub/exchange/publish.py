@@ -71,6 +71,8 @@ from hrss_hub.standard.model import Entity
 _ABSORBED_LOOKBACK = 50
 #: the column of a MERGE source telling upserts (U) from retractions (D)
 OP = "_hrss_op"
+#: rows per batch of the lookup scan
+_LOOKUP_BATCH = 65_536
 _LINEAGE = ("source_system", "source_key", SOURCE_UPDATED_AT, "extracted_at", "run_id")
 
 
@@ -491,9 +493,8 @@ def lookup(dt: Any, layout: TableLayout, probe: pa.Table, columns: Sequence[str]
     dataset = table.dataset(dt, predicate)
     sets = {k: pc.unique(keys[k].combine_chunks()).drop_null() for k in key}
     wanted = list(dict.fromkeys([*columns, *key]))
-    scanner = dataset.scanner(columns=wanted, batch_readahead=2, fragment_readahead=2)
     hits = []
-    for batch in scanner.to_batches():
+    for batch in _narrow_batches(dataset, wanted):
         mask = None
         for k in key:
             m = pc.fill_null(pc.is_in(batch.column(k), value_set=sets[k]), False)
@@ -507,6 +508,20 @@ def lookup(dt: Any, layout: TableLayout, probe: pa.Table, columns: Sequence[str]
         return found
     distinct = keys.group_by(key).aggregate([])
     return found.join(distinct, keys=key, join_type="left semi")
+
+
+def _narrow_batches(dataset: Any, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """``columns`` of every row of ``dataset``, one file after the other and one batch at
+    a time: no read-ahead and no pre-buffering of a whole file's column chunks, so the
+    lookup's memory is one batch, whatever the size of the files it has to scan."""
+    import pyarrow.dataset as ds
+
+    options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    for fragment in dataset.get_fragments():
+        yield from fragment.to_batches(schema=dataset.schema, columns=columns,
+                                       batch_size=_LOOKUP_BATCH, batch_readahead=0,
+                                       fragment_readahead=0, use_threads=True,
+                                       fragment_scan_options=options)
 
 
 def _stats_predicate(layout: TableLayout, keys: pa.Table) -> str | None:

@@ -50,7 +50,9 @@ ZSTD_LEVEL = 1
 #: DataFusion memory before a MERGE spills to disk, and the spill space it may use.
 #: Not lower: with a 64 MB pool a 10k-update MERGE into 1M rows hung for good (threads
 #: parked waiting for memory, reproducible); 256 MB and unlimited finished in 11 s with
-#: the same peak (~600 MB), so the pool is a ceiling against runaway growth, not a diet
+#: the same peak (~600 MB), so the pool is a ceiling against runaway growth, not a diet.
+#: At 10M rows a 128 MB pool took the peak 840 -> ~760 MB but hung as well (1 run in 3,
+#: all threads asleep), so the pool is not the lever for the 10M/1M peak ratio either
 MERGE_SPILL_BYTES = 512 * 1024 * 1024
 MERGE_TEMP_BYTES = 64 * 1024 * 1024 * 1024
 #: attempts of one publish against concurrent publishers
