@@ -29,12 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 HUB = Path(sys.executable).parent / "hrss-hub"
 STATE = (".hrss-hub", "exchange", "outbox", "quarantine", "reports")
 RUN_COLUMNS = ("run_id", "extracted_at")
-MASTER = ("person_master", "person_link")  # datasets the hub derives in each run
+#: datasets the hub derives in each run: their timestamps are the time it did
+DERIVED = ("person_master", "person_link", "finding")
 
 #: the processes mode: one process per stream of one open run (as Airflow's tasks)
 PROCESSES = """
@@ -78,7 +81,7 @@ def timed(cmd: list[str]) -> float:
 
 def content_hash(ws: Path) -> str:
     """SHA-256 of every standard entity's sorted rows, without the per-run lineage columns
-    (and the person master's ``source_updated_at``: the time the hub built it)."""
+    (and the timestamps of the datasets the hub derives: the time it built them)."""
     from hrss_hub.config import load_config
     from hrss_hub.errors import PublishError
     from hrss_hub.exchange.reading import read_version
@@ -91,8 +94,8 @@ def content_hash(ws: Path) -> str:
             table = read_version(ws / "exchange", name)
         except PublishError:  # nothing published for this entity
             continue
-        skip = (*RUN_COLUMNS, "source_updated_at") if name in MASTER else RUN_COLUMNS
-        keep = [c for c in table.column_names if c not in skip]
+        keep = [f.name for f in table.schema if f.name not in RUN_COLUMNS
+                and not (name in DERIVED and pa.types.is_timestamp(f.type))]
         rows = sorted(json.dumps(r, sort_keys=True, default=str)
                       for r in table.select(keep).to_pylist())
         digest.update(name.encode())

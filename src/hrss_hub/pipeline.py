@@ -365,11 +365,7 @@ def _run_phases_in_parallel(cfg: HubConfig, systems: list[SystemConfig], standar
     ``workers`` at a time; results go into ``merged`` / ``broken`` as serially."""
     by_name = {s.system: s for s in systems}
     shown = parallel.LockedProgress(progress)
-    lock = threading.Lock()
-    if cfg.gx:
-        from hrss_hub.quality import gx
-
-        gx.import_gx()  # once, in this thread: workers then only use it
+    lock = threading.Lock()  # Great Expectations serializes its own calls (quality/gx.py)
 
     def work(job: parallel.Job) -> None:
         for part in job:
