@@ -164,6 +164,8 @@ def main() -> None:
             if len(hashes) != 1:
                 raise RuntimeError(f"demo: published content differs: {hashes}")
             results["demo"] = {k: median(v) for k, v in times.items()}
+            print(f"demo ({args.persons} persons): {results['demo']} (rounds: {times})",
+                  flush=True)
         ws = two_systems(root / "two", args.rows)
         script = root / "processes.py"
         script.write_text(PROCESSES, encoding="utf-8")
@@ -183,6 +185,7 @@ def main() -> None:
         if len(hashes) != 1:
             raise RuntimeError(f"two systems: published content differs: {hashes}")
         results[f"two systems x {args.rows:,} rows"] = {k: median(v) for k, v in times.items()}
+        print(f"two systems: rounds {times}", flush=True)
     print(f"cores: {os.cpu_count()}, rounds: {args.rounds} (median wall seconds)")
     for name, figures in results.items():
         base = next(iter(figures.values()))

@@ -208,7 +208,7 @@ def test_cli_parallel_option(world: Path) -> None:
 
 
 def test_worker_count_follows_flag_then_hub_yaml_then_cores(world: Path) -> None:
-    assert default_workers(1) == 1 and default_workers(2) == 2
+    assert default_workers(1) == 1 and default_workers(2) == 1 and default_workers(4) == 2
     assert default_workers(64) == DEFAULT_MAX_WORKERS and default_workers(0) == 1
     hub = yaml.safe_load((world / "hub.yaml").read_text(encoding="utf-8"))
     assert worker_count(load_config(world / "hub.yaml")) == default_workers()

@@ -203,7 +203,7 @@ def final_line(summary: RunSummary) -> str:
               show_default=True, help="Seconds --wait waits at most.")
 @click.option("--parallel", "-j", type=click.IntRange(min=1), default=None,
               help="Streams run at once (1: one after the other). Default: hub.yaml "
-                   "parallel, else the cores (at most 4). The results are the same.")
+                   "parallel, else half the cores (at most 4). The results are the same.")
 @click.pass_context
 def run(ctx: click.Context, config: str | None, systems: tuple[str, ...], as_json: bool,
         quiet: bool, wait: bool, wait_timeout: float, parallel: int | None) -> None:

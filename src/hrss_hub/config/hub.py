@@ -111,7 +111,7 @@ class HubFile(FileModel):
     """
     parallel: PositiveInt | None = None
     """Streams `hrss-hub run` runs at once (`--parallel` overrides; 1: one after the other);
-    unset: the cores, at most 4.
+    unset: half the cores, at most 4.
     """
     gx: bool = True
     """Run Great Expectations (the Arrow row gate checks every row either way)."""
@@ -228,7 +228,7 @@ class HubConfig:
     signature_suite: str = "ed25519"
     #: systems whose records win a conflict, earliest first (then unlisted ones by name)
     source_precedence: tuple[str, ...] = ()
-    #: streams run at once by ``hrss-hub run`` (``None``: the cores, at most 4; see
+    #: streams run at once by ``hrss-hub run`` (``None``: half the cores, at most 4; see
     #: :func:`hrss_hub.run.parallel.worker_count`)
     parallel: int | None = None
     gx: bool = True

@@ -44,7 +44,7 @@ from hrss_hub.config import HubConfig
 from hrss_hub.run.context import Progress
 from hrss_hub.run.summary import StreamSummary
 
-#: the default number of workers is the core count, at most this (each stream holds a few
+#: the default number of workers is half the cores, at most this (each stream holds a few
 #: batches in memory, and the ledger has one writer at a time)
 DEFAULT_MAX_WORKERS = 4
 
@@ -52,10 +52,11 @@ T = TypeVar("T")
 
 
 def default_workers(cores: int | None = None) -> int:
-    """Workers when neither ``--parallel`` nor hub.yaml ``parallel`` says: the cores,
-    at least 1, at most :data:`DEFAULT_MAX_WORKERS`."""
+    """Workers when neither ``--parallel`` nor hub.yaml ``parallel`` says: half the cores
+    (one stream already keeps two busy: its next batch is read while the current one is
+    mapped, checked and written), at least 1, at most :data:`DEFAULT_MAX_WORKERS`."""
     count = cores if cores is not None else (os.cpu_count() or 1)
-    return max(1, min(DEFAULT_MAX_WORKERS, count))
+    return max(1, min(DEFAULT_MAX_WORKERS, count // 2))
 
 
 def worker_count(cfg: HubConfig) -> int:
