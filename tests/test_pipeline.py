@@ -171,8 +171,43 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path: Path,
     assert main(["run", "--config", str(ws / "hub.yaml")]) == 0
     captured = capsys.readouterr()
     assert "[hr_db/staff] started" in captured.err
+    # the SQLite source's COUNT(*): the estimate the progress lines measure against
+    assert "[hr_db/staff] about 5 rows to read" in captured.err
     assert "[hr_db/staff] succeeded: read 5, published 3, quarantined 2" in captured.err
     assert "quarantined by rule" in captured.out and "citizen_id_invalid" in captured.out
+
+
+@pytest.mark.parametrize("flag", ["--json", "--quiet"])
+def test_json_and_quiet_print_no_progress(tmp_path: Path, flag: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    ws = make_workspace(tmp_path)
+    assert main(["run", "--config", str(ws / "hub.yaml"), flag]) == 0
+    captured = capsys.readouterr()
+    assert "[hr_db/staff]" not in captured.err and "rows to read" not in captured.err
+    assert captured.err == ""
+    if flag == "--json":
+        assert json.loads(captured.out)["status"] == "succeeded"
+    else:
+        assert captured.out.count("\n") == 1 and captured.out.startswith("run ")
+
+
+def test_airflow_task_log_gets_the_progress_lines(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from hrss_hub.airflow.tasks import PROGRESS_LOGGER, task_log_progress
+    from hrss_hub.pipeline import run_one_stream, start_run
+
+    ws = make_workspace(tmp_path)
+    cfg = load_config(ws / "hub.yaml")
+    run_id = start_run(cfg, trigger="airflow", systems=["hr_db"])
+    with caplog.at_level("INFO", logger=PROGRESS_LOGGER):
+        summary = run_one_stream(cfg, "hr_db", "staff", run_id,
+                                 progress=task_log_progress(interval=0))
+    lines = [r.getMessage() for r in caplog.records if r.name == PROGRESS_LOGGER]
+    assert summary.read == 5
+    assert lines[:2] == ["[hr_db/staff] started", "[hr_db/staff] about 5 rows to read"]
+    assert any(line.startswith("[hr_db/staff] 5 / 5 rows (100%)") and "ETA 0:00:00" in line
+               for line in lines)
+    assert lines[-1].startswith("[hr_db/staff] succeeded: read 5")
 
 
 def test_a_publish_failure_fails_the_run_and_loses_nothing(

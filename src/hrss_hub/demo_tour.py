@@ -7,7 +7,6 @@ Kept outside :mod:`hrss_hub.demo` (the world generator) because it drives the pi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +86,11 @@ def mark_key_run(workspace: Path, name: str) -> None:
 def run_demo(workspace: Path, persons: int, seed: int, *, as_json: bool = False,
              quiet: bool = False) -> int:
     """Init the world if needed, serve the REST API, run, compare; returns the exit code."""
-    from hrss_hub.cli.run import TerminalProgress, final_line, print_errors, print_summary
+    from hrss_hub.cli.progress import TerminalProgress
+    from hrss_hub.cli.run import final_line, print_errors, print_summary
     from hrss_hub.config import load_config
-    from hrss_hub.demo.generator import TOKEN_ENV, URL_ENV, demo_token, generate_world
-    from hrss_hub.demo.server import start_server
+    from hrss_hub.demo.generator import generate_world
+    from hrss_hub.demo.server import serving
     from hrss_hub.ledger import Ledger
     from hrss_hub.pipeline import run
 
@@ -108,21 +108,12 @@ def run_demo(workspace: Path, persons: int, seed: int, *, as_json: bool = False,
     finally:
         ledger.close()
     expected = pending_key(workspace, runs_before)
-    token = demo_token(workspace)
-    server = start_server(workspace, port=0, token=token)
-    saved = {k: os.environ.get(k) for k in (TOKEN_ENV, URL_ENV)}
-    os.environ[TOKEN_ENV], os.environ[URL_ENV] = token, server.url
     progress = TerminalProgress(enabled=not (quiet or as_json))
     try:
-        summary = run(cfg, trigger="demo", progress=progress)
+        with serving(workspace):
+            summary = run(cfg, trigger="demo", progress=progress)
     finally:
         progress.close()
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     problems = compare_with_key(summary, expected[1]) if expected else []
     if expected and not summary.failed:
         ledger = Ledger.open(cfg.ledger_url)

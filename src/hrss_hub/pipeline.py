@@ -173,8 +173,10 @@ def start_run(cfg: HubConfig, trigger: str = "airflow", systems: Iterable[str] =
         ledger.close()
 
 
-def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> StreamSummary:
-    """Extract → map → validate → stage one stream within an open run.
+def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str,
+                   progress: Progress | None = None) -> StreamSummary:
+    """Extract → map → validate → stage one stream within an open run (``progress``: where
+    its progress goes, e.g. the Airflow task log; by default nowhere).
 
     Raises ``HubError`` (with the step context) when the stream fails, so that an
     orchestrator retries it when the error is retriable. A retry that finds the stream
@@ -198,14 +200,17 @@ def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str) -> Str
         if done is not None:
             return recovered_summary(summary, done)
         t0 = time.perf_counter()
+        progress = progress or NoProgress()
+        progress.stream_started(system, stream)
         try:
             run_stream(cfg, sys_cfg, stream_cfg, create_connector(sys_cfg), standard, ledger,
-                       run_id, summary, NoProgress(),
+                       run_id, summary, progress,
                        lambda: renew_or_fail(ledger, run_id, DETACHED_LEASE_SECONDS))
         except HubError as exc:
             raise with_step(exc, step="sync_stream", system=system, stream=stream,
                             run_id=run_id) from exc.__cause__
         summary.duration_seconds = round(time.perf_counter() - t0, 3)
+        progress.stream_finished(summary)
         return summary
     finally:
         ledger.close()

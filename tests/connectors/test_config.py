@@ -149,7 +149,8 @@ INVALID_CONFIGS: list[Case] = [
          "      type: page\n      size: none\n      offset_param: o\n",
          (("size must be an integer, got 'none'", 9, "streams[0].pagination.size"),
           ("unknown key 'offset_param'", 10, "streams[0].pagination.offset_param")),
-         ("valid: page_param, size, size_param, start",)),  # the keys of *this* style
+         # the keys of *this* style
+         ("valid: page_param, records_total_path, size, size_param, start",)),
     Case("cursor pagination without its path", "kind: rest\nconnection: {base_url: 'http://x'}\n"
          "streams: [{name: a, path: /a, schema: {id: string}, pagination: {type: cursor}}]\n",
          (("cursor_path is required", 3,

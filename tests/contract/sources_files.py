@@ -45,7 +45,7 @@ def files_source(tmp_path: Path, writer: Callable[[Path, list[list[str]]], None]
                         **({"sheet": "人员", "header_row": 2} if suffix == ".xlsx" else {})}]}
     cfg = parse_system(raw, tmp_path / "contracts.yaml", tmp_path)
     yield Source(create_connector(cfg), "roster", ["序号"], BATCH,
-                 lambda: [(str(k),) for k in keys], add_file)
+                 lambda: [(str(k),) for k in keys], add_file, estimate_exact=True)
 
 
 def csv_writer(encoding: str, bom: bool = False) -> Callable[[Path, list[list[str]]], None]:

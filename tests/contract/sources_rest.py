@@ -23,13 +23,19 @@ TOKEN = "contract-rest-token-5150"
 
 
 def rest_source(request: pytest.FixtureRequest, tmp_path: Path,
-                pagination: dict[str, Any], style: str) -> Iterator[Source]:
-    """17 records served 3 per page; ``append`` adds records with later ``updatedAt``."""
+                pagination: dict[str, Any], style: str, *,
+                totals: bool = False) -> Iterator[Source]:
+    """17 records served 3 per page; ``append`` adds records with later ``updatedAt``.
+    With ``totals`` the bodies say how many records match (``meta.records``) and the
+    stream's ``records_total_path`` points there (its row estimate is then exact)."""
     mod = hrss_test_http_server
     monkeypatch = request.getfixturevalue("monkeypatch")
     monkeypatch.setenv("CONTRACT_REST_TOKEN", TOKEN)
     data: list[dict[str, Any]] = mod.records(17)
-    with mod.ApiServer(page_style=style, auth=("bearer", TOKEN), default_size=3) as server:
+    if totals:
+        pagination = {**pagination, "records_total_path": "meta.records"}
+    with mod.ApiServer(page_style=style, auth=("bearer", TOKEN), default_size=3,
+                       totals_path="meta" if totals else None) as server:
         server.add_route("/jobseekers", data)
 
         def append(n: int) -> None:
@@ -49,12 +55,13 @@ def rest_source(request: pytest.FixtureRequest, tmp_path: Path,
         }
         cfg = parse_system(raw, tmp_path / "employment_api.yaml", tmp_path)
         yield Source(create_connector(cfg), "jobseekers", ["id"], BATCH,
-                     lambda: [(r["id"],) for r in data], append)
+                     lambda: [(r["id"],) for r in data], append, estimate_exact=totals)
 
 
 @source_factory("rest-page", "rest")
 def rest_page(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
-    yield from rest_source(request, tmp_path, {"type": "page", "size": 3}, "page")
+    yield from rest_source(request, tmp_path, {"type": "page", "size": 3}, "page",
+                           totals=True)
 
 
 @source_factory("rest-link", "rest")
@@ -64,13 +71,14 @@ def rest_link(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source
 
 @source_factory("rest-offset", "rest")
 def rest_offset(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
-    yield from rest_source(request, tmp_path, {"type": "offset", "size": 3}, "offset")
+    yield from rest_source(request, tmp_path, {"type": "offset", "size": 3}, "offset",
+                           totals=True)
 
 
 @source_factory("rest-cursor", "rest")
 def rest_cursor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     yield from rest_source(request, tmp_path, {"type": "cursor", "cursor_path": "data.next"},
-                           "cursor")
+                           "cursor", totals=True)
 
 
 @source_factory("rest-next-url", "rest")

@@ -65,7 +65,7 @@ def sql_source(url: str, fast_path: str, tmp_path: Path) -> Iterator[Source]:
     cfg = parse_system(raw, tmp_path / "si_core.yaml", tmp_path)
     try:
         yield Source(create_connector(cfg), "AC01", ["AAC001"], BATCH,
-                     lambda: [(k,) for k in keys], append)
+                     lambda: [(k,) for k in keys], append, estimate_exact=True)
     finally:
         md.drop_all(engine)
         engine.dispose()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hrss_hub.connectors.base import Chunk, State
+from hrss_hub.connectors.base import Chunk, State, estimate_rows
 from hrss_hub.connectors.contract import FACTORIES, Source, kinds_without_source
 
 
@@ -109,3 +109,28 @@ def test_state_is_json(source: Source) -> None:
     _, chunks = read_all(source)
     for chunk in chunks:
         assert json.loads(json.dumps(chunk.state)) == chunk.state
+
+
+def _yielded(chunks: list[Chunk]) -> int:
+    return sum(c.batch.num_rows + len(c.rejects) for c in chunks)
+
+
+def test_estimate_is_unknown_or_what_the_read_yields(source: Source) -> None:
+    """``estimate_rows`` (progress bars): before the first read, from the final state and
+    after an append. An exact source must say what the read then yields; any other must
+    answer ``None`` or a non-negative number, and never raise."""
+    checks: list[tuple[int | None, int]] = []
+    first = estimate_rows(source.connector, source.stream, None)
+    _, chunks = read_all(source)
+    checks.append((first, _yielded(chunks)))
+    final = chunks[-1].state
+    checks.append((estimate_rows(source.connector, source.stream, final), 0))
+    source.append(5)
+    appended = estimate_rows(source.connector, source.stream, final)
+    _, more = read_all(source, final)
+    checks.append((appended, _yielded(more)))
+    assert checks[2][1] == 5
+    for estimate, got in checks:
+        assert estimate is None or (isinstance(estimate, int) and estimate >= 0)
+        if source.estimate_exact:
+            assert estimate == got, f"estimated {estimate}, the read yielded {got}"

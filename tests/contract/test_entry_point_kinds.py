@@ -162,7 +162,7 @@ def test_with_its_contract_source_the_suite_runs_against_the_kind(tmp_path: Path
     result = run(site, *pytest_args("-k", "jsonl or every_registered_kind"))
     assert result.returncode == 0, result.stdout + result.stderr
     # the coverage test plus every contract test, parametrized for the jsonl source
-    assert "13 passed" in result.stdout, result.stdout
+    assert "14 passed" in result.stdout, result.stdout
 
 
 def test_a_broken_plugin_is_a_config_error_naming_it(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from hrss_hub.demo.generator import append_world, demo_token, generate_world
-from hrss_hub.demo.server import start_server
+from hrss_hub.demo.generator import TOKEN_ENV, URL_ENV, append_world, demo_token, generate_world
+from hrss_hub.demo.server import serving, start_server
 
 
 def _get(url: str, token: str | None, **params: Any) -> requests.Response:
@@ -93,6 +93,25 @@ def _rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 def _files(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted((root / "sources").rglob("*")) if p.is_file() and p.suffix != ".db"}
+
+
+def test_serving_restores_the_environment_it_set(world: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # the cause of a test-order failure: a helper serving one workspace left its token in
+    # $HRSS_DEMO_API_TOKEN, and every later start_server(<other workspace>) took it
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.setenv(URL_ENV, "http://before.invalid/api")
+    other = tmp_path / "other"
+    generate_world(other, persons=40, seed=3)
+    assert demo_token(other) != demo_token(world)
+    with serving(other) as srv:
+        assert os.environ[TOKEN_ENV] == demo_token(other)
+        assert os.environ[URL_ENV] == srv.url
+        assert _get(f"{srv.url}/persons", demo_token(other)).status_code == 200
+    assert TOKEN_ENV not in os.environ
+    assert os.environ[URL_ENV] == "http://before.invalid/api"
+    with start_server(world) as srv:  # the workspace's own token again
+        assert _get(f"{srv.url}/persons", demo_token(world)).status_code == 200
 
 
 def test_append_keeps_existing_data_and_adds_newer_records(world: Path, tmp_path: Path) -> None:

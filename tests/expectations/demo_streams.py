@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,15 +36,14 @@ def validate_demo(workspace: Path, suites: dict[str, list[Any]], gx_context: Any
     validation frames)."""
     from datetime import UTC, datetime
 
-    from hrss_hub.demo.generator import TOKEN_ENV, URL_ENV, demo_token
-    from hrss_hub.demo.server import start_server
+    from hrss_hub.demo.server import serving
 
     cfg = load_config(workspace / "hub.yaml")
     standard = load_standard(cfg.standard_dir)
-    server = start_server(workspace, port=0, token=demo_token(workspace))
-    os.environ[TOKEN_ENV], os.environ[URL_ENV] = demo_token(workspace), server.url
     out = []
-    try:
+    # the API's token and URL in the environment only while it runs (a token left behind
+    # made later demo servers of other workspaces refuse their own token)
+    with serving(workspace):
         for system, stream, compiled in demo_streams(workspace):
             entity = compiled.entity
             validator = StreamValidator(standard, entity, suites.get(entity.name, []),
@@ -68,6 +66,4 @@ def validate_demo(workspace: Path, suites: dict[str, list[Any]], gx_context: Any
                         counts[rule] = counts.get(rule, 0) + n
                     frames.append(validator.add(mb, verdict))
             out.append((system.system, stream.name, validator, counts, frames))
-    finally:
-        server.stop()
     return out

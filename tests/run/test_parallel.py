@@ -14,6 +14,7 @@ import shutil
 import signal
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,10 @@ def test_locked_progress_forwards_every_event() -> None:
         def stream_started(self, system: str, stream: str) -> None:
             events.append(("started", system, stream))
 
+        def stream_estimate(self, system: str, stream: str,
+                            estimate: Callable[[], int | None]) -> None:
+            events.append(("estimate", system, stream, str(estimate())))
+
         def rows_read(self, system: str, stream: str, rows: int) -> None:
             events.append(("rows", system, stream, str(rows)))
 
@@ -295,5 +300,16 @@ def test_locked_progress_forwards_every_event() -> None:
     for t in threads:
         t.join()
     progress.stream_started("s", "x")
+
+    def slow_count() -> int:
+        # the lock is free while the estimate runs: another thread's event gets through
+        other = threading.Thread(target=progress.rows_read, args=("s", "y", 1))
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive()
+        return 42
+
+    progress.stream_estimate("s", "x", slow_count)
     progress.stream_finished(StreamSummary("s", "x", None))
-    assert len(events) == 10 and events[-1] == ("finished", "s", "x")
+    assert ("estimate", "s", "x", "42") in events and ("rows", "s", "y", "1") in events
+    assert len(events) == 12 and events[-1] == ("finished", "s", "x")

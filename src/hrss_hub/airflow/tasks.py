@@ -62,8 +62,25 @@ def sync_stream(config_path: str | Path, system: str, stream: str, run_id: str
     from hrss_hub.config import load_config
     from hrss_hub.pipeline import run_one_stream
 
-    summary = run_one_stream(load_config(config_path), system, stream, run_id)
+    summary = run_one_stream(load_config(config_path), system, stream, run_id,
+                             progress=task_log_progress())
     return asdict(summary)
+
+
+#: the logger of the progress lines in Airflow task logs
+PROGRESS_LOGGER = "hrss_hub.progress"
+
+
+def task_log_progress(interval: float | None = None) -> Any:
+    """The stream's progress as log lines (the task log): the terminal's plain lines —
+    start and estimate, rows / total (percent), rows/s and ETA at most every ``interval``
+    seconds (default :data:`hrss_hub.run.progress.DEFAULT_INTERVAL`), the final counts."""
+    import logging
+
+    from hrss_hub.run.progress import DEFAULT_INTERVAL, ProgressLines
+
+    return ProgressLines(logging.getLogger(PROGRESS_LOGGER).info,
+                         interval=DEFAULT_INTERVAL if interval is None else interval)
 
 
 def close_run(config_path: str | Path, system: str, run_id: str,

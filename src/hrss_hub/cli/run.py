@@ -3,69 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 
 from hrss_hub.cli.output import json_option, quiet_option
 from hrss_hub.config import load_config
-from hrss_hub.run.summary import RunSummary, StreamSummary
-
-
-class TerminalProgress:
-    """Progress bars on a terminal (rich), plain lines otherwise."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self._progress: Any = None
-        self._tasks: dict[tuple[str, str], Any] = {}
-        if enabled and self.tty:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                SpinnerColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
-                console=Console(stderr=True), transient=False)
-            self._progress.start()
-
-    def stream_started(self, system: str, stream: str) -> None:
-        if not self.enabled:
-            return
-        if self._progress is not None:
-            task = self._progress.add_task(f"{system}/{stream}", total=None)
-            self._tasks[(system, stream)] = task
-        else:
-            click.echo(f"[{system}/{stream}] started", err=True)
-
-    def rows_read(self, system: str, stream: str, rows: int) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._tasks[(system, stream)], rows)
-
-    def stream_finished(self, summary: StreamSummary) -> None:
-        if not self.enabled:
-            return
-        key = (summary.system, summary.stream)
-        if self._progress is not None:
-            self._progress.update(self._tasks[key], total=max(summary.read, 1),
-                                  completed=max(summary.read, 1))
-        else:
-            click.echo(f"[{summary.system}/{summary.stream}] {summary.status}: "
-                       f"read {summary.read}, published {summary.published}, "
-                       f"quarantined {summary.quarantined}, filtered {summary.filtered} "
-                       f"({summary.duration_seconds:.1f}s)", err=True)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+from hrss_hub.run.summary import RunSummary
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -143,7 +87,8 @@ def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: 
             trigger: str = "cli", wait_seconds: float = 0.0,
             parallel: int | None = None) -> int:
     """Run the pipeline and print the summary; returns the exit code. ``parallel``:
-    streams at once (``None``: hub.yaml ``parallel``, else from the cores)."""
+    streams at once (``None``: hub.yaml ``parallel``, else half the cores)."""
+    from hrss_hub.cli.progress import TerminalProgress
     from hrss_hub.pipeline import run as run_pipeline
 
     cfg = load_config(config, overrides={"parallel": parallel})

@@ -9,6 +9,7 @@ that was not delivered.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # the contract is importable without pyarrow (configuration, DAG parsing)
     import pyarrow as pa
+
+_log = logging.getLogger(__name__)
 
 #: Column added to every batch: where each row came from (file:line, table[key], URL#index).
 LOCATION_COLUMN = "_location"
@@ -119,6 +122,33 @@ class Connector(Protocol):
         """Yield bounded chunks of the stream's rows newer than ``state``."""
 
 
+@runtime_checkable
+class EstimatesRows(Protocol):
+    """The contract's optional part: how many rows ``read(stream, state)`` will yield.
+
+    Only progress displays use it (a bar with a total and an ETA), so it must be cheap
+    (a ``COUNT(*)`` with a timeout, table statistics, file sizes, one API page) and may
+    be approximate. ``None`` means unknown. :class:`ConnectorKind` answers ``None``; a
+    connector without the method is treated the same (see :func:`estimate_rows`).
+    """
+
+    def estimate_rows(self, stream: str, state: State | None = None) -> int | None:
+        """About how many rows (and rejects) ``read(stream, state)`` yields, or ``None``."""
+
+
+def estimate_rows(connector: object, stream: str, state: State | None = None) -> int | None:
+    """``connector.estimate_rows(stream, state)``, never raising: any failure (or a
+    connector without the method, or a nonsense answer) is ``None``, unknown."""
+    if not isinstance(connector, EstimatesRows):
+        return None
+    try:
+        n = connector.estimate_rows(stream, state)
+    except Exception as exc:  # noqa: BLE001 - an estimate must never fail a run
+        _log.debug("no row estimate for %s: %s", stream, type(exc).__name__)
+        return None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+
+
 class ConnectorKind:
     """Base for connector kinds: declares the options a kind accepts (for config checks)."""
 
@@ -138,6 +168,11 @@ class ConnectorKind:
     def discover(self) -> Mapping[str, pa.Schema]:
         """Stream name → Arrow schema, from :meth:`schema` for every configured stream."""
         return {s.name: self.schema(s.name) for s in self.config.streams}
+
+    def estimate_rows(self, stream: str, state: State | None = None) -> int | None:
+        """How many rows ``read(stream, state)`` will yield, about: unknown (``None``)
+        unless the kind knows a cheap way (see :class:`EstimatesRows`)."""
+        return None
 
     def declared_columns(self, stream: str) -> list[str] | None:
         """The columns of ``stream`` as the YAML declares them, without any I/O, or ``None``

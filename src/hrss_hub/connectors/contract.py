@@ -48,6 +48,9 @@ class Source:
     expected: Callable[[], list[tuple[Any, ...]]]
     #: add ``n`` new rows to the source (new keys)
     append: Callable[[int], None]
+    #: whether ``estimate_rows`` is exact on this source (the suite then checks it equals
+    #: the rows each read yields); otherwise it must be unknown or a non-negative number
+    estimate_exact: bool = False
 
 
 SourceFactory = Callable[["pytest.FixtureRequest", Path], Iterator[Source]]

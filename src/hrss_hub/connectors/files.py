@@ -252,6 +252,38 @@ class FilesConnector(ConnectorKind):
                 note = None  # reported once per file
             current = None
 
+    def estimate_rows(self, stream: str, state: State | None = None) -> int | None:
+        """About how many records ``read(stream, state)`` yields, from the unprocessed
+        files' sizes: a CSV's lines are counted in its first MiB and scaled to its size
+        (exact for a smaller file), an XLSX's rows come from its sheet dimension; a
+        half-read file counts only its rest. The checksums this needs are the ones the
+        read computes anyway (cached per file content)."""
+        sc = self.config.stream(stream)
+        done = set(((state or {}).get("files") or {}).keys())
+        current = (state or {}).get("current") or {}
+        total = 0
+        for path in self._files(sc):
+            info = self._scan(sc, path)
+            if info.sha256 in done:
+                continue
+            rows = self._estimate_file(sc, path, info)
+            if rows is None:
+                return None
+            if current.get("sha256") == info.sha256:
+                rows -= int(current.get("rows_done") or 0)
+            total += max(rows, 0)
+        return total
+
+    def _estimate_file(self, sc: StreamConfig, path: Path, info: FileScan) -> int | None:
+        if _stream_format(sc) == "xlsx":
+            from hrss_hub.connectors import files_xlsx
+
+            return files_xlsx.estimate_rows(path, sc.options.get("sheet"),
+                                            int(sc.options.get("header_row", 1)))
+        from hrss_hub.connectors import files_csv
+
+        return files_csv.estimate_rows(path, info.bom_length, info.size)
+
     def _blocks(self, sc: StreamConfig, path: Path, info: Any,
                 resume: dict[str, Any] | None) -> Iterator[RowBlock]:
         size = self.config.batch_size

@@ -164,6 +164,27 @@ def read_header(path: Path, encoding: str, bom: int, delimiter: str,
     return [name.strip() or f"column_{i + 1}" for i, name in enumerate(row)]
 
 
+#: bytes of a CSV file whose lines are counted to estimate its rows
+ESTIMATE_SAMPLE_BYTES = 1 << 20
+
+
+def estimate_rows(path: Path, bom: int, size: int) -> int:
+    """Data lines of a CSV file (its header excluded): counted in the first
+    :data:`ESTIMATE_SAMPLE_BYTES` after the BOM and scaled to the file's size, so exact for
+    a smaller file. A newline byte is one in UTF-8, GBK and GB18030 alike (never part of
+    a multi-byte character); quoted fields spanning lines make it an overestimate."""
+    with path.open("rb") as fh:
+        fh.seek(bom)
+        sample = fh.read(ESTIMATE_SAMPLE_BYTES)
+    if not sample:
+        return 0
+    lines = sample.count(b"\n") + (0 if sample.endswith(b"\n") else 1)
+    body = size - bom
+    if len(sample) < body:  # a larger file: scale the sampled line density to its size
+        lines = round(lines * body / len(sample))
+    return max(lines - 1, 0)
+
+
 def read_blocks(path: Path, *, encoding: str, bom: int, delimiter: str, quotechar: str,
                 batch_size: int, start_line: int = 2) -> Iterator[RowBlock]:
     """Yield blocks of rows from ``start_line`` (a record start; line 1 is the header).

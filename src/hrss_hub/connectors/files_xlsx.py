@@ -64,6 +64,17 @@ def read_header(path: Path, sheet: str | None, header_row: int) -> list[str]:
         wb.close()
 
 
+def estimate_rows(path: Path, sheet: str | None, header_row: int) -> int | None:
+    """Data rows below ``header_row`` as the sheet's dimension says (``None`` when the
+    workbook records none); trailing formatted but empty rows are counted too."""
+    wb, ws = open_sheet(path, sheet)
+    try:
+        last = ws.max_row
+    finally:
+        wb.close()
+    return None if last is None else max(int(last) - header_row, 0)
+
+
 def read_blocks(path: Path, *, sheet: str | None, header_row: int, batch_size: int,
                 start_row: int | None = None) -> Iterator[RowBlock]:
     """Yield blocks of data rows (below ``header_row``) from ``start_row``; last has done=True."""

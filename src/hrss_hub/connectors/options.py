@@ -158,6 +158,13 @@ class SqlConnection(OptionsModel):
     fast_path: Annotated[Literal["auto", "adbc", "connectorx", "off", "sqlalchemy"],
                          BeforeValidator(_yaml_off)] = Field(default="auto", title="fast_path")
     db_schema: Name | None = None
+    #: how progress displays learn a stream's row count: ``auto`` (a COUNT(*) with the
+    #: read's cursor filter, table statistics when it times out), ``count``,
+    #: ``statistics`` (PostgreSQL reltuples, MySQL/MariaDB information_schema) or ``off``
+    estimate: Annotated[Literal["auto", "count", "statistics", "off"],
+                        BeforeValidator(_yaml_off)] = Field(default="auto", title="estimate")
+    #: seconds the estimate's COUNT(*) may take before it is given up
+    estimate_timeout: Annotated[float, Field(gt=0, le=60)] = 2.0
 
     @field_validator("url")
     @classmethod

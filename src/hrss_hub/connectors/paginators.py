@@ -49,6 +49,14 @@ class PaginationOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
     type: str
+    #: dotted path of the number of records matching the request (e.g. ``data.total``),
+    #: any style: only progress displays use it (a bar with a total and an ETA)
+    records_total_path: _Name | None = None
+
+    def records_total(self) -> str | None:
+        """Where a response says how many records match: ``records_total_path``, else a
+        ``total_path`` that counts records (offset paging)."""
+        return self.records_total_path
 
 
 class SinglePageOptions(PaginationOptions):
@@ -79,6 +87,10 @@ class OffsetOptions(PaginationOptions):
     size: _Positive = 100
     #: dotted path of the total number of records in the body (optional: stop after it)
     total_path: _Name | None = None
+
+    def records_total(self) -> str | None:
+        """``records_total_path``, else ``total_path`` (it counts records here)."""
+        return self.records_total_path or self.total_path
 
 
 class CursorOptions(PaginationOptions):
@@ -170,7 +182,8 @@ def at_path(body: Any, path: str) -> Any:
     return node
 
 
-def _as_int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """An integer from a JSON number or digit string (``None`` otherwise, and for booleans)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -279,7 +292,7 @@ class _RangePaginator(Paginator):
     def resume(self, request: PageRequest) -> None:
         """Continue at the position in ``request``."""
         super().resume(request)
-        position = _as_int(request.params.get(self.params[0]))
+        position = as_int(request.params.get(self.params[0]))
         self.position = self.initial if position is None else position
 
     def update_state(self, response: PageResponse, data: Sequence[Any]) -> None:
@@ -288,7 +301,7 @@ class _RangePaginator(Paginator):
             return self._stop()
         self.position = self.advanced(len(data))
         if self.options.total_path:
-            total = _as_int(at_path(response.body, self.options.total_path))
+            total = as_int(at_path(response.body, self.options.total_path))
             if total is not None and self.beyond(total):
                 return self._stop()
         return None

@@ -54,9 +54,12 @@ from hrss_hub.connectors.http import HttpClient, JsonResponse, RetryPolicy, full
 from hrss_hub.connectors.incremental import Incremental, Watermark
 from hrss_hub.connectors.options import RestConnection, RestStream
 from hrss_hub.connectors.paginators import (
+    OffsetOptions,
+    PageNumberOptions,
     PageRequest,
     PaginationLoop,
     PaginationOptions,
+    as_int,
     at_path,
     create_paginator,
     parse_pagination,
@@ -362,6 +365,39 @@ class RestConnector(ConnectorKind):
             self._records(spec, response, client.safe(full_url(url, params)))
         finally:
             client.close()
+
+    def estimate_rows(self, stream: str, state: State | None = None) -> int | None:
+        """The records ``read(stream, state)`` will get, as the API itself counts them.
+
+        Only for a pagination whose responses carry the number of matching records
+        (``records_total_path``, or an offset ``total_path``): one request for the first
+        page (page size 1 where the style has one) with the read's ``since`` parameter.
+        ``None`` (unknown) otherwise, and for a read resuming inside a paged window.
+        """
+        spec = self._spec(stream)
+        path = spec.pagination.records_total()
+        if path is None or (state or {}).get("window"):
+            return None
+        since = _Reader(self, spec, dict(state or {})).since
+        first = PageRequest()
+        create_paginator(spec.pagination).init_request(first)
+        params = {**spec.params, **first.params}
+        size_param = (spec.pagination.size_param if isinstance(spec.pagination, PageNumberOptions)
+                      else spec.pagination.limit_param
+                      if isinstance(spec.pagination, OffsetOptions) else None)
+        if size_param:
+            params[size_param] = "1"
+        if spec.since_param and since.cursor is not None:
+            params[spec.since_param] = _param_value(since.cursor)
+        base_url, client = self._client()
+        try:
+            response = client.get_json(_join(base_url, spec.path), params,
+                                       context=self._context(spec))
+        finally:
+            client.close()
+        total = as_int(at_path(response.body, path))
+        # the records at the watermark that were delivered already are skipped by the read
+        return None if total is None else max(total - len(since.keys), 0)
 
     def discover(self) -> Mapping[str, pa.Schema]:
         """Each stream's Arrow schema: the declared fields in order, plus ``_location``."""

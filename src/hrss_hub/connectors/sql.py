@@ -30,6 +30,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -69,6 +72,8 @@ from hrss_hub.errors import (
     unknown_choice,
 )
 from hrss_hub.threads import parallel
+
+_log = logging.getLogger(__name__)
 
 #: dialects whose ascending ORDER BY puts NULLs last (they are asked for NULLS FIRST)
 _NULLS_LAST_DIALECTS = frozenset({"postgresql", "oracle"})
@@ -252,19 +257,8 @@ class SqlConnector(ConnectorKind):
         data_schema = schema.remove(schema.get_field_index(LOCATION_COLUMN))
         source = self._source(sc)
         cursor = sc.cursor
-        inc = (Incremental(cursor, sc.primary_key, data_schema.field(cursor).type)
-               if cursor else None)
-        try:
-            since = Watermark.from_state(state) if inc else Watermark()
-            bound = inc.value(since) if inc else None
-        except ValueError as exc:
-            raise FatalSourceError(f"the stored state is not a sql-connector state: {exc}",
-                                   self._ctx(stream), "reset the stream's state to re-read it"
-                                   ) from None
+        inc, since, where = self._filter(sc, source, data_schema, state)
         order = [*([cursor] if cursor else []), *[k for k in sc.primary_key if k != cursor]]
-        where: list[sa.ColumnElement[bool]] = []
-        if cursor and bound is not None:
-            where.append(self._lower_bound(source.c[cursor], bound))
         spec = QuerySpec(source, data_schema, where, order,
                          nulls_first=self.url.get_backend_name() in _NULLS_LAST_DIALECTS)
         batches = self._batches(sc, spec)
@@ -296,6 +290,112 @@ class SqlConnector(ConnectorKind):
             close = getattr(batches, "close", None)
             if close is not None:
                 close()
+
+    def _filter(self, sc: StreamConfig, source: sa.FromClause, data_schema: pa.Schema,
+                state: State | None) -> tuple[Incremental | None, Watermark,
+                                              list[sa.ColumnElement[bool]]]:
+        """The incremental cursor, the stored watermark and the WHERE terms of a read."""
+        cursor = sc.cursor
+        inc = (Incremental(cursor, sc.primary_key, data_schema.field(cursor).type)
+               if cursor else None)
+        try:
+            since = Watermark.from_state(state) if inc else Watermark()
+            bound = inc.value(since) if inc else None
+        except ValueError as exc:
+            raise FatalSourceError(f"the stored state is not a sql-connector state: {exc}",
+                                   self._ctx(sc.name), "reset the stream's state to re-read it"
+                                   ) from None
+        where: list[sa.ColumnElement[bool]] = []
+        if cursor and bound is not None:
+            where.append(self._lower_bound(source.c[cursor], bound))
+        return inc, since, where
+
+    # ---------------------------------------------------------------- estimate
+    def estimate_rows(self, stream: str, state: State | None = None) -> int | None:
+        """About how many rows ``read(stream, state)`` yields (``connection.estimate``).
+
+        ``auto``/``count``: ``SELECT COUNT(*)`` with the read's own cursor filter, under a
+        server-side timeout (``estimate_timeout`` seconds: PostgreSQL ``statement_timeout``,
+        MySQL ``MAX_EXECUTION_TIME``, MariaDB ``max_statement_time``, SQLite a progress
+        handler); other dialects are not counted. ``auto`` falls back to the table's
+        statistics when the count fails or times out and the read has no cursor filter
+        (statistics count the whole table). ``None``: unknown.
+        """
+        mode = str(self.config.connection.get("estimate", "auto"))
+        if mode == "off":
+            return None
+        sc = self.config.stream(stream)
+        schema = self.schema(stream)
+        source = self._source(sc)
+        _, since, where = self._filter(
+            sc, source, schema.remove(schema.get_field_index(LOCATION_COLUMN)), state)
+        if mode != "statistics":
+            timeout = float(self.config.connection.get("estimate_timeout", 2.0))
+            stmt = sa.select(sa.func.count()).select_from(source).where(*where)
+            try:
+                counted = self._timed_count(stmt, timeout)
+            except _driver_errors() as exc:
+                _log.info("%s/%s: row count for progress failed or timed out (%s)",
+                          self.config.system, stream, type(exc).__name__)
+                counted = None
+            if counted is not None:
+                # rows at the watermark already delivered are filtered out by the read
+                return max(counted - len(since.keys), 0)
+            if mode == "count":
+                return None
+        if where or "table" not in sc.options:
+            return None
+        return self._table_statistics(str(sc.options["table"]))
+
+    def _timed_count(self, stmt: sa.Select[Any], timeout: float) -> int | None:
+        """``stmt``'s single number, cancelled by the server after ``timeout`` seconds."""
+        dialect = self.url.get_backend_name()
+        with self.engine.connect() as conn:
+            if dialect == "postgresql":
+                ms = max(1, int(timeout * 1000))
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+                return int(conn.execute(stmt).scalar_one())
+            if dialect == "mysql":
+                if getattr(conn.dialect, "is_mariadb", False):
+                    return self._mariadb_count(conn, stmt, timeout)
+                ms = max(1, int(timeout * 1000))
+                hinted = stmt.prefix_with(f"/*+ MAX_EXECUTION_TIME({ms}) */")
+                return int(conn.execute(hinted).scalar_one())
+            if dialect == "sqlite":
+                return _sqlite_count(conn, stmt, timeout)
+        return None
+
+    @staticmethod
+    def _mariadb_count(conn: sa.Connection, stmt: sa.Select[Any], timeout: float) -> int:
+        previous = conn.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar_one()
+        conn.exec_driver_sql(f"SET SESSION max_statement_time = {timeout:.3f}")
+        try:
+            return int(conn.execute(stmt).scalar_one())
+        finally:  # the pooled connection goes back as it came
+            conn.exec_driver_sql(f"SET SESSION max_statement_time = {float(previous):.3f}")
+
+    def _table_statistics(self, table: str) -> int | None:
+        """The table's row count as the database's statistics have it (approximate)."""
+        dialect = self.url.get_backend_name()
+        db_schema = self.config.connection.get("db_schema")
+        if dialect == "postgresql":
+            stmt = sa.text("SELECT c.reltuples FROM pg_class c JOIN pg_namespace n "
+                           "ON n.oid = c.relnamespace WHERE c.relname = :table "
+                           "AND n.nspname = COALESCE(:schema, current_schema())"
+                           ).bindparams(schema=db_schema, table=table)
+        elif dialect == "mysql":
+            stmt = sa.text("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                           "TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table"
+                           ).bindparams(schema=db_schema, table=table)
+        else:
+            return None
+        try:
+            with self.engine.connect() as conn:
+                value = conn.execute(stmt).scalar()
+        except _driver_errors():
+            return None
+        # PostgreSQL says -1 for a table never vacuumed or analyzed: unknown
+        return int(value) if value is not None and float(value) >= 0 else None
 
     def _lower_bound(self, column: sa.ColumnElement[Any], bound: Any) -> sa.ColumnElement[bool]:
         """``column >= bound`` in SQL; the exact comparison is the incremental filter's.
@@ -382,3 +482,16 @@ class SqlConnector(ConnectorKind):
             ordinal = pa.array(range(offset + 1, offset + batch.num_rows + 1)).cast(pa.string())
             location = pc.binary_join_element_wise(f"{sc.name}#", ordinal, "")
         return pa.RecordBatch.from_arrays([*batch.columns, location], schema=schema)
+
+
+def _sqlite_count(conn: sa.Connection, stmt: sa.Select[Any], timeout: float) -> int | None:
+    """``stmt``'s number on SQLite, interrupted (``OperationalError``) after ``timeout``."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, sqlite3.Connection):  # e.g. another SQLite driver: no handler
+        return None
+    deadline = time.monotonic() + timeout
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        return int(conn.execute(stmt).scalar_one())
+    finally:
+        raw.set_progress_handler(None, 0)

@@ -17,10 +17,12 @@ left running sees appended records.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hmac
 import json
 import os
 import threading
+from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +30,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hrss_hub.demo.generator import TOKEN_ENV, demo_token
+from hrss_hub.demo.generator import TOKEN_ENV, URL_ENV, demo_token
 
 STREAMS = ("persons", "registrations")
 MAX_PAGE_SIZE = 1000
@@ -175,6 +177,30 @@ class DemoServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serving(workspace: Path) -> Iterator[DemoServer]:
+    """The workspace's demo API running, with ``$HRSS_DEMO_API_TOKEN`` / ``$HRSS_DEMO_API_URL``
+    pointing at it (what the workspace's REST connector reads) while the block runs.
+
+    On exit the server stops and both variables get their previous values back: a
+    variable left behind would point a later server of *another* workspace at this one's
+    token (``DemoServer`` prefers the variable to the workspace's ``.env``).
+    """
+    token = demo_token(workspace)
+    server = start_server(workspace, port=0, token=token)
+    saved = {k: os.environ.get(k) for k in (TOKEN_ENV, URL_ENV)}
+    os.environ[TOKEN_ENV], os.environ[URL_ENV] = token, server.url
+    try:
+        yield server
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def start_server(workspace: Path, port: int = 0, token: str | None = None) -> DemoServer:

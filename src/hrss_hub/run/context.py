@@ -22,6 +22,12 @@ class Progress(Protocol):
 
     def stream_started(self, system: str, stream: str) -> None: ...
 
+    def stream_estimate(self, system: str, stream: str,
+                        estimate: Callable[[], int | None]) -> None:
+        """Before the stream's first row: ``estimate()`` says about how many rows it will
+        read (``None``: unknown). It costs a query or a request, so a display that shows
+        no total does not call it."""
+
     def rows_read(self, system: str, stream: str, rows: int) -> None: ...
 
     def stream_finished(self, summary: StreamSummary) -> None: ...
@@ -32,6 +38,10 @@ class NoProgress:
 
     def stream_started(self, system: str, stream: str) -> None:
         """Ignored."""
+
+    def stream_estimate(self, system: str, stream: str,
+                        estimate: Callable[[], int | None]) -> None:
+        """Ignored (the estimate is not computed)."""
 
     def rows_read(self, system: str, stream: str, rows: int) -> None:
         """Ignored."""

@@ -145,6 +145,20 @@ class LockedProgress:
         with self._lock:
             self.inner.stream_started(system, stream)
 
+    def stream_estimate(self, system: str, stream: str,
+                        estimate: Callable[[], int | None]) -> None:
+        """Forwarded under the lock; the estimate itself (a query, a request) runs with
+        the lock released, so the other streams' events do not wait for it."""
+        def unlocked() -> int | None:
+            self._lock.release()
+            try:
+                return estimate()
+            finally:
+                self._lock.acquire()
+
+        with self._lock:
+            self.inner.stream_estimate(system, stream, unlocked)
+
     def rows_read(self, system: str, stream: str, rows: int) -> None:
         """Forwarded under the lock."""
         with self._lock:

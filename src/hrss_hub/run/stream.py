@@ -14,6 +14,7 @@ the next run redoes the stream from the same state (its leftovers removed by
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -28,7 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hrss_hub.connectors import drift
-from hrss_hub.connectors.base import Chunk, Connector, StreamConfig, SystemConfig
+from hrss_hub.connectors.base import (
+    Chunk,
+    Connector,
+    StreamConfig,
+    SystemConfig,
+    estimate_rows,
+)
 from hrss_hub.connectors.updated_at import source_updated_at
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.staging import ParquetSink, StagedFile, publish_files
@@ -122,6 +129,10 @@ class StreamRun:
         crashpoints.hit("extract.started")
         assert self._spool is not None, "call discover() first"
         summary, run_id = self.summary, self.ctx.run_id
+        self.ctx.progress.stream_estimate(
+            self.system.system, self.stream.name,
+            functools.partial(estimate_rows, self.connector, self.stream.name,
+                              self.state_before))
         # the next chunk is read (driver, Arrow kernels: mostly outside the GIL) while this
         # one is mapped, checked and staged; two wait at most
         for chunk in prefetch(self.connector.read(self.stream.name, self.state_before),
