@@ -14,6 +14,7 @@ module :mod:`hrss_hub.run.summary` (re-exported here).
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -28,7 +29,7 @@ from hrss_hub.ledger import BatchCounts, Ledger
 from hrss_hub.ledger.locks import DETACHED_LEASE_SECONDS, LockOwner, run_locks, system_lock
 from hrss_hub.mapping import parse_mapping
 from hrss_hub.quality import report, results, validate
-from hrss_hub.run import crashpoints, leftovers
+from hrss_hub.run import crashpoints, leftovers, parallel
 from hrss_hub.run.context import NoProgress, Progress, RunContext
 from hrss_hub.run.lock import Heartbeat, open_locked_run, renew_or_fail
 from hrss_hub.run.stream import StreamRun
@@ -77,7 +78,8 @@ def run(cfg: HubConfig, systems: Iterable[str] | None = None, *, trigger: str = 
                 cleaned = leftovers.clean(cfg, ledger, run_id, names, publish=True)
                 results = run_in_reference_order(cfg, [all_systems[n] for n in names],
                                                  standard, ledger, run_id, progress,
-                                                 heartbeat.check)
+                                                 heartbeat.check,
+                                                 workers=parallel.worker_count(cfg))
                 summary = _summarize(run_id, started, time.perf_counter() - t0, results)
                 note = cleaned.note()
                 if note:
@@ -303,15 +305,18 @@ def _validate_mappings(cfg: HubConfig, standard: Standard,
 
 def run_in_reference_order(cfg: HubConfig, systems: list[SystemConfig], standard: Standard,
                            ledger: Ledger, run_id: str, progress: Progress,
-                           guard: Callable[[], None] | None = None) -> list[SystemSummary]:
+                           guard: Callable[[], None] | None = None, *,
+                           workers: int = 1) -> list[SystemSummary]:
     """Run every stream of ``systems``, the streams of referenced entities first.
 
     A contribution's reference check sees the persons this run staged only if the person
     streams ran before it (quality/references.py), whichever system they belong to: the
     streams run in phases (:func:`~hrss_hub.quality.references.stream_phases`), each phase
-    system by system. Summaries list streams in file order.
+    system by system — or, with ``workers`` > 1, up to that many jobs of the phase at
+    once (:mod:`hrss_hub.run.parallel`: same results). Summaries list streams in file
+    order.
     """
-    from hrss_hub.quality.references import stream_phases
+    from hrss_hub.quality.references import referenced, stream_phases
     from hrss_hub.quality.suites import default_dir, load_suites
 
     try:
@@ -331,11 +336,17 @@ def run_in_reference_order(cfg: HubConfig, systems: list[SystemConfig], standard
             broken.add(system.system)  # the connector itself: its error stands
             total.status, total.error = part.status, part.error
 
-    for phase in stream_phases(pairs, suites):
-        for system in systems:
-            only = {name for sys_name, name in phase if sys_name == system.system}
-            if only and system.system not in broken:
-                run_part(system, only)
+    if workers <= 1:
+        for phase in stream_phases(pairs, suites):
+            for system in systems:
+                only = {name for sys_name, name in phase if sys_name == system.system}
+                if only and system.system not in broken:
+                    run_part(system, only)
+    else:
+        _run_phases_in_parallel(cfg, systems, standard, ledger, run_id, progress, guard,
+                                workers, stream_phases(pairs, suites), dict(pairs),
+                                lambda e: {r for r, _ in referenced(suites.get(e, ()))},
+                                merged, broken)
     for system in systems:
         if not system.streams:
             run_part(system, None)  # still reports a connector that cannot be created
@@ -346,6 +357,41 @@ def run_in_reference_order(cfg: HubConfig, systems: list[SystemConfig], standard
         if system.system not in broken:
             total.status, total.error = system_status(total.streams)
     return [merged[s.system] for s in systems]
+
+
+def _run_phases_in_parallel(cfg: HubConfig, systems: list[SystemConfig], standard: Standard,
+                            ledger: Ledger, run_id: str, progress: Progress,
+                            guard: Callable[[], None] | None, workers: int,
+                            phases: list[list[tuple[str, str]]],
+                            entity_of: dict[tuple[str, str], str | None],
+                            references: Callable[[str], set[str]],
+                            merged: dict[str, SystemSummary], broken: set[str]) -> None:
+    """The phases one after the other, the jobs of each (:func:`parallel.plan_phase`)
+    ``workers`` at a time; results go into ``merged`` / ``broken`` as serially."""
+    by_name = {s.system: s for s in systems}
+    shown = parallel.LockedProgress(progress)
+    lock = threading.Lock()  # Great Expectations serializes its own calls (quality/gx.py)
+
+    def work(job: parallel.Job) -> None:
+        for part in job:
+            with lock:
+                if part.system in broken:
+                    continue
+            result = run_system(cfg, by_name[part.system], standard, ledger, run_id, shown,
+                                guard, only=part.streams)
+            with lock:
+                total = merged[part.system]
+                total.streams.extend(result.streams)
+                if result.status == "failed" and not result.streams:
+                    broken.add(part.system)
+                    total.status, total.error = result.status, result.error
+
+    names = [s.system for s in systems]
+    for phase in phases:
+        with lock:
+            todo = [(s, st) for s, st in phase if s not in broken]
+        parallel.run_jobs(parallel.plan_phase(todo, entity_of, references, names), work,
+                          workers)
 
 
 def run_system(cfg: HubConfig, system: SystemConfig, standard: Standard, ledger: Ledger,

@@ -84,12 +84,14 @@ def _print_publishing(console: Any, publishing: dict[str, Any]) -> None:
 
 
 def execute(config: str | None, systems: tuple[str, ...], as_json: bool, quiet: bool,
-            trigger: str = "cli", wait_seconds: float = 0.0) -> int:
-    """Run the pipeline and print the summary; returns the exit code."""
+            trigger: str = "cli", wait_seconds: float = 0.0,
+            parallel: int | None = None) -> int:
+    """Run the pipeline and print the summary; returns the exit code. ``parallel``:
+    streams at once (``None``: hub.yaml ``parallel``, else half the cores)."""
     from hrss_hub.cli.progress import TerminalProgress
     from hrss_hub.pipeline import run as run_pipeline
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides={"parallel": parallel})
     progress = TerminalProgress(enabled=not (quiet or as_json))
     try:
         summary = run_pipeline(cfg, systems or None, trigger=trigger, progress=progress,
@@ -144,9 +146,12 @@ def final_line(summary: RunSummary) -> str:
               help="When another run holds the workspace, wait for it instead of failing.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=3600.0,
               show_default=True, help="Seconds --wait waits at most.")
+@click.option("--parallel", "-j", type=click.IntRange(min=1), default=None,
+              help="Streams run at once (1: one after the other). Default: hub.yaml "
+                   "parallel, else half the cores (at most 4). The results are the same.")
 @click.pass_context
 def run(ctx: click.Context, config: str | None, systems: tuple[str, ...], as_json: bool,
-        quiet: bool, wait: bool, wait_timeout: float) -> None:
+        quiet: bool, wait: bool, wait_timeout: float, parallel: int | None) -> None:
     """Run extract → map → validate → publish for every configured system.
 
     One run per workspace at a time: while another run holds it, this one fails at once
@@ -154,7 +159,11 @@ def run(ctx: click.Context, config: str | None, systems: tuple[str, ...], as_jso
     killed is detected by the next one (dead process, or expired lease), closed as
     failed (interrupted), and its leftovers are removed.
 
+    Streams of one system and independent systems run in parallel (--parallel); streams
+    of referenced entities (persons, employers) still finish before the streams that
+    reference them, and the results are those of a serial run.
+
     Exit code 1 when a system failed (the other systems still run), 2 on bad configuration.
     """
     ctx.exit(execute(config, systems, as_json, quiet,
-                     wait_seconds=wait_timeout if wait else 0.0))
+                     wait_seconds=wait_timeout if wait else 0.0, parallel=parallel))

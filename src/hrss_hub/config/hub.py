@@ -110,7 +110,9 @@ class HubFile(FileModel):
     follow, by name.
     """
     parallel: PositiveInt | None = None
-    """Streams `hrss-hub run` runs at once; unset: decided from the cores."""
+    """Streams `hrss-hub run` runs at once (`--parallel` overrides; 1: one after the other);
+    unset: half the cores, at most 4.
+    """
     gx: bool = True
     """Run Great Expectations (the Arrow row gate checks every row either way)."""
     gx_rows: Annotated[NonNegativeInt | None, BeforeValidator(_gx_rows)] = DEFAULT_GX_ROWS
@@ -226,7 +228,8 @@ class HubConfig:
     signature_suite: str = "ed25519"
     #: systems whose records win a conflict, earliest first (then unlisted ones by name)
     source_precedence: tuple[str, ...] = ()
-    #: streams run at once by ``hrss-hub run`` (``None``: decided from the cores)
+    #: streams run at once by ``hrss-hub run`` (``None``: half the cores, at most 4; see
+    #: :func:`hrss_hub.run.parallel.worker_count`)
     parallel: int | None = None
     gx: bool = True
     #: rows per stream Great Expectations validates (``None``: all)

@@ -17,6 +17,7 @@ fails for a kind that has none.
 from __future__ import annotations
 
 import importlib
+import threading
 from importlib.metadata import EntryPoint, entry_points
 from typing import TypeVar
 
@@ -35,6 +36,7 @@ BUILTIN_KINDS: dict[str, str] = {
 
 _REGISTRY: dict[str, type[ConnectorKind]] = {}
 _loaded = False
+_LOADING = threading.RLock()
 
 K = TypeVar("K", bound=type[ConnectorKind])
 
@@ -49,13 +51,18 @@ def _load_builtins() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    for module_name in BUILTIN_KINDS.values():
-        try:
-            importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:  # a real missing dependency must not be hidden
-                raise
+    # streams of a parallel run create their connectors from several threads: none may
+    # see the flag set before every built-in kind is registered
+    with _LOADING:
+        if _loaded:
+            return
+        for module_name in BUILTIN_KINDS.values():
+            try:
+                importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:  # a real missing dependency must not be hidden
+                    raise
+        _loaded = True
 
 
 def plugin_entry_points() -> dict[str, EntryPoint]:

@@ -16,15 +16,17 @@ and built sites are made to work offline (:mod:`hrss_hub.quality.datadocs`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +42,19 @@ RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected
 _DEFINED: set[str] = set()
 #: the standard and reference data the custom expectations evaluate against
 _CONTEXT: ContextVar[RuleContext | None] = ContextVar("hrss_hub_gx_rule_context", default=None)
+#: GX is not thread-safe (one shared ruamel YAML instance reads and writes every project's
+#: great_expectations.yml): streams of a parallel run (hrss_hub.run.parallel) call it one
+#: at a time
+_ONE_AT_A_TIME = threading.RLock()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _serialized(func: F) -> F:
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _ONE_AT_A_TIME:
+            return func(*args, **kwargs)
+    return call  # type: ignore[return-value]
 
 
 def _quiet_logging() -> None:
@@ -56,6 +71,7 @@ def _quiet_logging() -> None:
         pass
 
 
+@_serialized
 def import_gx() -> Any:
     """Import Great Expectations once (quietly) and define the hub's expectations."""
     global _GX
@@ -271,6 +287,7 @@ def _progress_off(context: Any) -> None:
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
 
 
+@_serialized
 def open_file_context(root: Path) -> Any:
     """A file-backed GX context under ``root`` (its suites, validation results, Data Docs).
 
@@ -322,6 +339,7 @@ class SuiteRunner:
     validation-results store, from which :func:`build_docs` renders Data Docs.
     """
 
+    @_serialized
     def __init__(self, context: Any, suites: list[Suite], name: str,
                  run_name: str | None = None) -> None:
         gx = import_gx()
@@ -343,6 +361,7 @@ class SuiteRunner:
             self.definitions.append(context.validation_definitions.add_or_update(
                 gx.ValidationDefinition(name=doc["name"], data=batch_def, suite=gx_suite)))
 
+    @_serialized
     def validate(self, frame: pa.Table) -> list[GxCount]:
         """Per-expectation counts of every suite on ``frame`` (results are stored)."""
         df = frame.to_pandas()
@@ -374,6 +393,7 @@ def _exception_message(info: Any) -> str | None:
     return None
 
 
+@_serialized
 def build_docs(context: Any) -> Path | None:
     """Render Data Docs of every stored validation result; returns the index page."""
     from hrss_hub.quality.datadocs import localize_site

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 from hrss_hub.config.env import TEST_CRASHPOINT
@@ -21,6 +22,7 @@ _SPEC, _, _PAUSE = (_ARMED or "").partition("~")
 _NAME, _, _NTH = _SPEC.partition("@")
 _WANTED = int(_NTH) if _NTH.isdigit() else 1
 _SEEN = 0  # test-only counter of the armed point (None of this runs in production)
+_COUNTING = threading.Lock()  # streams of a parallel run pass the points from their threads
 
 #: every point the engine passes, in the order of one stream's life
 POINTS = (
@@ -38,8 +40,10 @@ def hit(name: str) -> None:
     if _ARMED is None or name != _NAME:
         return
     global _SEEN
-    _SEEN += 1
-    if _SEEN != _WANTED:
+    with _COUNTING:
+        _SEEN += 1
+        seen = _SEEN
+    if seen != _WANTED:
         return
     if _PAUSE:
         time.sleep(float(_PAUSE))
