@@ -97,6 +97,25 @@ def test_keys_round_trip_as_pem(tmp_path: Path, suite: str) -> None:
                     else "-----BEGIN PRIVATE KEY-----")
 
 
+def test_an_sm2_secret_with_a_leading_zero_byte_round_trips(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """gmalg returns secrets as minimal integers (31 bytes for ~1 key in 256): the hub pads
+    them, so such a key file loads and signs like any other."""
+    import gmalg
+
+    secret = bytes(1) + bytes(range(1, 32))
+    public = gmalg.SM2().generate_pk(secret)
+    monkeypatch.setattr(gmalg.SM2, "generate_keypair",
+                        lambda self: (secret.lstrip(bytes(1)), public))
+    key = generate_key(SM2_SM3)
+    assert key.public.raw == public
+    path = tmp_path / "short.pem"
+    path.write_bytes(key.private_pem())
+    loaded = load_private_pem(path.read_bytes(), "test")
+    assert loaded.public == key.public
+    assert loaded.public.verify(loaded.sign(b"manifest"), b"manifest")
+
+
 def test_the_hubs_suite_must_match_its_key(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HRSS_HUB_SIGNING_KEY", raising=False)

@@ -208,7 +208,9 @@ def generate_key(suite: str) -> PrivateKey:
     import gmalg
 
     sk, pk = gmalg.SM2().generate_keypair()
-    return PrivateKey(SM2_SM3, sk, pk)
+    # gmalg gives the secret as a minimal big-endian integer: about 1 key in 256 comes
+    # out shorter than 32 bytes; the key file and sm2_private_key want all 32
+    return PrivateKey(SM2_SM3, sk.rjust(32, b"\0"), pk)
 
 
 def sm2_private_key(secret: bytes, nonce: Callable[[int], int] | None = None) -> PrivateKey:
