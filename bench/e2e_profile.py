@@ -51,6 +51,10 @@ STAGE_RULES: tuple[tuple[str, str, str, bool], ...] = (
     ("hrss_hub/exchange/deliver.py", "", "deliver", False),
     ("hrss_hub/exchange/masking.py", "", "deliver", False),
     ("hrss_hub/exchange/", "", "publish", False),
+    ("hrss_hub/master/linkage.py", "", "master: linkage", False),
+    ("splink/", "", "master: linkage", False),
+    ("hrss_hub/master/", "", "master: build", False),
+    ("hrss_hub/supervision/", "", "supervision", False),
     ("hrss_hub/quality/report.py", "", "report", False),
     ("hrss_hub/quality/results.py", "", "report", False),
     ("hrss_hub/ledger/", "", "ledger", False),
@@ -62,8 +66,8 @@ STAGE_RULES: tuple[tuple[str, str, str, bool], ...] = (
 
 #: display order; anything unmatched is ``other`` (the run loop, click, the interpreter)
 STAGES = ("imports", "setup", "extract", "map", "gate", "gate: duplicate keys",
-          "gate: suite counts", "gx", "stage", "ledger", "publish", "deliver", "report",
-          "cli output", "other")
+          "gate: suite counts", "gx", "stage", "ledger", "publish", "deliver",
+          "master: build", "master: linkage", "supervision", "report", "cli output", "other")
 
 
 def _rule(path: str, function: str) -> tuple[str, bool] | None:
