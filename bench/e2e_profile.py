@@ -44,6 +44,7 @@ STAGE_RULES: tuple[tuple[str, str, str, bool], ...] = (
     ("hrss_hub/quality/rules", "", "gate", False),
     ("hrss_hub/quality/gx.py", "", "gx", False),
     ("great_expectations/", "", "gx", False),
+    ("hrss_hub/quality/validate.py", "wait_gx", "gx", False),  # waiting for the GX thread
     ("hrss_hub/quality/validate.py", "", "gate: suite counts", False),
     ("hrss_hub/quality/frame.py", "", "gate: suite counts", False),
     ("hrss_hub/quality/checks.py", "", "gate: suite counts", False),
