@@ -213,3 +213,20 @@ def test_stage_of_charges_the_innermost_named_frame() -> None:
     assert e2e_profile.stage_of([run, writer]) == "stage"
     assert e2e_profile.stage_of([run, publish, writer]) == "publish"
     assert e2e_profile.stage_of([run, publish, deliver, writer]) == "deliver"
+
+
+def test_stage_of_names_the_master_steps_and_the_wait_for_gx() -> None:
+    hook = ("/x/hrss_hub/master/hooks.py", "_steps")
+    build = ("/x/hrss_hub/master/build.py", "build_master")
+    link = ("/x/hrss_hub/master/linkage.py", "propose_pairs")
+    splink = ("/v/site-packages/splink/internals/linker.py", "predict")
+    checks = ("/x/hrss_hub/supervision/run.py", "supervise")
+    publish = ("/x/hrss_hub/exchange/versions.py", "publish_pending")
+    assert e2e_profile.stage_of([hook, build]) == "master: build"
+    assert e2e_profile.stage_of([hook, link, splink]) == "master: linkage"
+    assert e2e_profile.stage_of([hook, checks]) == "supervision"
+    assert e2e_profile.stage_of([hook, publish]) == "publish"
+    finish = ("/x/hrss_hub/quality/validate.py", "finish")
+    wait = ("/x/hrss_hub/quality/validate.py", "StreamValidator.wait_gx")
+    assert e2e_profile.stage_of([finish]) == "gate: suite counts"
+    assert e2e_profile.stage_of([finish, wait]) == "gx"
