@@ -1,18 +1,21 @@
 """The person master and the supervision checks at scale: N persons (default 1M) in two
 systems with 12 months of contributions and pension payments, 1% of one system's person
-records carrying a mistyped (still checksum-valid) citizen ID.
+records carrying a mistyped or missing citizen ID: half of them a different, still
+checksum-valid number (published: a master person of its own), a quarter a number failing
+its checksum and a quarter none (quarantined by the row gate: the bench writes their
+quarantine file as the gate does).
 
 Setup (timed, not the target): the enrollments, contributions, payments and civil-status
 events are staged and published as a run would. Then one child process (``--child``)
 does what a run's publish step does — master build from the staged person records,
 publish, Splink record linkage into the review queue, every supervision check — and
-reports the wall time of each step and its peak RSS (``VmHWM``; target ≤ 1.5 GiB, DuckDB
-capped by hub.yaml ``duckdb.memory_limit`` and spilling beyond it).
+reports the wall time of each step and its peak RSS (``VmHWM``, reset between steps: the
+peak of each step and the largest; target ≤ 1.5 GiB, DuckDB capped by hub.yaml
+``duckdb.memory_limit`` and spilling beyond it).
 
 Linkage quality: the true pairs are (the person's record in si_core, its record with the
 mistyped ID in employment); the queue's pairs at the default threshold give precision and
-recall (targets ≥ 95% both). Missing IDs are not measured: a record without an ID is
-quarantined by the row gate and never reaches the master (see the workstream note).
+recall (targets ≥ 95% both), over all three kinds of slip.
 
 Run: ``python bench/bench_master.py [--persons 1000000] [--keep DIR]``; develop with
 ``--persons 20000``.
@@ -76,7 +79,12 @@ def population(n: int, seed: int) -> dict[str, np.ndarray]:
     typo = _ids(addr, births, other)
     taken = set(ids.tolist())
     mistyped &= np.array([t not in taken for t in typo.tolist()])
+    # 0: a different valid number, 1: a checksum failure, 2: no number (1, 2: quarantined)
+    kind = np.where(mistyped, rng.choice(3, n, p=[0.5, 0.25, 0.25]), -1)
+    # another check character than the right one: a number failing its checksum
+    bad = np.array([t[:17] + ("0" if t[17] != "0" else "1") for t in typo.tolist()])
     return {"ids": ids, "typo": np.where(mistyped, typo, ids), "mistyped": mistyped,
+            "kind": kind, "bad": bad,
             "addr": addr, "births": births, "names": names, "gender": gender,
             "phones": phones}
 
@@ -103,6 +111,37 @@ def stage(cfg: Any, entity: Any, table: pa.Table, system: str, tag: str, run_id:
     publish_files(cfg.exchange_root, entity.name, table.schema, sink.close(), run_id=run_id,
                   system=system, stream=entity.name, standard_version="1.1.0",
                   hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division})
+
+
+def quarantine(cfg: Any, run_id: str, pop: dict[str, np.ndarray], rows: np.ndarray,
+               births: pa.Array) -> None:
+    """The quarantine file the row gate writes for the employment person records with a
+    number failing its checksum (``citizen_id_invalid``) or none (``required``)."""
+    from hrss_hub.quality.gate import QUARANTINE_SCHEMA, _json_records
+    from hrss_hub.quality.reprocess import quarantine_path
+    from hrss_hub.quality.spool import QuarantineSpool
+
+    k = len(rows)
+    missing = pop["kind"][rows] == 2
+    raw = pa.array(np.where(missing, None, pop["bad"][rows]).tolist(), pa.string())
+    record = _json_records({
+        "citizen_id": pa.nulls(k, pa.string()), "citizen_id_raw": raw,
+        "name": pa.array(pop["names"][rows]), "gender": pa.array(pop["gender"][rows]),
+        "birth_date": births.take(rows), "phone": pa.array(pop["phones"][rows]),
+        "address_division": pa.array(pop["addr"][rows])})
+    spool = QuarantineSpool(quarantine_path(cfg.quarantine_dir, run_id, "employment",
+                                            "persons"))
+    spool.add(pa.table({
+        "run_id": [run_id] * k, "system": ["employment"] * k, "stream": ["persons"] * k,
+        "entity": ["person"] * k,
+        "source_key": np.char.add("employment|", rows.astype(str)).tolist(),
+        "location": [None] * k,
+        "rules": [["required"] if m else ["citizen_id_invalid"] for m in missing],
+        "fields": [["citizen_id"]] * k,
+        "offending_values": [[None] if m else [v] for m, v in zip(missing, raw.to_pylist(),
+                                                                  strict=True)],
+        "record": record}, schema=QUARANTINE_SCHEMA))
+    spool.close()
 
 
 def _cfg(root: Path) -> Any:
@@ -173,18 +212,27 @@ def setup(root: Path, n: int, seed: int) -> dict[str, Any]:
         published = time.perf_counter() - t0
         births = pa.array([date.fromordinal(int(d)) for d in pop["births"]], pa.date32())
         person = std.entity("person")
-        for system, idcol in (("si_core", pop["ids"]), ("employment", pop["typo"])):
+        gated = pop["kind"] >= 1  # quarantined by the row gate
+        for system, idcol, rows in (("si_core", pop["ids"], np.arange(n)),
+                                    ("employment", pop["typo"], np.flatnonzero(~gated))):
+            k = len(rows)
             stage(cfg, person, _table(person, {
-                "citizen_id": idcol, "citizen_id_raw": idcol, "id_type": ["01"] * n,
-                "name": pop["names"], "gender": pop["gender"], "birth_date": births,
-                "phone": pop["phones"], "address_division": addr,
-                "source_key": np.char.add(f"{system}|", np.arange(n).astype(str))},
-                n, system, run_id), system, "persons", run_id)
+                "citizen_id": idcol[rows], "citizen_id_raw": idcol[rows],
+                "id_type": ["01"] * k, "name": pop["names"][rows],
+                "gender": pop["gender"][rows], "birth_date": births.take(rows),
+                "phone": pop["phones"][rows], "address_division": addr[rows],
+                "source_key": np.char.add(f"{system}|", rows.astype(str))},
+                k, system, run_id), system, "persons", run_id)
+        quarantine(cfg, run_id, pop, np.flatnonzero(gated), births)
         ledger.finish_run(run_id, "succeeded", {})
     truth = sorted(f"employment|{i}~si_core|{i}" for i in np.flatnonzero(pop["mistyped"]))
     (root / "truth.json").write_text(json.dumps(truth))
     return {"persons": n, "contribution_rows": len(workers) * 12,
-            "mistyped": int(pop["mistyped"].sum()), "setup_publish_s": round(published, 1),
+            "mistyped": int(pop["mistyped"].sum()),
+            "mistyped_kinds": {"different": int((pop["kind"] == 0).sum()),
+                               "invalid": int((pop["kind"] == 1).sum()),
+                               "missing": int((pop["kind"] == 2).sum())},
+            "setup_publish_s": round(published, 1),
             "planted_after_death": int(sum(1 for i in deaths if int(i) % 10 == 0))}
 
 
@@ -199,20 +247,26 @@ def child(root: Path) -> dict[str, Any]:
 
     cfg = _cfg(root)
     out: dict[str, Any] = {}
+    peaks: dict[str, int | None] = {}
+    peaks["startup"] = _peak_mib(reset=True)  # imports, before the steps
     with Ledger.open(cfg.ledger_url) as ledger:
         run_id = ledger.start_run(cfg.hub_id, "cli")
         t = time.perf_counter()
         m = build_master(cfg, ledger, run_id=run_id)
         out["master_build_s"] = round(time.perf_counter() - t, 1)
+        peaks["master_build"] = _peak_mib(reset=True)
         t = time.perf_counter()
         publish_pending(cfg, ledger, type("R", (), {"run_id": run_id})())
         out["publish_s"] = round(time.perf_counter() - t, 1)
+        peaks["publish"] = _peak_mib(reset=True)
         t = time.perf_counter()
         link = propose_pairs(cfg, ledger)
         out["linkage_s"] = round(time.perf_counter() - t, 1)
+        peaks["linkage"] = _peak_mib(reset=True)
         t = time.perf_counter()
         sup = supervise(cfg, ledger, run_id=run_id, publish=True)
         out["checks_s"] = round(time.perf_counter() - t, 1)
+        peaks["checks"] = _peak_mib(reset=False)
         queue = ReviewStore(ledger).all("pending")
         ledger.finish_run(run_id, "succeeded", {})
     truth = set(json.loads((root / "truth.json").read_text()))
@@ -225,11 +279,23 @@ def child(root: Path) -> dict[str, Any]:
                 "queue": len(got), "true_pairs": len(truth),
                 "precision": round(hit / len(got), 4) if got else None,
                 "recall": round(hit / len(truth), 4) if truth else None})
+    out["peak_rss_mib"] = max((p for p in peaks.values() if p is not None), default=None)
+    out["peak_rss_mib_by_step"] = peaks
+    return out
+
+
+def _peak_mib(*, reset: bool) -> int | None:
+    """The peak RSS (``VmHWM``) in MiB since the last reset; ``reset`` starts the next
+    step's peak from the current RSS (Linux ``clear_refs`` 5)."""
+    peak = None
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
             if line.startswith("VmHWM:"):
-                out["peak_rss_mib"] = round(int(line.split()[1]) / 1024)
-    return out
+                peak = round(int(line.split()[1]) / 1024)
+    if reset:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    return peak
 
 
 def main() -> None:

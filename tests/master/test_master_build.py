@@ -93,6 +93,9 @@ def test_second_build_stages_nothing_and_a_change_restages_one_person(cfg: HubCo
     _run(cfg, [("si_core", SI), ("employment", EMPLOYMENT)])
     again = _run(cfg, [("si_core", SI)])
     assert again.master["staged_persons"] == 0 and again.master["staged_links"] == 0
+    # the published records are all linked as they are: a run staging nothing links nothing
+    idle = _run(cfg, [])
+    assert (idle.master["unlinked"], idle.master["staged_links"]) == (0, 0)
     # si_core corrects the birth date of its record (the same source key)
     moved = [dict(SI[1], birth_date=date(1980, 5, 6), source_key="si_core|person|1")]
     fixed = _run(cfg, [("si_core", moved)])
@@ -154,3 +157,66 @@ def test_review_cli_accept_merges_and_audits(cfg: HubConfig) -> None:
     again = runner.invoke(cli, ["master", "review", "reject", pairs[0]["id"], "--by", "x",
                                 "--reason", "y", *conf], env=env)
     assert again.exit_code != 0 and "already accepted" in str(again.exception)
+
+
+def _quarantine(cfg: HubConfig, run_id: str, system: str, key: str,
+                row: dict[str, Any]) -> None:
+    """The quarantine file the row gate writes for one person record whose citizen ID is
+    missing (the record's mapped row as JSON, as the gate encodes it)."""
+    import pyarrow as pa
+
+    from hrss_hub.quality.gate import QUARANTINE_SCHEMA, _json_records
+    from hrss_hub.quality.reprocess import quarantine_path
+    from hrss_hub.quality.spool import QuarantineSpool
+
+    assert cfg.quarantine_dir is not None
+    record = _json_records({k: pa.array([v]) for k, v in row.items()})
+    spool = QuarantineSpool(quarantine_path(cfg.quarantine_dir, run_id, system, "persons"))
+    spool.add(pa.table({
+        "run_id": [run_id], "system": [system], "stream": ["persons"], "entity": ["person"],
+        "source_key": [key], "location": [None], "rules": [["required"]],
+        "fields": [["citizen_id"]], "offending_values": [[None]], "record": record},
+        schema=QUARANTINE_SCHEMA))
+    spool.close()
+
+
+def test_a_record_without_id_is_a_candidate_and_an_accepted_pair_links_it(
+        cfg: HubConfig) -> None:
+    from hrss_hub.master.build import build_master
+
+    unnamed = {k: v for k, v in _person(TWIN_A, "张伟", "1", date(1988, 8, 8), "13900000009",
+                                        T2).items() if k not in ("citizen_id", "source_updated_at")}
+    unnamed["citizen_id_raw"] = None
+    with Ledger.open(cfg.ledger_url) as ledger:
+        run_id = ledger.start_run(cfg.hub_id, "cli")
+        stage(cfg, {"person": SI}, run_id=run_id, system="si_core", tag="si")
+        # the employment system's record has no citizen ID: the row gate quarantined it
+        _quarantine(cfg, run_id, "employment", "E-77", unnamed)
+        report = publish_run(cfg, ledger, _Run(run_id))
+        ledger.finish_run(run_id, "succeeded", {})
+        assert report.linkage["candidates"] == 2  # the record and its partner, no one else
+        queue = ReviewStore(ledger).all("pending")
+        assert [sorted((q.left, q.right)) for q in queue] == [
+            ["person|employment|E-77", "person|si_core|" + _key_of(cfg, TWIN_A)]]
+        assert queue[0].probability >= 0.9
+        ReviewStore(ledger).decide(queue[0].id, True, actor="李核查", reason="户籍核实为同一人")
+        run_id = ledger.start_run(cfg.hub_id, "cli")
+        built = build_master(cfg, ledger, run_id=run_id)
+        assert built.adopted == 1 and built.staged_links == 1
+        publish_run(cfg, ledger, _Run(run_id))
+        ledger.finish_run(run_id, "succeeded", {})
+        assert ReviewStore(ledger).all("pending") == []  # linked now: not proposed again
+    assert cfg.exchange_root is not None
+    links = [r for r in read_version(cfg.exchange_root, "person_link").to_pylist()
+             if r["record_system"] == "employment"]
+    assert [(r["record_key"], r["citizen_id"], r["link_rule"]) for r in links] == [
+        ("E-77", TWIN_A, "steward")]
+    master = {r["citizen_id"]: r for r in read_version(cfg.exchange_root,
+                                                        "person_master").to_pylist()}
+    assert master[TWIN_A]["systems"] == "employment,si_core"
+
+
+def _key_of(cfg: HubConfig, person: str) -> str:
+    assert cfg.exchange_root is not None
+    rows = read_version(cfg.exchange_root, "person_link").to_pylist()
+    return next(r["record_key"] for r in rows if r["citizen_id"] == person)

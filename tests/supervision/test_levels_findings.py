@@ -5,6 +5,7 @@ neither district can see — and delivers that finding down to both districts.""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ from hrss_hub.config import HubConfig
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.levels import Upstream, merge_upstream
 from hrss_hub.exchange.reading import read_version
-from hrss_hub.exchange.versions import exchange_store, publisher_of, signer_of
+from hrss_hub.exchange.versions import (
+    exchange_store,
+    publish_pending,
+    publisher_of,
+    signer_of,
+)
 from hrss_hub.ledger import Ledger
 from hrss_hub.standard.model import load_standard
 from hrss_hub.supervision.run import supervise
@@ -111,3 +117,61 @@ def test_city_finds_double_enrollment_and_both_districts_receive_it(tmp_path: Pa
         got[division] = {r["finding_id"] for r in rows if r["check_id"] == "duplicate_enrollment"}
         assert {r["division"] for r in rows} == {division}
     assert got["510107"] == got["510104"] == {dup[0]["finding_id"]}
+    # and each district takes it in: merged from the city's delivery into its own exchange
+    city_key = [signer_of(city).public_key]
+    for district, division in ((wuhou, "510107"), (jinjiang, "510104")):
+        merge_upstream(exchange_store(district), standard.entity("finding"),
+                       [Upstream(city.root / "outbox" / f"district-{division}", "510100")],
+                       signer=signer_of(district), publisher=publisher_of(district),
+                       standard_version=standard.version, trusted=city_key)
+        assert district.exchange_root is not None
+        mine = read_version(district.exchange_root, "finding").to_pylist()
+        assert {r["finding_id"] for r in mine
+                if r["check_id"] == "duplicate_enrollment"} == got[division]
+
+
+def _person(person: str, name: str, phone: str) -> dict[str, Any]:
+    return {"citizen_id": person, "citizen_id_raw": person, "id_type": "01", "name": name,
+            "gender": "1" if int(person[16]) % 2 else "2",
+            "birth_date": date(int(person[6:10]), int(person[10:12]), int(person[12:14])),
+            "phone": phone, "address_division": person[:6]}
+
+
+def test_city_master_holds_the_persons_its_districts_report_up(tmp_path: Path) -> None:
+    from hrss_hub.master.build import build_master
+
+    up = {"city": _agreement("city-510100", "city", "510100", None, ("person",))}
+    wuhou = _hub(tmp_path, "wuhou", "district", "510107", up)
+    jinjiang = _hub(tmp_path, "jinjiang", "district", "510104", up)
+    city = _hub(tmp_path, "chengdu", "city", "510100", {})
+    publish(wuhou, {"person": [_person(DEAD, "王芳", "13800000001")]}, system="wuhou_si")
+    publish(jinjiang, {"person": [_person(TWICE, "李强", "13800000002")]},
+            system="jinjiang_si")
+    standard = load_standard(city.standard_dir)
+    merge_upstream(exchange_store(city), standard.entity("person"),
+                   [Upstream(wuhou.root / "outbox" / "city-510100", "510107"),
+                    Upstream(jinjiang.root / "outbox" / "city-510100", "510104")],
+                   signer=signer_of(city), publisher=publisher_of(city),
+                   standard_version=standard.version,
+                   trusted=[signer_of(d).public_key for d in (wuhou, jinjiang)])
+    with Ledger.open(city.ledger_url) as ledger:
+        # the city staged no person record itself: the master comes from what was merged up
+        run_id = ledger.start_run(city.hub_id, "cli")
+        first = build_master(city, ledger, run_id=run_id)
+        publish_pending(city, ledger, _Run(run_id))
+        ledger.finish_run(run_id, "succeeded", {})
+        run_id = ledger.start_run(city.hub_id, "cli")
+        again = build_master(city, ledger, run_id=run_id)
+        ledger.finish_run(run_id, "succeeded", {})
+    assert (first.unlinked, first.staged_persons) == (2, 2)
+    assert (again.unlinked, again.staged_links, again.staged_persons) == (0, 0, 0)
+    assert city.exchange_root is not None
+    master = {r["citizen_id"]: r for r in read_version(city.exchange_root,
+                                                        "person_master").to_pylist()}
+    assert {p: (r["systems"], r["division"]) for p, r in master.items()} == {
+        DEAD: ("wuhou_si", "510107"), TWICE: ("jinjiang_si", "510104")}
+
+
+@dataclass(frozen=True)
+class _Run:
+    run_id: str

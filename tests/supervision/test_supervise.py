@@ -3,6 +3,8 @@ else, stable ids across runs, a fixed case resolved, steward decisions audited."
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from datetime import date
@@ -13,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from hrss_test_world import REPO, cid, publish, workspace
 
-from hrss_hub.cli import cli
+from hrss_hub.cli import cli, main
 from hrss_hub.config import HubConfig
 from hrss_hub.errors import ConfigError
 from hrss_hub.exchange.reading import read_version
@@ -238,3 +240,32 @@ def test_report_has_a_supervision_section_with_masked_evidence(cfg: HubConfig) -
     assert "Supervision findings" in page and "死亡后仍领取待遇" in page
     for person in (DEAD, PRISONER, WORKER, TWICE, DEAD_ENROLLED):
         assert person not in page and person not in json.dumps(sup, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_supervise_names_a_checks_folder_without_checks_and_exits_2(
+        cfg: HubConfig, tmp_path: Path, make: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "no-checks"
+    if make == "empty":
+        folder.mkdir()
+    conf = cfg.root / "hub.yaml"
+    conf.write_text(conf.read_text(encoding="utf-8") + f"supervision: {folder}\n",
+                    encoding="utf-8")
+    monkeypatch.setenv("HRSS_HUB_STANDARDS", str(REPO / "standards"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        try:  # as the console script runs it
+            code = main(["supervise", "--json", "--config", str(conf)])
+        except SystemExit as exc:
+            code = exc.code
+    assert code == 2, out.getvalue()
+    error = json.loads(out.getvalue())
+    assert str(folder) in error["error"] and "supervision:" in error["hint"]
+    # after a run the checks are not required: the run goes on and its report says why
+    # nothing was checked
+    bare = HubConfig(root=cfg.root, hub_id=cfg.hub_id, division=cfg.division,
+                     level=cfg.level, standard_dir=cfg.standard_dir, supervision_dir=folder)
+    with Ledger.open(bare.ledger_url) as ledger:
+        run_id = ledger.start_run(bare.hub_id, "cli")
+        report = supervise(bare, ledger, run_id=run_id)
+    assert report.ran == [] and str(folder) in (report.to_dict()["warning"])

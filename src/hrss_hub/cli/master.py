@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from hrss_hub.cli import HubGroup
-from hrss_hub.cli.supervision import decision_options
+from hrss_hub.cli.supervision import apply_decisions, decision_options
 
 _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                        help="hub.yaml of the workspace (default: ./hub.yaml if present).")
@@ -100,19 +101,13 @@ def list_cmd(config_path: Path | None, status: str, as_json: bool) -> None:
 
 def _decide(accept: bool, ids: tuple[str, ...], actor: str, reason: str,
             config_path: Path | None, as_json: bool) -> None:
-    from hrss_hub.config import load_config
-    from hrss_hub.ledger import Ledger
     from hrss_hub.master.review import ReviewStore
 
-    cfg = load_config(config_path)
-    done = []
-    with Ledger.open(cfg.ledger_url) as ledger:
-        store = ReviewStore(ledger)
-        for rid in ids:
-            info = store.decide(rid, accept, actor=actor, reason=reason)
-            done.append({"id": info.id, "status": info.status, "by": actor, "reason": reason})
-    if as_json:
-        click.echo(json.dumps(done, ensure_ascii=False, indent=1))
+    def one(ledger: Any, rid: str) -> dict[str, Any]:
+        info = ReviewStore(ledger).decide(rid, accept, actor=actor, reason=reason)
+        return {"id": info.id, "status": info.status, "by": actor, "reason": reason}
+
+    if apply_decisions(config_path, ids, as_json, one):
         return
     verb = "accepted" if accept else "rejected"
     click.echo(f"{verb} {len(ids)} pair(s) by {actor}; "

@@ -20,14 +20,16 @@ _CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path
 @_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def supervise(config_path: Path | None, as_json: bool) -> None:
-    """Run every supervision check over the published exchange and publish the findings."""
+    """Run every supervision check over the published exchange and publish the findings.
+
+    A checks folder that is missing or holds no check is an error naming it (exit 2)."""
     from hrss_hub.config import load_config
     from hrss_hub.ledger import Ledger
     from hrss_hub.supervision.run import supervise as run
 
     cfg = load_config(config_path)
     with Ledger.open(cfg.ledger_url) as ledger:
-        report = run(cfg, ledger, actor="cli")
+        report = run(cfg, ledger, actor="cli", require_checks=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
         return
@@ -99,24 +101,32 @@ def list_cmd(config_path: Path | None, status: str | None, check: str | None,
     click.echo(f"{len(items)} finding(s)")
 
 
-def _decide(action: str, config_path: Path | None, ids: tuple[str, ...], actor: str,
-            reason: str, as_json: bool) -> None:
+def apply_decisions(config_path: Path | None, ids: tuple[str, ...], as_json: bool,
+                    decide: Callable[[Any, str], dict[str, Any]]) -> bool:
+    """A steward's decision on each of ``ids`` (``decide(ledger, id)`` → what was decided);
+    under ``--json`` the decisions are printed and True returned (nothing more to say)."""
     from hrss_hub.config import load_config
     from hrss_hub.ledger import Ledger
-    from hrss_hub.supervision.lifecycle import FindingStore
 
     cfg = load_config(config_path)
-    done = []
     with Ledger.open(cfg.ledger_url) as ledger:
-        store = FindingStore(ledger)
-        for fid in ids:
-            info = store.set_status(fid, action, actor=actor, reason=reason)
-            done.append({"id": info.id, "check": info.check_id, "status": info.status,
-                         "by": actor, "reason": reason})
+        done = [decide(ledger, key) for key in ids]
     if as_json:
         click.echo(json.dumps(done, ensure_ascii=False, indent=1))
-        return
-    click.echo(f"{action}ed {len(ids)} finding(s) by {actor}")
+    return as_json
+
+
+def _decide(action: str, config_path: Path | None, ids: tuple[str, ...], actor: str,
+            reason: str, as_json: bool) -> None:
+    from hrss_hub.supervision.lifecycle import FindingStore
+
+    def one(ledger: Any, fid: str) -> dict[str, Any]:
+        info = FindingStore(ledger).set_status(fid, action, actor=actor, reason=reason)
+        return {"id": info.id, "check": info.check_id, "status": info.status, "by": actor,
+                "reason": reason}
+
+    if not apply_decisions(config_path, ids, as_json, one):
+        click.echo(f"{action}ed {len(ids)} finding(s) by {actor}")
 
 
 F = TypeVar("F", bound=Callable[..., None])

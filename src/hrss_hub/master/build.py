@@ -4,8 +4,12 @@ Input is what a run staged for the entities that carry a person's attributes (``
 ``civil_status_event``): every system's record, before the exchange's MERGE keeps one
 winner per citizen ID. Each record becomes (or updates) its ``person_link`` row — keyed by
 (entity, system, source key), with the rule that linked it (``id18``, or ``id15`` when the
-source held the 15-digit number) and the attribute values it holds. The master rows of the
-persons those links touch are then recomputed from all their links:
+source held the 15-digit number) and the attribute values it holds. Two more kinds of
+record are linked: published records that no link holds as they are (what reached the
+exchange without being staged here — a city's persons merged up from its districts), and
+records the row gate quarantined for an invalid or missing ID once a steward accepted their
+record-linkage pair (rule ``steward``, or ``auto`` above ``auto_link_threshold``). The
+master rows of the persons those links touch are then recomputed from all their links:
 
 - **survivorship** per field: the systems listed for the field in hub.yaml
   ``master.survivorship`` (else ``source_precedence``) first, in that order, then unlisted
@@ -18,23 +22,26 @@ persons those links touch are then recomputed from all their links:
   person's row ``merged_into`` the first.
 
 Only rows that differ from the published version are staged (incremental). The work runs
-in DuckDB with the hub's memory limit; nothing is held per record in Python.
+in DuckDB with the hub's memory limit (``duckdb:`` in hub.yaml), over the staged and
+published Parquet files directly; the changed rows are staged batch by batch. Nothing is
+held per record in Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from hrss_hub.config.sections import MasterSection
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.pending import list_pending
 from hrss_hub.exchange.versions import exchange_store
-from hrss_hub.master.derived import BUILD_COLUMNS, stage_derived
+from hrss_hub.master.derived import BUILD_COLUMNS, stage_batches
 from hrss_hub.master.names import fold_table
+from hrss_hub.master.quarantined import quarantine_of, quarantined_persons_sql
 from hrss_hub.standard.model import Standard, load_standard
 
 if TYPE_CHECKING:
@@ -61,6 +68,8 @@ class MasterReport:
     staged_links: int = 0
     staged_persons: int = 0
     conflicts: int = 0  # recomputed rows with a conflict
+    adopted: int = 0  # quarantined records linked by an accepted review
+    unlinked: int = 0  # published records not linked yet (merged up from lower levels)
 
     def to_dict(self) -> dict[str, int]:
         """JSON form."""
@@ -72,19 +81,40 @@ def master_settings(cfg: HubConfig) -> MasterSection:
     return MasterSection.model_validate(dict(cfg.master))
 
 
-def staged_links(cfg: HubConfig, standard: Standard) -> pa.Table:
-    """``person_link`` rows for every record staged for the linked entities."""
+def _duck_type(typ: pa.DataType) -> str:
+    """The DuckDB type of an Arrow type of the standard's entities."""
+    if pa.types.is_decimal(typ):
+        return f"DECIMAL({typ.precision},{typ.scale})"
+    if pa.types.is_timestamp(typ):
+        return "TIMESTAMPTZ" if typ.tz else "TIMESTAMP"
+    if pa.types.is_date(typ):
+        return "DATE"
+    if pa.types.is_integer(typ):
+        return "BIGINT"
+    return "VARCHAR"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def staged_links_sql(cfg: HubConfig, standard: Standard) -> str:
+    """A SELECT of the ``person_link`` rows of every record staged for the linked entities,
+    read by DuckDB from the staged Parquet files (nothing of them is held in Python)."""
+    import pyarrow.parquet as pq
+
     assert cfg.exchange_root is not None
-    out = []
+    schema = _link_schema(standard)
+    selects = []
     for name in LINKED:
-        entity = standard.entity(name)
-        schema = entity_schema(entity)
         for pending in list_pending(cfg.exchange_root, name):
-            out.append(_links_of(name, pending.read(schema), cfg.division))
-    link_schema = _link_schema(standard)
-    if not out:
-        return link_schema.empty_table()
-    return pa.concat_tables(out).cast(link_schema)
+            have = set(pq.read_schema(pending.path).names)
+            selects.append(_links_select(name, f"read_parquet({_quote(str(pending.path))})",
+                                         have, cfg.division, schema))
+    if not selects:
+        cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
+        return f"SELECT {cols} WHERE false"
+    return " UNION ALL ".join(selects)
 
 
 def _link_schema(standard: Standard) -> pa.Schema:
@@ -93,29 +123,49 @@ def _link_schema(standard: Standard) -> pa.Schema:
     return pa.schema([f for f in schema if f.name not in BUILD_COLUMNS])
 
 
-def _links_of(entity: str, rows: pa.Table, default_division: str) -> pa.Table:
-    n = rows.num_rows
+def _link_published(con: duckdb.DuckDBPyConnection, cfg: HubConfig, schema: pa.Schema,
+                    entities: list[str]) -> int:
+    """Add to ``fresh`` the published records of ``entities`` that no link holds as they
+    are — records that reached the exchange without being staged here: a city's persons
+    merged up from its districts (:func:`hrss_hub.exchange.levels.merge_upstream`).
+    Returns how many."""
+    before = _count(con, "fresh")
+    for entity in entities:
+        have = set(con.sql(f'SELECT * FROM "{entity}" LIMIT 0').columns)
+        con.execute(f"""
+            INSERT INTO fresh
+            SELECT * FROM ({_links_select(entity, f'"{entity}"', have, cfg.division, schema)}
+                           EXCEPT SELECT * FROM old_links) p
+            WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.record_entity = p.record_entity
+                              AND f.record_system = p.record_system
+                              AND f.record_key = p.record_key)""")
+    return _count(con, "fresh") - before
 
-    def col(name: str, typ: pa.DataType | None = None) -> pa.Array | pa.ChunkedArray:
-        return rows[name] if name in rows.column_names else pa.nulls(n, typ or pa.string())
 
+def _links_select(entity: str, source: str, have: set[str], default_division: str,
+                  schema: pa.Schema) -> str:
+    """The person_link columns of the records of ``entity`` in ``source`` (a staged file's
+    ``read_parquet``, or a published dataset's view) with the columns ``have``."""
+
+    def col(name: str) -> str:
+        return f'"{name}"' if name in have else "NULL"
+
+    division = "address_division" if "address_division" in have else "division"
     raw = col("citizen_id_raw")
-    legacy = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 15), False)
-    division = pc.coalesce(col("address_division") if "address_division" in rows.column_names
-                           else col("division"), pa.scalar(default_division))
-    updated = pc.coalesce(col("source_updated_at", rows.schema.field("extracted_at").type),
-                          rows["extracted_at"])
-    return pa.table({
-        "record_entity": pa.array([entity] * n, pa.string()),
-        "record_system": rows["source_system"], "record_key": rows["source_key"],
-        "citizen_id": rows["citizen_id"],
-        "link_rule": pc.if_else(legacy, "id15", "id18"),
-        "match_probability": pa.nulls(n, pa.decimal128(5, 4)),
-        "name": col("name"), "gender": col("gender"),
-        "birth_date": col("birth_date", pa.date32()), "phone": col("phone"),
-        "record_updated_at": updated, "division": division,
-        "source_system": rows["source_system"], "source_key": rows["source_key"],
-    })
+    values = {
+        "record_entity": _quote(entity), "record_system": "source_system",
+        "record_key": "source_key", "citizen_id": "citizen_id",
+        # the source held the 15-digit number: linked by its upgrade
+        "link_rule": f"CASE WHEN length(trim(CAST({raw} AS VARCHAR), ' \t\r\n\u3000')) = 15 "
+                     "THEN 'id15' ELSE 'id18' END",
+        "match_probability": "NULL", "name": col("name"), "gender": col("gender"),
+        "birth_date": col("birth_date"), "phone": col("phone"),
+        "record_updated_at": f"coalesce({col('source_updated_at')}, extracted_at)",
+        "division": f"coalesce({col(division)}, {_quote(default_division)})",
+        "source_system": "source_system", "source_key": "source_key"}
+    cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
+                     for f in schema)
+    return f"SELECT {cols} FROM {source}"
 
 
 def _rank_sql(systems: tuple[str, ...]) -> str:
@@ -161,31 +211,37 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
     """Link this run's staged person records and stage the changed master rows.
 
     ``full`` recomputes every person from the published links (after a change of the
-    survivorship settings or a steward's decision) instead of only those touched.
+    survivorship settings or a steward's decision) instead of only those touched. DuckDB
+    reads the staged and published files itself and the changed rows are staged batch by
+    batch, so memory is bounded by ``duckdb.memory_limit`` (it spills beyond it), not by
+    the number of persons.
     """
     from hrss_hub.master.review import accepted_merges
     from hrss_hub.supervision.duck import connect, register
 
     standard = load_standard(cfg.standard_dir)
     report = MasterReport()
-    fresh = staged_links(cfg, standard)
-    report.records = fresh.num_rows
+    link_schema = _link_schema(standard)
+    cols = ", ".join(f'"{f.name}"' for f in link_schema)
     con = connect(cfg)
     try:
-        have = register(con, exchange_store(cfg), ("person_link", "person_master"))
-        con.register("fresh_arrow", fresh)
-        con.execute("CREATE TEMP TABLE fresh AS SELECT * FROM fresh_arrow")
-        cols = ", ".join(f'"{f.name}"' for f in _link_schema(standard))
+        have = register(con, exchange_store(cfg), ("person_link", "person_master", *LINKED))
+        con.execute(f"CREATE TEMP TABLE fresh AS {staged_links_sql(cfg, standard)}")
+        report.records = _count(con, "fresh")
         if "person_link" in have:
-            con.execute(f"CREATE TEMP TABLE old_links AS SELECT {cols} FROM person_link")
+            con.execute(f"CREATE TEMP VIEW old_links AS SELECT {cols} FROM person_link")
         else:
-            con.execute("CREATE TEMP TABLE old_links AS SELECT * FROM fresh WHERE false")
+            con.execute("CREATE TEMP VIEW old_links AS SELECT * FROM fresh WHERE false")
+        report.unlinked = _link_published(con, cfg, link_schema, [e for e in LINKED
+                                                                  if e in have])
         con.execute("CREATE TEMP TABLE links AS SELECT * FROM fresh UNION ALL "
                     "SELECT o.* FROM old_links o ANTI JOIN fresh n "
                     "USING (record_entity, record_system, record_key)")
+        report.adopted = _adopt_quarantined(con, ledger, cfg, link_schema)
         merges = accepted_merges(ledger, con)
         con.register("merges_arrow", merges)
         con.execute("CREATE TEMP TABLE merges AS SELECT * FROM merges_arrow")
+        con.unregister("merges_arrow")
         if full:
             con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT citizen_id FROM links")
         else:
@@ -194,48 +250,109 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
                         "SELECT o.citizen_id FROM old_links o SEMI JOIN fresh n "
                         "USING (record_entity, record_system, record_key) UNION "
                         "SELECT citizen_id FROM merges UNION SELECT merged_into FROM merges")
-        names = con.sql("SELECT DISTINCT l.name FROM links l SEMI JOIN affected a "
-                        "USING (citizen_id) WHERE l.name IS NOT NULL").to_arrow_table()
-        con.register("folded", fold_table(names["name"]))
-        master = con.sql(master_sql(cfg)).to_arrow_table()
-        report.persons = master.num_rows
-        report.conflicts = int(pc.sum(pc.is_valid(master["conflicts"])).as_py() or 0)
-        new_links = _changed(con, "fresh", "old_links" if "person_link" in have else None,
-                             list(_link_schema(standard).names))
-        master_rows = _with_lineage(master, standard)
-        con.register("master_new", master_rows)
-        compare = [f.name for f in entity_schema(standard.entity("person_master"))
-                   if f.name not in ("run_id", "extracted_at", "source_updated_at")]
-        changed_master = _changed(con, "master_new",
-                                  "person_master" if "person_master" in have else None, compare)
+        fold_into(con, "SELECT l.name FROM links l SEMI JOIN affected a USING (citizen_id)")
+        master_cols = [f.name for f in entity_schema(standard.entity("person_master"))
+                       if f.name not in BUILD_COLUMNS]
+        con.execute("CREATE TEMP TABLE master_new AS SELECT "
+                    + ", ".join(f'"{c}"' for c in master_cols)
+                    + f" FROM (SELECT *, '{SYSTEM}' AS source_system, citizen_id AS source_key"
+                    f" FROM ({master_sql(cfg)}))")
+        report.persons = _count(con, "master_new")
+        report.conflicts = _count(con, "master_new", "conflicts IS NOT NULL")
+        report.staged_links = stage_batches(
+            cfg, standard.entity("person_link"),
+            _changed(con, "fresh", "old_links" if "person_link" in have else None,
+                     list(link_schema.names)),
+            run_id=run_id, system=SYSTEM, stream="links", standard_version=standard.version)
+        compare = [c for c in master_cols if c not in BUILD_COLUMNS]
+        report.staged_persons = stage_batches(
+            cfg, standard.entity("person_master"),
+            _changed(con, "master_new", "person_master" if "person_master" in have else None,
+                     compare),
+            run_id=run_id, system=SYSTEM, stream="persons", standard_version=standard.version)
     finally:
         con.close()
-    report.staged_links = stage_derived(
-        cfg, standard.entity("person_link"), new_links, run_id=run_id, system=SYSTEM,
-        stream="links", standard_version=standard.version)
-    report.staged_persons = stage_derived(
-        cfg, standard.entity("person_master"), changed_master, run_id=run_id, system=SYSTEM,
-        stream="persons", standard_version=standard.version)
     return report
 
 
-def _with_lineage(master: pa.Table, standard: Standard) -> pa.Table:
-    schema = entity_schema(standard.entity("person_master"))
-    n = master.num_rows
-    cols = {f.name: master[f.name] for f in schema if f.name in master.column_names}
-    cols["source_system"] = pa.array([SYSTEM] * n, pa.string())
-    cols["source_key"] = master["citizen_id"]
-    fields = [f for f in schema if f.name in cols]
-    return pa.table([cols[f.name].cast(f.type) for f in fields], schema=pa.schema(fields))
+def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConfig,
+                       schema: pa.Schema) -> int:
+    """Link the quarantined person records (invalid or missing ID) of accepted reviews to
+    the person of their partner: new rows of ``fresh`` and ``links`` (rule ``steward``, or
+    ``auto`` above the automatic threshold). Returns how many."""
+    from hrss_hub.master.review import AUTO_REASON, ReviewStore, split_record
+
+    files = quarantine_of(cfg.quarantine_dir)
+    reviews = ReviewStore(ledger).all("accepted") if files else []
+    sides: dict[str, list[Any]] = {c: [] for c in (
+        "entity", "system", "key", "other_entity", "other_system", "other_key",
+        "probability", "rule")}
+    for r in reviews:
+        rule = "auto" if r.reason == AUTO_REASON else "steward"
+        for ours, other in ((r.left, r.right), (r.right, r.left)):
+            for name, value in zip(("entity", "system", "key", "other_entity", "other_system",
+                                    "other_key", "probability", "rule"),
+                                   (*split_record(ours), *split_record(other),
+                                    r.probability, rule), strict=True):
+                sides[name].append(value)
+    if not reviews:
+        return 0
+    con.register("__accepted", pa.table(sides))
+    values = {
+        "record_entity": "a.entity", "record_system": "a.system", "record_key": "a.key",
+        "citizen_id": "o.citizen_id", "link_rule": "a.rule",
+        "match_probability": "round(a.probability, 4)", "name": "q.name",
+        "gender": "q.gender", "birth_date": "q.birth_date", "phone": "q.phone",
+        "record_updated_at": "NULL",
+        "division": f"coalesce(q.division, {_quote(cfg.division)})",
+        "source_system": "a.system", "source_key": "a.key"}
+    cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
+                     for f in schema)
+    con.execute(f"""
+        CREATE TEMP TABLE __adopted AS
+        SELECT DISTINCT ON (a.entity, a.system, a.key) {cols}
+        FROM __accepted a
+        JOIN links o ON o.record_entity = a.other_entity AND o.record_system = a.other_system
+                    AND o.record_key = a.other_key
+        JOIN ({quarantined_persons_sql(files)}) q
+          ON a.entity = 'person' AND q.system = a.system AND q.source_key = a.key
+        WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.record_entity = a.entity
+                          AND l.record_system = a.system AND l.record_key = a.key)
+        ORDER BY a.entity, a.system, a.key, a.probability DESC""")
+    con.unregister("__accepted")
+    con.execute("INSERT INTO fresh SELECT * FROM __adopted")
+    con.execute("INSERT INTO links SELECT * FROM __adopted")
+    return _count(con, "__adopted")
+
+
+def fold_into(con: duckdb.DuckDBPyConnection, names_sql: str, table: str = "folded",
+              chunk: int = 100_000) -> None:
+    """Create ``table`` (``name`` → ``name_folded``) for the distinct non-null names that
+    ``names_sql`` selects (a column ``name``), folded ``chunk`` names at a time."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (name VARCHAR, name_folded VARCHAR)")
+    distinct = con.sql(f"SELECT DISTINCT name FROM ({names_sql}) WHERE name IS NOT NULL"
+                       ).to_arrow_table()["name"]
+    for start in range(0, len(distinct), chunk):
+        con.register("__fold_chunk", fold_table(distinct.slice(start, chunk)))
+        con.execute(f"INSERT INTO {table} SELECT name, name_folded FROM __fold_chunk")
+        con.unregister("__fold_chunk")
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> int:
+    rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchall()
+    return int(rows[0][0])
 
 
 def _changed(con: duckdb.DuckDBPyConnection, new: str, old: str | None,
-             columns: list[str]) -> pa.Table:
-    """Rows of ``new`` whose ``columns`` differ from every row of ``old`` (all: no old)."""
+             columns: list[str], batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+    """Rows of ``new`` whose ``columns`` differ from every row of ``old`` (all: no old),
+    batch by batch."""
     listed = ", ".join(f'"{c}"' for c in columns)
     if old is None:
-        return con.sql(f"SELECT * FROM {new}").to_arrow_table()
-    keep = con.sql(f"SELECT {listed} FROM {new} EXCEPT SELECT {listed} FROM {old}")
-    con.register("__keep", keep.to_arrow_table())
-    on = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in columns)
-    return con.sql(f"SELECT n.* FROM {new} n SEMI JOIN __keep k ON {on}").to_arrow_table()
+        query = f"SELECT * FROM {new}"
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __keep AS "
+                    f"SELECT {listed} FROM {new} EXCEPT SELECT {listed} FROM {old}")
+        on = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in columns)
+        query = f"SELECT n.* FROM {new} n SEMI JOIN __keep k ON {on}"
+    yield from con.sql(query).to_arrow_reader(batch_rows)

@@ -9,6 +9,7 @@ set publishes no new version (incremental maintenance).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -63,23 +64,40 @@ def stage_derived(cfg: HubConfig, entity: Entity, rows: pa.Table, *, run_id: str
                   now: datetime | None = None) -> int:
     """Stage ``rows`` (the entity's fields plus ``source_system``/``source_key``) for the
     next publish; build lineage columns are filled in here. Returns the rows staged."""
-    if rows.num_rows == 0:
-        return 0
+    return stage_batches(cfg, entity, rows.to_batches(), run_id=run_id, system=system,
+                         stream=stream, standard_version=standard_version, now=now)
+
+
+def stage_batches(cfg: HubConfig, entity: Entity, batches: Iterable[pa.RecordBatch], *,
+                  run_id: str, system: str, stream: str, standard_version: str,
+                  now: datetime | None = None) -> int:
+    """:func:`stage_derived` for rows that come batch by batch (a DuckDB result read with
+    ``to_arrow_reader``): each batch is written as it comes, so memory stays bounded
+    by the batch, not by the rows staged. Returns the rows staged."""
     assert cfg.exchange_root is not None
     schema = entity_schema(entity)
     at = now or datetime.now(UTC)
-    n = int(rows.num_rows)
-    if "run_id" not in rows.column_names:
-        rows = rows.append_column("run_id", pa.array([run_id] * n, pa.string()))
-    # the build time is the rows' update time too: a derived row replaces the published
-    # one of its key (the publisher's winner rule compares source_updated_at first)
-    for column in ("extracted_at", "source_updated_at"):
-        if column in schema.names and column not in rows.column_names:
-            rows = rows.append_column(column, pa.array([at] * n, schema.field(column).type))
-    table = conform(rows, schema)
-    sink = ParquetSink(cfg.exchange_root / ".staging" / run_id / entity.name,
-                       f"{system}.{stream}.{run_id}", schema)
-    sink.write(table)
+    sink: ParquetSink | None = None
+    n = 0
+    for batch in batches:
+        k = int(batch.num_rows)
+        if k == 0:
+            continue
+        rows = pa.Table.from_batches([batch])
+        if "run_id" not in rows.column_names:
+            rows = rows.append_column("run_id", pa.array([run_id] * k, pa.string()))
+        # the build time is the rows' update time too: a derived row replaces the published
+        # one of its key (the publisher's winner rule compares source_updated_at first)
+        for column in ("extracted_at", "source_updated_at"):
+            if column in schema.names and column not in rows.column_names:
+                rows = rows.append_column(column, pa.array([at] * k, schema.field(column).type))
+        if sink is None:
+            sink = ParquetSink(cfg.exchange_root / ".staging" / run_id / entity.name,
+                               f"{system}.{stream}.{run_id}", schema)
+        sink.write(conform(rows, schema))
+        n += k
+    if sink is None:
+        return 0
     publish_files(cfg.exchange_root, entity.name, schema, sink.close(), run_id=run_id,
                   system=system, stream=stream, standard_version=standard_version,
                   hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},

@@ -1,11 +1,15 @@
-"""一人多号: probabilistic record linkage of master rows with different citizen IDs.
+"""一人多号: probabilistic record linkage of records whose ID is different, invalid or missing.
 
 Splink (Fellegi–Sunter, DuckDB backend, in process) compares master rows — one per
-citizen ID — on the folded name, birth date, gender, phone and division. Only pairs sharing
-a blocking rule are compared (same name and birth date; same phone; same birth date,
-gender and division), so the work grows with the blocks, not with the square of the
-population. The parameters are estimated from the data: the prior from a deterministic rule
-(name + birth date + phone), u-probabilities by random sampling, m-probabilities by
+citizen ID — and the person records the row gate quarantined for an invalid or missing
+citizen ID, on the folded name, birth date, gender, phone and division. Only the candidate
+records are given to Splink (:func:`linkage_input`: the records without an ID, their
+blocking partners, and the persons sharing the name and birth date or the phone with a
+person of another ID), and only pairs sharing a blocking rule are compared (same name and
+birth date; same phone; same birth date, gender and division), so the work grows with the
+candidates and their blocks, not with the population or its square. The parameters are
+estimated from the candidates: the prior from a deterministic rule (name + birth date +
+phone), u-probabilities by random sampling, m-probabilities by
 expectation maximisation (EM) blocked once on birth date and once on name. Pairs at or
 above ``master.review_threshold`` go to the steward queue (:mod:`.review`) with their
 match weight and the weight of every comparison (log2 Bayes factors: the explanation of
@@ -18,13 +22,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from hrss_hub.exchange.versions import exchange_store
-from hrss_hub.master.build import master_settings
-from hrss_hub.master.names import fold_table
+from hrss_hub.master.build import fold_into, master_settings
+from hrss_hub.master.quarantined import quarantine_of, quarantined_persons_sql
 from hrss_hub.master.review import Candidate, ReviewStore
 
 if TYPE_CHECKING:
@@ -36,13 +39,16 @@ log = logging.getLogger(__name__)
 
 #: compared fields: (column, Splink comparison kind)
 COMPARED = ("name_folded", "birth_date_s", "gender", "phone", "division")
+#: the blocking rules of the predictions: only pairs sharing one of these are compared
+_BLOCKS = (("name_folded", "birth_date_s"), ("phone",), ("birth_date_s", "gender", "division"))
 
 
 @dataclass
 class LinkageReport:
     """What one linkage pass did."""
 
-    persons: int = 0
+    persons: int = 0  # master persons
+    candidates: int = 0  # records compared: see linkage_input
     pairs: int = 0  # pairs at or above the review threshold
     queued: int = 0  # new pairs put in the queue
     auto_accepted: int = 0
@@ -61,8 +67,7 @@ def _settings() -> Any:
         link_type="dedupe_only",
         unique_id_column_name="uid",
         blocking_rules_to_generate_predictions=[
-            block_on("name_folded", "birth_date_s"), block_on("phone"),
-            block_on("birth_date_s", "gender", "division")],
+            *(block_on(*rule) for rule in _BLOCKS)],
         comparisons=[
             cl.LevenshteinAtThresholds("name_folded", [1]).configure(
                 m_probabilities=[0.9, 0.07, 0.03]),
@@ -78,10 +83,24 @@ def _settings() -> Any:
     )
 
 
-def linkage_input(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """One row per master person not merged into another, with the record that names it
-    (``record_ref``: entity|system|source key of the winning name's record)."""
-    rows = con.sql("""
+#: identified persons sharing one of these with another record are candidates
+_STRONG = (("name_folded", "birth_date_s"), ("phone",))
+
+
+def linkage_input(con: duckdb.DuckDBPyConnection, quarantined: list[Path] | None = None) -> int:
+    """Create ``splink_people``: the candidate records of record linkage; returns their
+    number.
+
+    The records are the master persons not merged into another, each with the record that
+    names it (``record_ref``: entity|system|source key of the winning name's record), and
+    the person records the row gate quarantined for their citizen ID (invalid or missing:
+    ``quarantined`` files) that are not linked since. Candidates are those records without
+    an ID, every person sharing a blocking key with one of them, and the persons sharing
+    the name and birth date, or the phone, with another person of a different ID — not the
+    whole population: the rest cannot be in a pair of a strong blocking rule.
+    """
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE __linkable AS
         WITH named AS (
           SELECT m.citizen_id, min(l.record_key) AS record_key
           FROM person_master m JOIN person_link l
@@ -90,25 +109,49 @@ def linkage_input(con: duckdb.DuckDBPyConnection) -> pa.Table:
           GROUP BY m.citizen_id)
         SELECT m.citizen_id AS uid, m.name, m.gender,
                strftime(m.birth_date, '%Y%m%d') AS birth_date_s, m.phone, m.division,
-               'person|' || m.name_source || '|' || n.record_key AS record_ref
+               'person|' || m.name_source || '|' || n.record_key AS record_ref,
+               false AS unidentified
         FROM person_master m JOIN named n USING (citizen_id)
-        WHERE m.merged_into IS NULL AND m.name IS NOT NULL""").to_arrow_table()
-    folded = fold_table(rows["name"])
-    con.register("__names", folded)
-    con.register("__rows", rows)
-    return con.sql("SELECT r.uid, f.name_folded, r.birth_date_s, r.gender, r.phone, "
-                   "r.division, r.record_ref FROM __rows r LEFT JOIN __names f USING (name)"
-                   ).to_arrow_table()
+        WHERE m.merged_into IS NULL AND m.name IS NOT NULL""")
+    if quarantined:
+        con.execute(f"""
+            INSERT INTO __linkable
+            SELECT 'q|' || q.system || '|' || q.source_key AS uid, q.name, q.gender,
+                   strftime(q.birth_date, '%Y%m%d') AS birth_date_s, q.phone, q.division,
+                   'person|' || q.system || '|' || q.source_key AS record_ref,
+                   true AS unidentified
+            FROM ({quarantined_persons_sql(quarantined)}) q
+            WHERE q.name IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM person_link l WHERE l.record_entity = 'person'
+                              AND l.record_system = q.system AND l.record_key = q.source_key)
+            """)
+    fold_into(con, "SELECT name FROM __linkable", "__folded")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE __people AS
+        SELECT r.uid, f.name_folded, r.birth_date_s, r.gender, r.phone, r.division,
+               r.record_ref, r.unidentified
+        FROM __linkable r LEFT JOIN __folded f USING (name)""")
+    strong = " OR ".join(
+        "EXISTS (SELECT 1 FROM __people o WHERE o.uid <> p.uid AND "
+        + " AND ".join(f"o.{c} = p.{c}" for c in key) + ")" for key in _STRONG)
+    loose = " OR ".join(
+        "EXISTS (SELECT 1 FROM __people u WHERE u.unidentified AND u.uid <> p.uid AND "
+        + " AND ".join(f"u.{c} = p.{c}" for c in rule) + ")" for rule in _BLOCKS)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE splink_people AS
+        SELECT p.uid, p.name_folded, p.birth_date_s, p.gender, p.phone, p.division,
+               p.record_ref
+        FROM __people p WHERE p.unidentified OR {strong} OR {loose}""")
+    rows = con.execute("SELECT count(*) FROM splink_people").fetchall()
+    return int(rows[0][0])
 
 
-def score_pairs(con: duckdb.DuckDBPyConnection, people: pa.Table,
+def score_pairs(con: duckdb.DuckDBPyConnection,
                 threshold: float) -> tuple[list[Candidate], bool]:
-    """Candidate pairs at or above ``threshold`` with their explanations; and whether EM
-    training succeeded."""
+    """Pairs of ``splink_people`` (:func:`linkage_input`) at or above ``threshold`` with
+    their explanations; and whether EM training succeeded."""
     from splink import DuckDBAPI, Linker, block_on
 
-    con.register("__people", people)
-    con.execute("CREATE OR REPLACE TABLE splink_people AS SELECT * FROM __people")
     # Splink would call logging.basicConfig() on the hub's root logger and print its training
     # chatter (INFO/WARNING) into every run's output; the hub reports ``trained`` instead
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -139,6 +182,12 @@ def score_pairs(con: duckdb.DuckDBPyConnection, people: pa.Table,
     return sorted(out, key=lambda c: c.id), trained
 
 
+def _count_people(con: duckdb.DuckDBPyConnection) -> int:
+    rows = con.execute("SELECT count(*) FROM person_master WHERE merged_into IS NULL"
+                       ).fetchall()
+    return int(rows[0][0])
+
+
 def _log2(bf: Any) -> float | None:
     if bf is None or float(bf) <= 0:
         return None
@@ -156,11 +205,11 @@ def propose_pairs(cfg: HubConfig, ledger: Any) -> LinkageReport:
         have = register(con, exchange_store(cfg), ("person_master", "person_link"))
         if have != {"person_master", "person_link"}:
             return report
-        people = linkage_input(con)
-        report.persons = people.num_rows
-        if people.num_rows < 2:
+        report.persons = _count_people(con)
+        report.candidates = linkage_input(con, quarantine_of(cfg.quarantine_dir))
+        if report.candidates < 2:
             return report
-        candidates, report.trained = score_pairs(con, people, settings.review_threshold)
+        candidates, report.trained = score_pairs(con, settings.review_threshold)
     finally:
         con.close()
     report.pairs = len(candidates)

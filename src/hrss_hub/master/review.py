@@ -11,22 +11,25 @@ Nothing is merged without an accepted review, except pairs at or above the confi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from hrss_hub.errors import ConfigError
 from hrss_hub.ledger.coltypes import utcnow
 from hrss_hub.ledger.models import MasterReview
+from hrss_hub.supervision.steward import LedgerStore, decided_row
 
 if TYPE_CHECKING:
     import duckdb
+
+
+#: the reason of a pair accepted because it reached ``master.auto_link_threshold``
+AUTO_REASON = "above auto_link_threshold"
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,8 @@ def split_record(ref: str) -> tuple[str, str, str]:
     return entity, system, key
 
 
-class ReviewStore:
+class ReviewStore(LedgerStore):
     """The review queue of one ledger."""
-
-    def __init__(self, ledger: Any) -> None:
-        self.ledger = ledger
-        self._sessions = sessionmaker(ledger.engine, expire_on_commit=False)
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self.ledger._errors(), self._sessions() as s, s.begin():
-            yield s
 
     def propose(self, candidates: Iterable[Candidate], *, auto_threshold: float | None,
                 actor: str) -> tuple[int, int]:
@@ -99,7 +93,7 @@ class ReviewStore:
                     status="accepted" if automatic else "pending", created_at=utcnow(),
                     decided_at=utcnow() if automatic else None,
                     decided_by=actor if automatic else None,
-                    reason="above auto_link_threshold" if automatic else None))
+                    reason=AUTO_REASON if automatic else None))
                 queued += 1
                 auto += automatic
         if queued:
@@ -109,14 +103,10 @@ class ReviewStore:
 
     def decide(self, review_id: str, accept: bool, *, actor: str, reason: str) -> ReviewInfo:
         """A steward's decision on a pending review (audited)."""
-        if not reason.strip():
-            raise ConfigError("a reason is required", {"review": review_id},
-                              "say why, e.g. --reason '户籍核实为同一人'")
         with self._tx() as s:
-            row = s.get(MasterReview, review_id)
-            if row is None:
-                raise ConfigError(f"no review {review_id!r}", {"review": review_id},
-                                  "list them with `hrss-hub master review list`")
+            row = decided_row(s, MasterReview, review_id, kind="review", reason=reason,
+                              example="户籍核实为同一人",
+                              list_command="hrss-hub master review list")
             if row.status != "pending":
                 raise ConfigError(f"review {review_id!r} is already {row.status}",
                                   {"review": review_id, "by": row.decided_by})

@@ -15,18 +15,17 @@ digest, the evidence lives in the exchange's ``finding`` dataset.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from hrss_hub.errors import ConfigError
 from hrss_hub.ledger.coltypes import utcnow
 from hrss_hub.ledger.models import Finding, FindingEvent
 from hrss_hub.supervision.evaluate import Found
+from hrss_hub.supervision.steward import LedgerStore, decided_row
 
 #: statuses a steward may set, and the verb of the CLI that sets them
 STEWARD_ACTIONS = {"confirm": "confirmed", "dismiss": "dismissed"}
@@ -67,17 +66,8 @@ def _info(row: Finding) -> FindingInfo:
                        row.first_seen, row.last_seen)
 
 
-class FindingStore:
+class FindingStore(LedgerStore):
     """Findings of one ledger."""
-
-    def __init__(self, ledger: object) -> None:
-        self.ledger = ledger
-        self._sessions = sessionmaker(ledger.engine, expire_on_commit=False)  # type: ignore[attr-defined]
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self.ledger._errors(), self._sessions() as s, s.begin():  # type: ignore[attr-defined]
-            yield s
 
     def reconcile(self, found: Iterable[Found], ran: Iterable[str], *, run_id: str | None,
                   actor: str, now: datetime | None = None) -> Reconciled:
@@ -128,20 +118,15 @@ class FindingStore:
         if action not in STEWARD_ACTIONS:
             raise ConfigError(f"unknown finding action {action!r}", {},
                               "valid: " + ", ".join(STEWARD_ACTIONS))
-        if not reason.strip():
-            raise ConfigError("a reason is required", {"finding": finding_id},
-                              "say why, e.g. --reason '死亡证明已核实'")
         with self._tx() as s:
-            row = s.get(Finding, finding_id)
-            if row is None:
-                raise ConfigError(f"no finding {finding_id!r}", {"finding": finding_id},
-                                  "list them with `hrss-hub findings list`")
+            row = decided_row(s, Finding, finding_id, kind="finding", reason=reason,
+                              example="死亡证明已核实", list_command="hrss-hub findings list")
             before = row.status
             row.status = STEWARD_ACTIONS[action]
             s.add(FindingEvent(finding_id=finding_id, at=utcnow(), actor=actor, action=action,
                                reason=reason))
             info = _info(row)
-        self.ledger.append_audit(actor, f"finding_{action}", finding_id,  # type: ignore[attr-defined]
+        self.ledger.append_audit(actor, f"finding_{action}", finding_id,
                                  {"check": info.check_id, "from": before, "to": info.status,
                                   "reason": reason})
         return info

@@ -8,6 +8,7 @@ are published and delivered by the next publish step like any entity; ``supervis
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,15 @@ from hrss_hub.standard.model import load_standard
 from hrss_hub.supervision.duck import connect, register
 from hrss_hub.supervision.evaluate import Found, evaluate
 from hrss_hub.supervision.lifecycle import FindingStore, Reconciled
-from hrss_hub.supervision.spec import MASTER_VIEWS, Check, load_checks
+from hrss_hub.supervision.spec import (
+    CHECKS_HINT,
+    MASTER_VIEWS,
+    Check,
+    checks_dir_problem,
+    load_checks,
+)
+
+log = logging.getLogger(__name__)
 
 FINDING = "finding"
 SYSTEM = "supervision"
@@ -43,11 +52,16 @@ class SupervisionReport:
     found: dict[str, int] = field(default_factory=dict)  # check → findings
     changes: Reconciled = field(default_factory=Reconciled)
     staged_rows: int = 0
+    warning: str | None = None  # why no check ran (the checks folder is missing or empty)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (CLI, run summaries)."""
-        return {"ran": self.ran, "skipped": self.skipped, "found": self.found,
-                "changes": self.changes.counts(), "staged_rows": self.staged_rows}
+        out: dict[str, Any] = {"ran": self.ran, "skipped": self.skipped, "found": self.found,
+                               "changes": self.changes.counts(),
+                               "staged_rows": self.staged_rows}
+        if self.warning is not None:
+            out["warning"] = self.warning
+        return out
 
 
 def run_checks(cfg: HubConfig, checks: list[Check]) -> tuple[list[Found], SupervisionReport]:
@@ -74,11 +88,20 @@ def run_checks(cfg: HubConfig, checks: list[Check]) -> tuple[list[Found], Superv
 
 def supervise(cfg: HubConfig, ledger: Any, *, run_id: str | None = None,
               actor: str | None = None, publish: bool = False,
-              now: datetime | None = None) -> SupervisionReport:
+              now: datetime | None = None, require_checks: bool = False
+              ) -> SupervisionReport:
     """Run the workspace's checks, reconcile findings in the ledger, stage the changed
-    ``finding`` rows (and publish them when ``publish``)."""
+    ``finding`` rows (and publish them when ``publish``).
+
+    A checks folder that is missing or empty is a :class:`~hrss_hub.errors.ConfigError`
+    naming it when ``require_checks`` (``hrss-hub supervise``); otherwise (after a run) a
+    warning, and the report's ``warning`` says so."""
     standard = load_standard(cfg.standard_dir)
-    checks = load_checks(cfg.supervision_dir, frozenset(standard.entities))
+    checks = load_checks(cfg.supervision_dir, frozenset(standard.entities),
+                         required=require_checks)
+    no_checks = checks_dir_problem(cfg.supervision_dir)
+    if no_checks is not None:  # a run goes on without checks, but says so
+        log.warning("%s: no supervision check runs (%s)", no_checks, CHECKS_HINT)
     actor = actor or f"hub:{cfg.hub_id}"
     own_run = run_id is None
     if own_run:
@@ -91,6 +114,7 @@ def supervise(cfg: HubConfig, ledger: Any, *, run_id: str | None = None,
     assert run_id is not None
     now = now or datetime.now(UTC)
     found, report = run_checks(cfg, checks)
+    report.warning = no_checks
     report.changes = FindingStore(ledger).reconcile(found, report.ran, run_id=run_id,
                                                     actor=actor, now=now)
     rows = finding_rows(cfg, ledger, found)

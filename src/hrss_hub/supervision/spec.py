@@ -36,6 +36,7 @@ from hrss_hub.config.model import FileModel, Name, NameList, fail, fail_at
 from hrss_hub.config.problems import ConfigProblems, Problem
 from hrss_hub.config.validation import validate_doc
 from hrss_hub.config.yamldoc import read_yaml
+from hrss_hub.errors import ConfigError
 
 #: columns every check's result rows carry (besides its key and evidence columns)
 REQUIRED_COLUMNS = ("citizen_id", "division", "source_system", "source_key")
@@ -122,9 +123,31 @@ def load_check(path: Path, entities: frozenset[str] | None = None) -> Check:
                  source_file=path)
 
 
-def load_checks(folder: Path | None, entities: frozenset[str] | None = None) -> list[Check]:
-    """Every ``*.yaml`` check of ``folder`` sorted by id (none when there is no folder);
-    the problems of every file are raised together."""
+def checks_dir_problem(folder: Path | None) -> str | None:
+    """Why ``folder`` gives no checks (it is unset, missing or holds no ``*.yaml``), or
+    ``None`` when it holds at least one check file."""
+    if folder is None:
+        return "no supervision checks folder is configured"
+    if not folder.is_dir():
+        return f"the supervision checks folder {folder} does not exist"
+    if not any(folder.glob("*.yaml")):
+        return f"the supervision checks folder {folder} holds no check (*.yaml)"
+    return None
+
+
+#: what to do about a folder without checks
+CHECKS_HINT = ("set `supervision:` in hub.yaml to the folder of the checks (one YAML each), "
+               "or create supervision/ in the workspace")
+
+
+def load_checks(folder: Path | None, entities: frozenset[str] | None = None, *,
+                required: bool = False) -> list[Check]:
+    """Every ``*.yaml`` check of ``folder`` sorted by id; the problems of every file are
+    raised together. No folder gives no checks, or — ``required`` — a
+    :class:`~hrss_hub.errors.ConfigError` naming the folder."""
+    problem = checks_dir_problem(folder)
+    if problem is not None and required:
+        raise ConfigError(problem, {"folder": str(folder)}, CHECKS_HINT)
     if folder is None or not folder.is_dir():
         return []
     checks: list[Check] = []
