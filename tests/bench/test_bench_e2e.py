@@ -112,8 +112,10 @@ def test_stage_profile_covers_the_run(smoke: dict[str, Any]) -> None:
     for result in smoke["report"]["databases"].values():
         profile = result["stages"]["profile"]
         stages = profile["stages"]
-        for stage in ("imports: great_expectations", "gx"):  # long ones at 2,000 rows
-            assert stages[stage]["seconds"] > 0 and stages[stage]["cpu_seconds"] > 0
+        # GX (its import included) runs on its own thread; at 2,000 rows the stream ends
+        # long before it, so the main thread's wait for it is the longest stage
+        assert stages["gx"]["seconds"] > 0 and stages["gx"]["cpu_seconds"] > 0
+        assert "imports: great_expectations" not in stages  # not on the main thread
         # every sampled interval is charged to exactly one stage
         wall = sum(v["seconds"] for v in stages.values())
         assert 0.9 * profile["wall_seconds"] <= wall <= 1.02 * profile["wall_seconds"]
