@@ -44,6 +44,7 @@ STAGE_RULES: tuple[tuple[str, str, str, bool], ...] = (
     ("hrss_hub/quality/rules", "", "gate", False),
     ("hrss_hub/quality/gx.py", "", "gx", False),
     ("great_expectations/", "", "gx", False),
+    ("hrss_hub/quality/validate.py", "wait_gx", "gx", False),  # waiting for the GX thread
     ("hrss_hub/quality/validate.py", "", "gate: suite counts", False),
     ("hrss_hub/quality/frame.py", "", "gate: suite counts", False),
     ("hrss_hub/quality/checks.py", "", "gate: suite counts", False),
@@ -51,6 +52,10 @@ STAGE_RULES: tuple[tuple[str, str, str, bool], ...] = (
     ("hrss_hub/exchange/deliver.py", "", "deliver", False),
     ("hrss_hub/exchange/masking.py", "", "deliver", False),
     ("hrss_hub/exchange/", "", "publish", False),
+    ("hrss_hub/master/linkage.py", "", "master: linkage", False),
+    ("splink/", "", "master: linkage", False),
+    ("hrss_hub/master/", "", "master: build", False),
+    ("hrss_hub/supervision/", "", "supervision", False),
     ("hrss_hub/quality/report.py", "", "report", False),
     ("hrss_hub/quality/results.py", "", "report", False),
     ("hrss_hub/ledger/", "", "ledger", False),
@@ -62,8 +67,8 @@ STAGE_RULES: tuple[tuple[str, str, str, bool], ...] = (
 
 #: display order; anything unmatched is ``other`` (the run loop, click, the interpreter)
 STAGES = ("imports", "setup", "extract", "map", "gate", "gate: duplicate keys",
-          "gate: suite counts", "gx", "stage", "ledger", "publish", "deliver", "report",
-          "cli output", "other")
+          "gate: suite counts", "gx", "stage", "ledger", "publish", "deliver",
+          "master: build", "master: linkage", "supervision", "report", "cli output", "other")
 
 
 def _rule(path: str, function: str) -> tuple[str, bool] | None:

@@ -65,5 +65,6 @@ def validate_demo(workspace: Path, suites: dict[str, list[Any]], gx_context: Any
                     for rule, n in verdict.rule_counts.items():
                         counts[rule] = counts.get(rule, 0) + n
                     frames.append(validator.add(mb, verdict))
+            validator.wait_gx()  # GX validated on its own thread: its counts added now
             out.append((system.system, stream.name, validator, counts, frames))
     return out

@@ -4,7 +4,8 @@ One row per quarantined record: its reference id (``quarantine release`` accepts
 masked source key and location, the rules (with their zh/en labels), the fields and the
 masked offending values. The raw record is not exported: the quarantine file keeps it for
 release, the report's reader gets no raw identifier (ID-like tokens are masked).
-Streams the quarantine file row group by row group; the XLSX writer is write-only.
+Streams the quarantine file row group by row group; the XLSX sheet is streamed too
+(:mod:`hrss_hub.quality.xlsx_sheet`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 
 from hrss_hub.quality.reprocess import row_ref
 from hrss_hub.quality.rules import label
+from hrss_hub.quality.xlsx_sheet import SheetWriter
 
 HEADER = ("参考编号 reference", "来源主键(脱敏) source key (masked)",
           "来源位置(脱敏) source location (masked)", "规则 rules", "规则名称 rule labels",
@@ -46,18 +48,14 @@ def masked_rows(qfile: Path) -> Iterator[tuple[str, ...]]:
 def export_quarantine(qfile: Path, out_dir: Path, stem: str) -> dict[str, str]:
     """Write ``<out_dir>/<stem>.csv`` (UTF-8 with BOM, so Excel reads Chinese) and
     ``<stem>.xlsx``; returns ``{"csv": path, "xlsx": path}``."""
-    import openpyxl
-
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, xlsx_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.xlsx"
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("quarantine")
-    sheet.append(list(HEADER))
-    with csv_path.open("w", encoding="utf-8-sig", newline="") as fh:
+    with csv_path.open("w", encoding="utf-8-sig", newline="") as fh, \
+            SheetWriter(xlsx_path, "quarantine") as sheet:
         writer = csv.writer(fh)
         writer.writerow(HEADER)
+        sheet.append(HEADER)
         for row in masked_rows(qfile):
             writer.writerow(row)
-            sheet.append(list(row))
-    book.save(xlsx_path)
+            sheet.append(row)
     return {"csv": str(csv_path), "xlsx": str(xlsx_path)}

@@ -7,15 +7,26 @@ the same validation frame (``GateResult.frame``) with ``result_format=SUMMARY`` 
 exist for every run and GX's counts sit next to the gate's (tests/expectations prove they
 are equal on the demo world).
 
-Memory: one batch's frame at a time; only counters survive a batch.
+Memory: one batch's frame at a time; only counters survive a batch (and the GX sample,
+until the GX thread has validated it).
+
+Great Expectations runs on one background thread of the process (:func:`gx_thread`): a
+stream's GX project is opened there (importing GX costs seconds) as soon as its validator
+is made, and the leading sample is validated there while the stream goes on reading,
+mapping and gating the rest on the other core. :meth:`StreamValidator.finish` waits for it,
+so the written validation and the Data Docs are the same as if GX had run inline. One
+thread for all streams: GX's project stores are never written from two threads at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,14 +106,31 @@ def reference_values(exchange: str | Path | None, entity: str, fld: str) -> pa.A
     return references.published_values(exchange, entity, fld)
 
 
+_GX_THREAD: ThreadPoolExecutor | None = None
+_GX_THREAD_LOCK = threading.Lock()
+
+
+def gx_thread() -> ThreadPoolExecutor:
+    """The process's one Great Expectations thread (made on first use)."""
+    global _GX_THREAD
+    with _GX_THREAD_LOCK:
+        if _GX_THREAD is None:
+            _GX_THREAD = ThreadPoolExecutor(1, "hrss-gx")
+        return _GX_THREAD
+
+
 class StreamValidator:
-    """Accumulates one stream's validation, batch by batch."""
+    """Accumulates one stream's validation, batch by batch.
+
+    GX gets either an open ``gx_context`` or a ``gx_project`` folder to open one in; both
+    are used on the GX thread only (see the module docstring)."""
 
     def __init__(self, standard: Standard, entity: Entity, suites: list[Suite], *,
                  run_id: str, system: str, stream: str,
                  gx_context: Any | None = None,
                  references: Mapping[tuple[str, str], pa.Array | None] | None = None,
-                 gx_rows: int | None = DEFAULT_GX_ROWS) -> None:
+                 gx_rows: int | None = DEFAULT_GX_ROWS,
+                 gx_project: Path | None = None) -> None:
         self.standard = standard
         self.entity = entity
         self.suites = suites
@@ -114,15 +142,42 @@ class StreamValidator:
             ExpectationResult(s.name, e.index, e.type, e.rule, e.field, e.severity,
                               dict(e.kwargs))
             for s, e in self.specs]
-        self.runner: Any = None
         self.out_dir: Path | None = None
-        self.gx_project: Path | None = None  # the stream's own GX project folder
+        self.gx_project = gx_project  # the stream's own GX project folder
         self.gx_row_budget = gx_row_budget(gx_rows)
-        if gx_context is not None and suites:
-            from hrss_hub.quality import gx
+        #: the GX suite runner, being made on the GX thread (None: no GX)
+        self._runner: Future[Any] | None = None
+        #: samples submitted to the GX thread, not yet counted
+        self._gx_pending: list[Future[tuple[list[Any], float]]] = []
+        if (gx_context is not None or gx_project is not None) and suites:
+            self._runner = gx_thread().submit(self._open_runner, gx_context)
 
-            gx.set_context(self.ctx)
-            self.runner = gx.SuiteRunner(gx_context, suites, f"{system}.{stream}", run_id)
+    def _open_runner(self, context: Any) -> Any:
+        """(GX thread) the stream's suite runner, opening its project first if need be."""
+        from hrss_hub.quality import gx
+
+        if context is None:
+            assert self.gx_project is not None
+            context = gx.open_file_context(self.gx_project)
+        gx.set_context(self.ctx)
+        return gx.SuiteRunner(context, self.suites,
+                              f"{self.result.system}.{self.result.stream}", self.result.run_id)
+
+    def _gx_validate(self, sample: pa.Table) -> tuple[list[Any], float]:
+        """(GX thread) GX's counts on ``sample`` and the seconds they took."""
+        from hrss_hub.quality import gx
+
+        assert self._runner is not None
+        runner = self._runner.result()  # submitted first to the same thread: done
+        t0 = time.perf_counter()
+        gx.set_context(self.ctx)
+        counts = runner.validate(sample)
+        return counts, time.perf_counter() - t0
+
+    @property
+    def runner(self) -> Any:
+        """The GX suite runner (waits for the GX thread to make it); None: no GX."""
+        return None if self._runner is None else self._runner.result()
 
     def add(self, mb: MappedBatch, verdict: GateResult) -> pa.Table:
         """Account for one gated batch; returns its validation frame."""
@@ -138,28 +193,46 @@ class StreamValidator:
             res.unexpected += verdict.unexpected[(suite.name, spec.index)]
         self.result.seconds_gate_counts += time.perf_counter() - t0
         budget = self.gx_row_budget - self.result.gx_rows
-        if self.runner is not None and rows and budget > 0:
+        if self._runner is not None and rows and budget > 0:
             # GX costs ~10-30x the Arrow checks (reference/performance-reliability.md), so
             # on big streams it validates a leading sample; the gate still sees every row
             # and tests prove both agree on whole demo worlds
             sample = frame if rows <= budget else frame.slice(0, budget)
             self.result.gx_rows += sample.num_rows
-            t1 = time.perf_counter()
-            from hrss_hub.quality import gx
+            self._gx_pending.append(gx_thread().submit(self._gx_validate, sample))
+        return frame
 
-            gx.set_context(self.ctx)
-            for res, count in zip(self.result.expectations, self.runner.validate(sample),
-                                  strict=True):
+    def wait_gx(self) -> None:
+        """Wait for the GX thread and add its counts (in the order the samples came);
+        an error GX raised is raised here."""
+        if self._runner is not None:
+            self._runner.result()  # a project that failed to open fails the stream here
+        pending, self._gx_pending = self._gx_pending, []
+        for future in pending:
+            counts, seconds = future.result()
+            for res, count in zip(self.result.expectations, counts, strict=True):
                 res.gx_unexpected = (res.gx_unexpected or 0) + count.unexpected_count
                 if count.error:
                     res.gx_error = count.error
-            self.result.seconds_gx += time.perf_counter() - t1
-        return frame
+            self.result.seconds_gx += seconds
+
+    def abandon(self) -> None:
+        """Stop this stream's GX work after a failure: samples not started are dropped,
+        the one running is waited for (it writes into the stream's project folder)."""
+        futures = [f for f in [self._runner, *self._gx_pending] if f is not None]
+        self._gx_pending = []
+        for future in futures:
+            future.cancel()
+        for future in futures:
+            if not future.cancelled():
+                with contextlib.suppress(Exception):  # the stream failed already
+                    future.result()
 
     def finish(self, out_dir: Path | None = None) -> Path:
-        """Write ``<out_dir>/<system>.<stream>.json``; returns its path."""
+        """Wait for GX, write ``<out_dir>/<system>.<stream>.json``; returns its path."""
         out_dir = out_dir or self.out_dir
         assert out_dir is not None, "no output folder"
+        self.wait_gx()
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"{self.result.system}.{self.result.stream}.json"
         r = self.result
@@ -206,21 +279,16 @@ class RunValidation:
         """A validator for one stream of the run, with a fresh GX project of its own (a
         retried attempt starts from an empty folder, so the docs show the last attempt)."""
         suites = self.suites.get(entity.name, [])
-        context: Any = None
         project: Path | None = None
         if self.use_gx and suites:
-            from hrss_hub.quality import gx
-
             project = stream_gx_dir(self.cfg.reports_dir, self.run_id, system, stream)
             shutil.rmtree(project, ignore_errors=True)
-            context = gx.open_file_context(project)
+        # GX opens the project on its own thread while the stream starts reading
         validator = StreamValidator(self.standard, entity, suites,
                                     run_id=self.run_id, system=system, stream=stream,
-                                    gx_context=context,
                                     references=self._references(entity.name),
-                                    gx_rows=self.cfg.gx_rows)
+                                    gx_rows=self.cfg.gx_rows, gx_project=project)
         validator.out_dir = self.out_dir()
-        validator.gx_project = project
         return validator
 
     def out_dir(self) -> Path:
@@ -254,6 +322,11 @@ def stream_validator(cfg: Any, standard: Standard, run_id: str, entity: Entity, 
 def finish_stream(validator: StreamValidator) -> Path:
     """Write one stream's validation (after its last batch); its GX results are on disk."""
     return validator.finish()
+
+
+def abandon_stream(validator: StreamValidator) -> None:
+    """After a failed stream: its GX work stopped (see :meth:`StreamValidator.abandon`)."""
+    validator.abandon()
 
 
 def close_run(cfg: Any, run_id: str) -> Path | None:

@@ -262,7 +262,10 @@ class StreamRun:
         return self.publish()
 
     def abort(self) -> None:
-        """Close and remove this stream's staging files (after a failure)."""
+        """Close and remove this stream's staging files (after a failure); its GX work
+        stops."""
+        if self._validator is not None:
+            validate.abandon_stream(self._validator)
         if self._sink is not None:
             self._sink.close()
         if self._spool is not None:
