@@ -244,7 +244,13 @@ def test_retrained_when_the_training_settings_change(cfg: HubConfig,
     assert before is not None and after is not None and after.fingerprint != before.fingerprint
     assert after.training["em_pairs"]["birth_date_s"] < before.training["em_pairs"][
         "birth_date_s"]
-    # forced (hrss-hub master build --retrain): trained again though nothing changed
-    with Ledger.open(cfg.ledger_url) as ledger:
-        forced = linkage.propose_pairs(cfg, ledger, retrain=True)
-    assert forced.retrained == "forced" and forced.mode == "full"
+    # forced: trained again though nothing changed
+    from click.testing import CliRunner
+
+    from hrss_hub.cli.master import master
+
+    out = CliRunner().invoke(master, ["build", "--retrain", "--json",
+                                      "--config", str(cfg.root / "hub.yaml")])
+    assert out.exit_code == 0, out.output
+    forced = json.loads(out.output)["linkage"]
+    assert forced["retrained"] == "forced" and forced["mode"] == "full"
