@@ -214,14 +214,18 @@ def test_model_persisted_reused_by_another_process_and_unchanged_pass_skipped(
     assert stored is not None and stored.model_id == model.model_id
 
 
-def test_incremental_pass_proposes_the_queue_of_a_full_pass(tmp_path: Path) -> None:
+def test_incremental_pass_proposes_the_queue_of_a_full_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a budget below the blocks' pairs: EM trains on a sample of them
+    monkeypatch.setattr(linkage, "EM_PAIR_BUDGET", 120)
     inc, full = _workspace(tmp_path / "inc"), _workspace(tmp_path / "full")
     for ws in (inc, full):
         _first(ws)
-    # the same model in both: the first passes trained it on the same data
+    # the same model in both: sampled training on the same data is deterministic
     assert inc.state_dir is not None and full.state_dir is not None
     a, b = load_model(inc.state_dir), load_model(full.state_dir)
     assert a is not None and b is not None and a.model_id == b.model_id
+    assert 120 <= a.training["em_pairs"]["birth_date_s"] < 1000
     # without the last pass's record hashes the full workspace scores every pair
     people_path(full.state_dir).unlink()
     got_inc, got_full = _pass(inc, _second()), _pass(full, _second())
