@@ -8,9 +8,13 @@ blocking partners, and the persons sharing the name and birth date or the phone 
 person of another ID), and only pairs sharing a blocking rule are compared (same name and
 birth date; same phone; same birth date, gender and division), so the work grows with the
 candidates and their blocks, not with the population or its square. The parameters are
-estimated from the candidates: the prior from a deterministic rule (name + birth date +
-phone), u-probabilities by random sampling, m-probabilities by
-expectation maximisation (EM) blocked once on birth date and once on name. Pairs at or
+estimated from the candidates with bounded work (:func:`train_model`): the prior from a
+deterministic rule (name + birth date + phone), u-probabilities from a fixed number of
+random pairs, m-probabilities by expectation maximisation (EM) blocked once on birth date
+and once on name, each over a deterministic sample of whole blocks of at most about
+:data:`EM_PAIR_BUDGET` pairs. The trained model is kept in the workspace and reused; a pass
+with unchanged inputs is skipped, and otherwise only pairs with a new or changed record are
+scored (:mod:`.linkage_state`: where it is kept, when the model is retrained). Pairs at or
 above ``master.review_threshold`` go to the steward queue (:mod:`.review`) with their
 match weight and the weight of every comparison (log2 Bayes factors: the explanation of
 the pair); none is merged unless a steward accepts it or it reaches the optional
