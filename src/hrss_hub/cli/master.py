@@ -25,8 +25,10 @@ def master() -> None:
 @master.command("build")
 @_CONFIG
 @click.option("--full", is_flag=True, help="Recompute every person (after a settings change).")
+@click.option("--retrain", is_flag=True,
+              help="Train the record-linkage model again and score every candidate pair.")
 @click.option("--json", "as_json", is_flag=True, help="The build and linkage report as JSON.")
-def build(config_path: Path | None, full: bool, as_json: bool) -> None:
+def build(config_path: Path | None, full: bool, retrain: bool, as_json: bool) -> None:
     """Link staged person records, publish the master, queue linkage pairs."""
     from hrss_hub.config import load_config
     from hrss_hub.exchange.versions import publish_pending
@@ -44,7 +46,7 @@ def build(config_path: Path | None, full: bool, as_json: bool) -> None:
         try:
             report = build_master(cfg, ledger, run_id=run_id, full=full)
             publish_pending(cfg, ledger, _Run(run_id))
-            linkage = propose_pairs(cfg, ledger)
+            linkage = propose_pairs(cfg, ledger, retrain=retrain)
         except BaseException:
             ledger.finish_run(run_id, "failed", {}, "master build failed")
             ledger.release_locks(run_id)

@@ -3,7 +3,9 @@
 ``publish_run`` is what a run calls once its streams are staged: it links the staged
 person records into the master (:mod:`.build`), publishes every staged entity with the
 master rows (:func:`hrss_hub.exchange.versions.publish_pending`), proposes record-linkage
-pairs to the steward queue (:mod:`.linkage`), runs the supervision checks over the newly
+pairs to the steward queue (:mod:`.linkage`: skipped when its inputs are unchanged since
+the last pass, else only pairs with a new or changed record, with the model kept in the
+workspace's state), runs the supervision checks over the newly
 published tables and publishes the findings. Each part is idempotent, so a rerun after a
 crash repeats none of their effects.
 """
