@@ -181,29 +181,59 @@ def _rank_sql(systems: tuple[str, ...]) -> str:
 
 
 def master_sql(cfg: HubConfig) -> str:
-    """The SELECT computing master rows from the ``links`` of the ``affected`` persons."""
+    """The SELECT computing master rows from the ``links`` of the ``affected`` persons.
+
+    Most persons have one link (every person of a first build from one system): their row
+    is that link's values, projected without aggregating. The others are aggregated
+    (:func:`_aggregate_sql`); both give what the aggregate gives for one link.
+    """
+    joined = ("SELECT l.*, f.name_folded, mg.merged_into FROM links l "
+              "JOIN affected a USING (citizen_id) "
+              "LEFT JOIN folded f ON f.name = l.name "
+              "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id")
+    single = ["l.citizen_id"]
+    for f in SURVIVING:
+        single += [f"l.{f}", f"CASE WHEN l.{f} IS NOT NULL THEN l.record_system END "
+                   f"AS {f}_source"]
+    single += ["l.division", "l.record_system AS systems", "CAST(1 AS BIGINT) AS records",
+               "CAST(NULL AS VARCHAR) AS conflicts", "l.merged_into"]
+    return (f"WITH j AS MATERIALIZED ({joined}), "
+            "one AS (SELECT citizen_id FROM j GROUP BY citizen_id HAVING count(*) = 1) "
+            f"SELECT {', '.join(single)} FROM j l SEMI JOIN one USING (citizen_id) "
+            f"UNION ALL {_aggregate_sql(cfg, 'j l ANTI JOIN one USING (citizen_id)')}")
+
+
+def _aggregate_sql(cfg: HubConfig, source: str) -> str:
+    """The master rows aggregated from the links in ``source`` (``l``, with the columns
+    ``name_folded`` and ``merged_into``), one per citizen ID."""
     settings = master_settings(cfg)
     default = tuple(cfg.source_precedence)
     parts = ["l.citizen_id"]
     for f in SURVIVING:
         order = _rank_sql(tuple(settings.survivorship.get(f, default)))
-        parts.append(f"arg_min(l.{f}, {order}) FILTER (WHERE l.{f} IS NOT NULL) AS {f}")
-        parts.append(f"arg_min(l.record_system, {order}) FILTER (WHERE l.{f} IS NOT NULL) "
-                     f"AS {f}_source")
+        # value and system of the same winner in one aggregate: the ordering struct is the
+        # costly part, so it is compared once per field, not twice
+        parts.append(f"arg_min(struct_pack(v := l.{f}, s := l.record_system), {order}) "
+                     f"FILTER (WHERE l.{f} IS NOT NULL) AS __{f}")
     order = _rank_sql(default)
     parts.append(f"arg_min(l.division, {order}) AS division")
-    parts.append("string_agg(DISTINCT l.record_system, ',' ORDER BY l.record_system) AS systems")
+    # sorted distinct systems; a list, not string_agg(DISTINCT … ORDER BY …), which sorts
+    # per group and costs several times the rest of the aggregate
+    parts.append("CASE WHEN count(l.record_system) > 0 THEN array_to_string(list_sort("
+                 "list_distinct(list(l.record_system))), ',') END AS systems")
     parts.append("count(*) AS records")
-    cmp = {"name": "f.name_folded", "birth_date": "l.birth_date", "gender": "l.gender"}
-    flags = ", ".join(f"CASE WHEN count(DISTINCT {cmp[c]}) > 1 THEN '{c}' END"
+    cmp = {"name": "l.name_folded", "birth_date": "l.birth_date", "gender": "l.gender"}
+    # more than one distinct non-null value ⇔ min < max: no DISTINCT aggregate needed
+    flags = ", ".join(f"CASE WHEN min({cmp[c]}) < max({cmp[c]}) THEN '{c}' END"
                       for c in CONFLICTING)
     parts.append(f"NULLIF(concat_ws(',', {flags}), '') AS conflicts")
-    parts.append("any_value(mg.merged_into) AS merged_into")
-    return (f"SELECT {', '.join(parts)} FROM links l "
-            "JOIN affected a USING (citizen_id) "
-            "LEFT JOIN folded f ON f.name = l.name "
-            "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id "
-            "GROUP BY l.citizen_id")
+    parts.append("any_value(l.merged_into) AS merged_into")
+    cols = ["citizen_id"]
+    for f in SURVIVING:
+        cols += [f"__{f}.v AS {f}", f"__{f}.s AS {f}_source"]
+    cols += ["division", "systems", "records", "conflicts", "merged_into"]
+    return (f"SELECT {', '.join(cols)} FROM (SELECT {', '.join(parts)} FROM {source} "
+            "GROUP BY l.citizen_id)")
 
 
 def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
