@@ -106,3 +106,25 @@ def test_a_configured_updated_at_column_must_exist() -> None:
     assert source_updated_at(batch, "changed").null_count == 1  # a cursor: nulls
     with pytest.raises(ConfigError, match="updated_at column 'changed'"):
         source_updated_at(batch, "changed", explicit=True, where="filings.people")
+
+
+def test_text_times_parse_the_same_on_the_arrow_path_as_in_python() -> None:
+    """Plain shapes are parsed by Arrow kernels, the rest in Python: both give what the
+    Python reader gives value by value — rolled-over dates, unpadded or padded text,
+    daylight-saving years of Beijing time (1986-1991), zones and junk included."""
+    from zoneinfo import ZoneInfo
+
+    from hrss_hub.connectors.updated_at import NAIVE_TIMEZONE, _parse_one
+
+    texts = ["2024-01-01 00:00:00", "2026-12-31T23:59:59", "2024-02-29", "2024-02-30",
+             "2023-02-29 10:00:00", "2024-01-01 24:00:00", "2024-1-1 09:00:00",
+             " 2024-01-01 00:00:00", "2024/05/01 09:00:00", "2024-01-01 00:00:00.5",
+             "2024-01-01T00:00:00+08:00", "2024-01-01T00:00:00Z", "20240101", "",
+             "1988-04-10 02:30:00", "1988-09-11 01:30:00", "1991-07-01", "1949-06-01 12:00:00",
+             "1992-01-01 00:00:00", "9999-12-31 23:59:59", "not a time", None]
+    got = as_utc(pa.array(texts, pa.string())).to_pylist()
+    zone = ZoneInfo(NAIVE_TIMEZONE)
+    want = pa.array([_parse_one(t, zone) for t in texts],
+                    pa.timestamp("us", tz="UTC")).to_pylist()
+    assert got == want
+    assert got[0] is not None and got[3] is None  # parsed; no 30 February

@@ -100,7 +100,8 @@ class ParquetSink:
             pending.result()
 
     def _write(self, table: pa.Table) -> None:
-        table = table.combine_chunks()
+        # the writer cuts row groups of ``row_group_size`` rows whatever the table's
+        # chunks: no combined copy of the buffer (a row group's worth of memory less)
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{self.stem}.{len(self.files):04d}.parquet"
@@ -113,6 +114,11 @@ class ParquetSink:
         if self._rows_in_file >= self.max_rows:
             self._writer.close()
             self._writer = None
+        del table
+        # the buffer's and the encoder's memory goes back to the system once per row
+        # group, so the stream's RSS stays at its working set instead of the allocator's
+        # high-water mark (mimalloc/jemalloc keep freed pages otherwise)
+        pa.default_memory_pool().release_unused()
 
     def close(self) -> list[StagedFile]:
         """Flush and close; returns the files written (none if no rows)."""
