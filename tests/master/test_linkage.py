@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from hrss_test_world import cid, stage, workspace
+from hrss_test_world import cid, run_publish_step, stage, workspace
 
 from hrss_hub.config import HubConfig
 from hrss_hub.ledger import Ledger
@@ -69,13 +69,7 @@ def _population(seed: int, n: int, start: int = 0) -> tuple[list[dict[str, Any]]
 
 def _pass(cfg: HubConfig, batches: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, Any]:
     """One run staging ``batches`` (system, rows); the run's linkage report."""
-    with Ledger.open(cfg.ledger_url) as ledger:
-        run_id = ledger.start_run(cfg.hub_id, "cli")
-        for i, (system, rows) in enumerate(batches):
-            stage(cfg, {"person": rows}, run_id=run_id, system=system, tag=f"{run_id}-{i}")
-        report = publish_run(cfg, ledger, _Run(run_id))
-        ledger.finish_run(run_id, "succeeded", {})
-        return report.linkage
+    return run_publish_step(cfg, batches).linkage
 
 
 def _queue(cfg: HubConfig) -> dict[str, tuple[str, str, float]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hrss_test_world import cid, stage, workspace
+from hrss_test_world import cid, run_publish_step, stage, workspace
 
 from hrss_hub.config import HubConfig
 from hrss_hub.exchange.reading import read_version
@@ -51,13 +51,7 @@ EMPLOYMENT = [_person(SAME, "陈国华", "1", date(1970, 1, 1), "13800000099", T
 
 
 def _run(cfg: HubConfig, batches: list[tuple[str, list[dict[str, Any]]]]) -> Any:
-    with Ledger.open(cfg.ledger_url) as ledger:
-        run_id = ledger.start_run(cfg.hub_id, "cli")
-        for i, (system, rows) in enumerate(batches):
-            stage(cfg, {"person": rows}, run_id=run_id, system=system, tag=f"{run_id}-{i}")
-        report = publish_run(cfg, ledger, _Run(run_id))
-        ledger.finish_run(run_id, "succeeded", {})
-        return report
+    return run_publish_step(cfg, batches)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ and published exactly as a run does (ParquetSink + publish_files + publish_pendi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.staging import ParquetSink, publish_files
 from hrss_hub.exchange.versions import publish_pending
 from hrss_hub.ledger import Ledger
+from hrss_hub.master.hooks import RunPublishReport, publish_run
 from hrss_hub.standard.model import load_standard
 
 REPO = Path(__file__).resolve().parents[2]  # tests/support/ → the checkout
@@ -86,3 +88,23 @@ def publish(cfg: HubConfig, data: dict[str, list[dict[str, Any]]], *, system: st
                                                              "status": "succeeded",
                                                              "streams": streams}]})
     return run_id
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """What the run's publish step reads of a run summary: its id."""
+
+    run_id: str
+
+
+def run_publish_step(cfg: HubConfig, batches: list[tuple[str, list[dict[str, Any]]]]
+                     ) -> RunPublishReport:
+    """One run staging person ``batches`` (system, rows), then the run's publish step
+    (master build, publish, linkage, supervision); returns that step's report."""
+    with Ledger.open(cfg.ledger_url) as ledger:
+        run_id = ledger.start_run(cfg.hub_id, "cli")
+        for i, (system, rows) in enumerate(batches):
+            stage(cfg, {"person": rows}, run_id=run_id, system=system, tag=f"{run_id}-{i}")
+        report = publish_run(cfg, ledger, RunRef(run_id))
+        ledger.finish_run(run_id, "succeeded", {})
+        return report
