@@ -252,3 +252,39 @@ def test_retrained_when_the_training_settings_change(cfg: HubConfig,
     assert out.exit_code == 0, out.output
     forced = json.loads(out.output)["linkage"]
     assert forced["retrained"] == "forced" and forced["mode"] == "full"
+
+
+def _candidates(rows: list[tuple[str, str, str, str, bool]]) -> duckdb.DuckDBPyConnection:
+    """``splink_people`` of (uid, name, birth date, phone, unidentified): one gender and
+    division, as in a city's single district."""
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE splink_people (uid VARCHAR, name_folded VARCHAR,
+        birth_date_s VARCHAR, gender VARCHAR, phone VARCHAR, division VARCHAR,
+        name_first VARCHAR, name_last VARCHAR, record_ref VARCHAR, unidentified BOOLEAN,
+        linkage_fresh BOOLEAN)""")
+    con.executemany(
+        "INSERT INTO splink_people VALUES (?, ?, ?, '1', ?, '510107', left(?, 1), right(?, 1),"
+        " 'person|si|' || ?, ?, true)",
+        [(uid, name, born, phone, name, name, uid, unidentified)
+         for uid, name, born, phone, unidentified in rows])
+    return con
+
+
+def test_loose_block_pairs_only_records_without_a_valid_id() -> None:
+    """Same birth date, gender and division with a name character in common pairs a record
+    without an ID with its likely owner, but never two identified persons: in a city that
+    block holds hundreds of people (a quadratic blow-up at 10M persons)."""
+    con = _candidates([
+        ("a", "王伟芳", "19800101", "13900000001", False),
+        ("b", "王娜敏", "19800101", "13900000002", False),  # identified, same surname only
+        ("q|1", "王伟方", "19800101", "13900000009", True),  # no ID, one character off a
+        ("q|2", "李静芳", "19800101", "13900000008", True),  # no ID, shares last char of a
+        ("q|3", "赵丽强", "19800101", "13900000007", True),  # no ID, no character in common
+    ])
+    pairs = {tuple(sorted((c.left, c.right)))
+             for c in linkage.score_pairs(con, linkage.prior_model(), 0.0)}
+    assert ("person|si|a", "person|si|b") not in pairs
+    assert ("person|si|a", "person|si|q|1") in pairs
+    assert ("person|si|a", "person|si|q|2") in pairs
+    assert not any("person|si|q|3" in p for p in pairs)
+

@@ -6,7 +6,8 @@ citizen ID, on the folded name, birth date, gender, phone and division. Only the
 records are given to Splink (:func:`linkage_input`: the records without an ID, their
 blocking partners, and the persons sharing the name and birth date or the phone with a
 person of another ID), and only pairs sharing a blocking rule are compared (same name and
-birth date; same phone; same birth date, gender and division), so the work grows with the
+birth date; same phone; for a record without an ID, same birth date, gender, division and
+first or last character of the name: :data:`_BLOCKS`), so the work grows with the
 candidates and their blocks, not with the population or its square. The parameters are
 estimated from the candidates with bounded work (:func:`train_model`): the prior from a
 deterministic rule (name + birth date + phone), u-probabilities from a fixed number of
@@ -55,8 +56,42 @@ log = logging.getLogger(__name__)
 
 #: compared fields: (column, Splink comparison kind)
 COMPARED = ("name_folded", "birth_date_s", "gender", "phone", "division")
-#: the blocking rules of the predictions: only pairs sharing one of these are compared
-_BLOCKS = (("name_folded", "birth_date_s"), ("phone",), ("birth_date_s", "gender", "division"))
+
+
+@dataclass(frozen=True)
+class Block:
+    """A blocking rule of the predictions: pairs agreeing on every one of ``columns``;
+    with ``unidentified_only`` only the pairs of which one record has no valid ID."""
+
+    columns: tuple[str, ...]
+    unidentified_only: bool = False
+
+
+#: the blocking rules of the predictions: only pairs sharing one of these are compared.
+#: The loose rules (birth date, gender, division and the first or the last character of
+#: the folded name) find a record without an ID whose name has one wrong character: the
+#: other end of the name still agrees. They are restricted to pairs with such a record,
+#: and carry a name character, because birth date, gender and division alone put hundreds
+#: of people in one block of a city (10M persons: ~900M pairs, nearly all candidates).
+_BLOCKS = (Block(("name_folded", "birth_date_s")), Block(("phone",)),
+           Block(("birth_date_s", "gender", "division", "name_first"), unidentified_only=True),
+           Block(("birth_date_s", "gender", "division", "name_last"), unidentified_only=True))
+
+
+def block_sql(block: Block, *, fresh_only: bool = False) -> str:
+    """The DuckDB condition of ``block`` over Splink's pair aliases ``l`` and ``r``; with
+    ``fresh_only`` also only pairs with a record marked ``linkage_fresh``."""
+    parts = [f'l."{c}" = r."{c}"' for c in block.columns]
+    if block.unidentified_only:
+        parts.append("(l.unidentified OR r.unidentified)")
+    if fresh_only:
+        parts.append("(l.linkage_fresh OR r.linkage_fresh)")
+    return " AND ".join(parts)
+
+
+def _blocking_rules(*, fresh_only: bool = False) -> list[dict[str, Any]]:
+    return [{"blocking_rule": block_sql(b, fresh_only=fresh_only), "sql_dialect": "duckdb"}
+            for b in _BLOCKS]
 
 
 @dataclass
@@ -80,13 +115,12 @@ class LinkageReport:
 
 def _settings() -> Any:
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="uid",
-        blocking_rules_to_generate_predictions=[
-            *(block_on(*rule) for rule in _BLOCKS)],
+        blocking_rules_to_generate_predictions=_blocking_rules(),
         comparisons=[
             cl.LevenshteinAtThresholds("name_folded", [1]).configure(
                 m_probabilities=[0.9, 0.07, 0.03]),
@@ -103,7 +137,7 @@ def _settings() -> Any:
 
 
 #: identified persons sharing one of these with another record are candidates
-_STRONG = (("name_folded", "birth_date_s"), ("phone",))
+_STRONG = tuple(b.columns for b in _BLOCKS if not b.unidentified_only)
 
 
 def linkage_input(con: duckdb.DuckDBPyConnection, quarantined: list[Path] | None = None) -> int:
@@ -148,6 +182,7 @@ def linkage_input(con: duckdb.DuckDBPyConnection, quarantined: list[Path] | None
     con.execute("""
         CREATE OR REPLACE TEMP TABLE __people AS
         SELECT r.uid, f.name_folded, r.birth_date_s, r.gender, r.phone, r.division,
+               left(f.name_folded, 1) AS name_first, right(f.name_folded, 1) AS name_last,
                r.record_ref, r.unidentified
         FROM __linkable r LEFT JOIN __folded f USING (name)""")
     strong = " OR ".join(
@@ -155,11 +190,11 @@ def linkage_input(con: duckdb.DuckDBPyConnection, quarantined: list[Path] | None
         + " AND ".join(f"o.{c} = p.{c}" for c in key) + ")" for key in _STRONG)
     loose = " OR ".join(
         "EXISTS (SELECT 1 FROM __people u WHERE u.unidentified AND u.uid <> p.uid AND "
-        + " AND ".join(f"u.{c} = p.{c}" for c in rule) + ")" for rule in _BLOCKS)
+        + " AND ".join(f"u.{c} = p.{c}" for c in block.columns) + ")" for block in _BLOCKS)
     con.execute(f"""
         CREATE OR REPLACE TABLE splink_people AS
         SELECT p.uid, p.name_folded, p.birth_date_s, p.gender, p.phone, p.division,
-               p.record_ref,
+               p.name_first, p.name_last, p.record_ref, p.unidentified,
                md5(to_json(struct_pack(p.uid, p.name_folded, p.birth_date_s, p.gender,
                                        p.phone, p.division, p.record_ref))) AS linkage_hash,
                true AS linkage_fresh
@@ -267,11 +302,6 @@ def prior_model() -> StoredModel:
     return StoredModel("priors", 0, _plain(_settings().create_settings_dict("duckdb")), {})
 
 
-def _fresh_rule(rule: tuple[str, ...]) -> str:
-    same = " AND ".join(f'l."{c}" = r."{c}"' for c in rule)
-    return f"{same} AND (l.linkage_fresh OR r.linkage_fresh)"
-
-
 def score_pairs(con: duckdb.DuckDBPyConnection, model: StoredModel, threshold: float, *,
                 fresh_only: bool = False) -> list[Candidate]:
     """Pairs of ``splink_people`` (:func:`linkage_input`) at or above ``threshold`` with
@@ -284,8 +314,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, model: StoredModel, threshold: f
     if fresh_only:
         # the same blocking rules, each restricted to pairs touching a fresh record; Splink
         # drops a pair found by an earlier rule from the later ones, as in a full pass
-        settings["blocking_rules_to_generate_predictions"] = [
-            {"blocking_rule": _fresh_rule(rule), "sql_dialect": "duckdb"} for rule in _BLOCKS]
+        settings["blocking_rules_to_generate_predictions"] = _blocking_rules(fresh_only=True)
     linker = Linker("splink_people", settings, db_api=DuckDBAPI(connection=con),
                     set_up_basic_logging=False)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
