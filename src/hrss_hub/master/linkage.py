@@ -117,10 +117,11 @@ def _settings() -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator
 
+    rules: list[Any] = _blocking_rules()  # Splink types the list as its own rule union
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="uid",
-        blocking_rules_to_generate_predictions=_blocking_rules(),
+        blocking_rules_to_generate_predictions=rules,
         comparisons=[
             cl.LevenshteinAtThresholds("name_folded", [1]).configure(
                 m_probabilities=[0.9, 0.07, 0.03]),
