@@ -23,13 +23,12 @@ master rows of the persons those links touch are then recomputed from all their 
 
 Only rows that differ from the published version are staged (incremental). The work runs
 in DuckDB with the hub's memory limit (``duckdb:`` in hub.yaml), over the staged and
-published Parquet files directly; the changed rows are staged batch by batch. Nothing is
-held per record in Python.
+published Parquet files directly, and DuckDB writes the changed rows to the staged files
+itself. Nothing is held per record in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,7 @@ from hrss_hub.config.sections import MasterSection
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.pending import list_pending
 from hrss_hub.exchange.versions import exchange_store
-from hrss_hub.master.derived import BUILD_COLUMNS, stage_batches
+from hrss_hub.master.derived import BUILD_COLUMNS, duck_type, stage_query
 from hrss_hub.master.names import fold_table
 from hrss_hub.master.quarantined import quarantine_of, quarantined_persons_sql
 from hrss_hub.standard.model import Standard, load_standard
@@ -81,19 +80,6 @@ def master_settings(cfg: HubConfig) -> MasterSection:
     return MasterSection.model_validate(dict(cfg.master))
 
 
-def _duck_type(typ: pa.DataType) -> str:
-    """The DuckDB type of an Arrow type of the standard's entities."""
-    if pa.types.is_decimal(typ):
-        return f"DECIMAL({typ.precision},{typ.scale})"
-    if pa.types.is_timestamp(typ):
-        return "TIMESTAMPTZ" if typ.tz else "TIMESTAMP"
-    if pa.types.is_date(typ):
-        return "DATE"
-    if pa.types.is_integer(typ):
-        return "BIGINT"
-    return "VARCHAR"
-
-
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -112,7 +98,7 @@ def staged_links_sql(cfg: HubConfig, standard: Standard) -> str:
             selects.append(_links_select(name, f"read_parquet({_quote(str(pending.path))})",
                                          have, cfg.division, schema))
     if not selects:
-        cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
+        cols = ", ".join(f'CAST(NULL AS {duck_type(f.type)}) AS "{f.name}"' for f in schema)
         return f"SELECT {cols} WHERE false"
     return " UNION ALL ".join(selects)
 
@@ -163,7 +149,7 @@ def _links_select(entity: str, source: str, have: set[str], default_division: st
         "record_updated_at": f"coalesce({col('source_updated_at')}, extracted_at)",
         "division": f"coalesce({col(division)}, {_quote(default_division)})",
         "source_system": "source_system", "source_key": "source_key"}
-    cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
+    cols = ", ".join(f'CAST({values[f.name]} AS {duck_type(f.type)}) AS "{f.name}"'
                      for f in schema)
     return f"SELECT {cols} FROM {source}"
 
@@ -242,8 +228,8 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
 
     ``full`` recomputes every person from the published links (after a change of the
     survivorship settings or a steward's decision) instead of only those touched. DuckDB
-    reads the staged and published files itself and the changed rows are staged batch by
-    batch, so memory is bounded by ``duckdb.memory_limit`` (it spills beyond it), not by
+    reads the staged and published files and writes the changed rows' staged files
+    itself, so memory is bounded by ``duckdb.memory_limit`` (it spills beyond it), not by
     the number of persons.
     """
     from hrss_hub.master.review import accepted_merges
@@ -289,14 +275,14 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
                     f" FROM ({master_sql(cfg)}))")
         report.persons = _count(con, "master_new")
         report.conflicts = _count(con, "master_new", "conflicts IS NOT NULL")
-        report.staged_links = stage_batches(
-            cfg, standard.entity("person_link"),
+        report.staged_links = stage_query(
+            cfg, con, standard.entity("person_link"),
             _changed(con, "fresh", "old_links" if "person_link" in have else None,
                      list(link_schema.names)),
             run_id=run_id, system=SYSTEM, stream="links", standard_version=standard.version)
         compare = [c for c in master_cols if c not in BUILD_COLUMNS]
-        report.staged_persons = stage_batches(
-            cfg, standard.entity("person_master"),
+        report.staged_persons = stage_query(
+            cfg, con, standard.entity("person_master"),
             _changed(con, "master_new", "person_master" if "person_master" in have else None,
                      compare),
             run_id=run_id, system=SYSTEM, stream="persons", standard_version=standard.version)
@@ -336,7 +322,7 @@ def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConf
         "record_updated_at": "NULL",
         "division": f"coalesce(q.division, {_quote(cfg.division)})",
         "source_system": "a.system", "source_key": "a.key"}
-    cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
+    cols = ", ".join(f'CAST({values[f.name]} AS {duck_type(f.type)}) AS "{f.name}"'
                      for f in schema)
     con.execute(f"""
         CREATE TEMP TABLE __adopted AS
@@ -374,15 +360,13 @@ def _count(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> i
 
 
 def _changed(con: duckdb.DuckDBPyConnection, new: str, old: str | None,
-             columns: list[str], batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
-    """Rows of ``new`` whose ``columns`` differ from every row of ``old`` (all: no old),
-    batch by batch."""
+             columns: list[str]) -> str:
+    """A SELECT of the rows of ``new`` whose ``columns`` differ from every row of ``old``
+    (all: no old)."""
     listed = ", ".join(f'"{c}"' for c in columns)
     if old is None:
-        query = f"SELECT * FROM {new}"
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __keep AS "
-                    f"SELECT {listed} FROM {new} EXCEPT SELECT {listed} FROM {old}")
-        on = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in columns)
-        query = f"SELECT n.* FROM {new} n SEMI JOIN __keep k ON {on}"
-    yield from con.sql(query).to_arrow_reader(batch_rows)
+        return f"SELECT * FROM {new}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __keep AS "
+                f"SELECT {listed} FROM {new} EXCEPT SELECT {listed} FROM {old}")
+    on = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in columns)
+    return f"SELECT n.* FROM {new} n SEMI JOIN __keep k ON {on}"
