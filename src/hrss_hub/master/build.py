@@ -166,27 +166,32 @@ def _rank_sql(systems: tuple[str, ...]) -> str:
             f"t := -epoch_us(CAST(record_updated_at AS TIMESTAMP)), k := record_key)")
 
 
+#: the citizen IDs of the ``affected`` persons that have one link in ``links``
+SINGLE_SQL = ("SELECT citizen_id FROM links SEMI JOIN affected USING (citizen_id) "
+              "GROUP BY citizen_id HAVING count(*) = 1")
+
+
 def master_sql(cfg: HubConfig) -> str:
     """The SELECT computing master rows from the ``links`` of the ``affected`` persons.
 
-    Most persons have one link (every person of a first build from one system): their row
-    is that link's values, projected without aggregating. The others are aggregated
+    Most persons have one link (every person of a first build from one system), listed in
+    ``single`` (:data:`SINGLE_SQL`): their row is that link's values, projected as the
+    links are read, without aggregating or holding them. The others are aggregated
     (:func:`_aggregate_sql`); both give what the aggregate gives for one link.
     """
-    joined = ("SELECT l.*, f.name_folded, mg.merged_into FROM links l "
-              "JOIN affected a USING (citizen_id) "
-              "LEFT JOIN folded f ON f.name = l.name "
-              "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id")
-    single = ["l.citizen_id"]
+    one = ["l.citizen_id"]
     for f in SURVIVING:
-        single += [f"l.{f}", f"CASE WHEN l.{f} IS NOT NULL THEN l.record_system END "
-                   f"AS {f}_source"]
-    single += ["l.division", "l.record_system AS systems", "CAST(1 AS BIGINT) AS records",
-               "CAST(NULL AS VARCHAR) AS conflicts", "l.merged_into"]
-    return (f"WITH j AS MATERIALIZED ({joined}), "
-            "one AS (SELECT citizen_id FROM j GROUP BY citizen_id HAVING count(*) = 1) "
-            f"SELECT {', '.join(single)} FROM j l SEMI JOIN one USING (citizen_id) "
-            f"UNION ALL {_aggregate_sql(cfg, 'j l ANTI JOIN one USING (citizen_id)')}")
+        one += [f"l.{f}", f"CASE WHEN l.{f} IS NOT NULL THEN l.record_system END "
+                f"AS {f}_source"]
+    one += ["l.division", "l.record_system AS systems", "CAST(1 AS BIGINT) AS records",
+            "CAST(NULL AS VARCHAR) AS conflicts", "mg.merged_into"]
+    many = ("(SELECT l.*, f.name_folded, mg.merged_into FROM links l "
+            "JOIN affected a USING (citizen_id) ANTI JOIN single s USING (citizen_id) "
+            "LEFT JOIN folded f ON f.name = l.name "
+            "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id) l")
+    return (f"SELECT {', '.join(one)} FROM links l SEMI JOIN single s USING (citizen_id) "
+            "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id "
+            f"UNION ALL {_aggregate_sql(cfg, many)}")
 
 
 def _aggregate_sql(cfg: HubConfig, source: str) -> str:
@@ -250,10 +255,14 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
             con.execute("CREATE TEMP VIEW old_links AS SELECT * FROM fresh WHERE false")
         report.unlinked = _link_published(con, cfg, link_schema, [e for e in LINKED
                                                                   if e in have])
-        con.execute("CREATE TEMP TABLE links AS SELECT * FROM fresh UNION ALL "
-                    "SELECT o.* FROM old_links o ANTI JOIN fresh n "
-                    "USING (record_entity, record_system, record_key)")
-        report.adopted = _adopt_quarantined(con, ledger, cfg, link_schema)
+        if "person_link" in have:
+            con.execute("CREATE TEMP TABLE links AS SELECT * FROM fresh UNION ALL "
+                        "SELECT o.* FROM old_links o ANTI JOIN fresh n "
+                        "USING (record_entity, record_system, record_key)")
+        else:  # a first build: every link is fresh, no copy of them
+            con.execute("CREATE TEMP VIEW links AS SELECT * FROM fresh")
+        report.adopted = _adopt_quarantined(con, ledger, cfg, link_schema,
+                                            links_table="person_link" in have)
         merges = accepted_merges(ledger, con)
         con.register("merges_arrow", merges)
         con.execute("CREATE TEMP TABLE merges AS SELECT * FROM merges_arrow")
@@ -266,7 +275,10 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
                         "SELECT o.citizen_id FROM old_links o SEMI JOIN fresh n "
                         "USING (record_entity, record_system, record_key) UNION "
                         "SELECT citizen_id FROM merges UNION SELECT merged_into FROM merges")
-        fold_into(con, "SELECT l.name FROM links l SEMI JOIN affected a USING (citizen_id)")
+        con.execute(f"CREATE TEMP TABLE single AS {SINGLE_SQL}")
+        # names are compared for the persons with several links only
+        fold_into(con, "SELECT l.name FROM links l SEMI JOIN affected a USING (citizen_id) "
+                       "ANTI JOIN single s USING (citizen_id)")
         master_cols = [f.name for f in entity_schema(standard.entity("person_master"))
                        if f.name not in BUILD_COLUMNS]
         con.execute("CREATE TEMP TABLE master_new AS SELECT "
@@ -292,10 +304,11 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
 
 
 def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConfig,
-                       schema: pa.Schema) -> int:
+                       schema: pa.Schema, *, links_table: bool) -> int:
     """Link the quarantined person records (invalid or missing ID) of accepted reviews to
-    the person of their partner: new rows of ``fresh`` and ``links`` (rule ``steward``, or
-    ``auto`` above the automatic threshold). Returns how many."""
+    the person of their partner: new rows of ``fresh`` and ``links`` (a table, or a view
+    of ``fresh`` unless ``links_table``; rule ``steward``, or ``auto`` above the automatic
+    threshold). Returns how many."""
     from hrss_hub.master.review import AUTO_REASON, ReviewStore, split_record
 
     files = quarantine_of(cfg.quarantine_dir)
@@ -337,7 +350,8 @@ def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConf
         ORDER BY a.entity, a.system, a.key, a.probability DESC""")
     con.unregister("__accepted")
     con.execute("INSERT INTO fresh SELECT * FROM __adopted")
-    con.execute("INSERT INTO links SELECT * FROM __adopted")
+    if links_table:
+        con.execute("INSERT INTO links SELECT * FROM __adopted")
     return _count(con, "__adopted")
 
 
