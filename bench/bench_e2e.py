@@ -402,15 +402,15 @@ def check_hub(prep: Prepared, summary: dict[str, Any]) -> dict[str, Any]:
             "content_sha256": content_hash(published)}
 
 
-def content_hash(ds: Any) -> str:
-    """SHA-256 of the published rows sorted by every column, run lineage left out: the
-    same source gives the same hash before and after an optimisation."""
+def content_hash(ds: Any, drop: tuple[str, ...] = RUN_COLUMNS) -> str:
+    """SHA-256 of the published rows sorted by every column, run lineage (``drop``) left
+    out: the same source gives the same hash before and after an optimisation."""
     import hashlib
 
     import pyarrow as pa
 
     table = ds.to_table()
-    table = table.drop_columns([c for c in RUN_COLUMNS if c in table.column_names])
+    table = table.drop_columns([c for c in drop if c in table.column_names])
     table = table.select(sorted(table.column_names))
     table = table.sort_by([(c, "ascending") for c in table.column_names])
     plain = pa.schema([pa.field(f.name, f.type, f.nullable) for f in table.schema])

@@ -251,9 +251,10 @@ def child(root: Path) -> dict[str, Any]:
     peaks["startup"] = _peak_mib(reset=True)  # imports, before the steps
     with Ledger.open(cfg.ledger_url) as ledger:
         run_id = ledger.start_run(cfg.hub_id, "cli")
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         m = build_master(cfg, ledger, run_id=run_id)
         out["master_build_s"] = round(time.perf_counter() - t, 1)
+        out["master_build_cpu_s"] = round(time.process_time() - cpu, 1)  # all threads
         peaks["master_build"] = _peak_mib(reset=True)
         t = time.perf_counter()
         publish_pending(cfg, ledger, type("R", (), {"run_id": run_id})())
@@ -269,6 +270,7 @@ def child(root: Path) -> dict[str, Any]:
         peaks["checks"] = _peak_mib(reset=False)
         queue = ReviewStore(ledger).all("pending")
         ledger.finish_run(run_id, "succeeded", {})
+    out["content_sha256"] = _content(cfg)
     truth = set(json.loads((root / "truth.json").read_text()))
     got = set()
     for r in queue:  # a pair's records by source key (the system is its first part)
@@ -282,6 +284,18 @@ def child(root: Path) -> dict[str, Any]:
     out["peak_rss_mib"] = max((p for p in peaks.values() if p is not None), default=None)
     out["peak_rss_mib_by_step"] = peaks
     return out
+
+
+def _content(cfg: Any) -> dict[str, str]:
+    """The published master and links' content hashes (sorted rows, build lineage left
+    out): a change to the build must leave them as they are."""
+    from bench_e2e import content_hash
+
+    from hrss_hub.exchange.reading import dataset
+    from hrss_hub.master.derived import BUILD_COLUMNS
+
+    return {name: content_hash(dataset(cfg.exchange_root, name), BUILD_COLUMNS)[:16]
+            for name in ("person_master", "person_link")}
 
 
 def _peak_mib(*, reset: bool) -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 from hrss_test_world import workspace
 
-from hrss_hub.master.build import _aggregate_sql, master_sql
+from hrss_hub.master.build import SINGLE_SQL, _aggregate_sql, master_sql
 
 T1, T2 = datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
 #: (citizen, system, key, name, gender, birth date, phone, updated, division)
@@ -36,6 +36,8 @@ def test_single_link_projection_equals_the_aggregate(tmp_path: Path) -> None:
     con.execute("CREATE TABLE affected AS SELECT DISTINCT citizen_id FROM links")
     con.execute("CREATE TABLE folded AS SELECT DISTINCT name, name AS name_folded FROM links")
     con.execute("CREATE TABLE merges AS SELECT 'B' AS citizen_id, 'A' AS merged_into")
+    con.execute(f"CREATE TABLE single AS {SINGLE_SQL}")
+    assert sorted(r[0] for r in con.execute("SELECT * FROM single").fetchall()) == ["A", "B"]
     joined = ("(SELECT l.*, f.name_folded, mg.merged_into FROM links l "
               "LEFT JOIN folded f ON f.name = l.name "
               "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id) l")

@@ -23,13 +23,12 @@ master rows of the persons those links touch are then recomputed from all their 
 
 Only rows that differ from the published version are staged (incremental). The work runs
 in DuckDB with the hub's memory limit (``duckdb:`` in hub.yaml), over the staged and
-published Parquet files directly; the changed rows are staged batch by batch. Nothing is
-held per record in Python.
+published Parquet files directly, and DuckDB writes the changed rows to the staged files
+itself. Nothing is held per record in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,7 @@ from hrss_hub.config.sections import MasterSection
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.pending import list_pending
 from hrss_hub.exchange.versions import exchange_store
-from hrss_hub.master.derived import BUILD_COLUMNS, stage_batches
+from hrss_hub.master.derived import BUILD_COLUMNS, duck_type, stage_query
 from hrss_hub.master.names import fold_table
 from hrss_hub.master.quarantined import quarantine_of, quarantined_persons_sql
 from hrss_hub.standard.model import Standard, load_standard
@@ -81,19 +80,6 @@ def master_settings(cfg: HubConfig) -> MasterSection:
     return MasterSection.model_validate(dict(cfg.master))
 
 
-def _duck_type(typ: pa.DataType) -> str:
-    """The DuckDB type of an Arrow type of the standard's entities."""
-    if pa.types.is_decimal(typ):
-        return f"DECIMAL({typ.precision},{typ.scale})"
-    if pa.types.is_timestamp(typ):
-        return "TIMESTAMPTZ" if typ.tz else "TIMESTAMP"
-    if pa.types.is_date(typ):
-        return "DATE"
-    if pa.types.is_integer(typ):
-        return "BIGINT"
-    return "VARCHAR"
-
-
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -112,7 +98,7 @@ def staged_links_sql(cfg: HubConfig, standard: Standard) -> str:
             selects.append(_links_select(name, f"read_parquet({_quote(str(pending.path))})",
                                          have, cfg.division, schema))
     if not selects:
-        cols = ", ".join(f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in schema)
+        cols = ", ".join(f'CAST(NULL AS {duck_type(f.type)}) AS "{f.name}"' for f in schema)
         return f"SELECT {cols} WHERE false"
     return " UNION ALL ".join(selects)
 
@@ -163,7 +149,7 @@ def _links_select(entity: str, source: str, have: set[str], default_division: st
         "record_updated_at": f"coalesce({col('source_updated_at')}, extracted_at)",
         "division": f"coalesce({col(division)}, {_quote(default_division)})",
         "source_system": "source_system", "source_key": "source_key"}
-    cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
+    cols = ", ".join(f'CAST({values[f.name]} AS {duck_type(f.type)}) AS "{f.name}"'
                      for f in schema)
     return f"SELECT {cols} FROM {source}"
 
@@ -180,27 +166,32 @@ def _rank_sql(systems: tuple[str, ...]) -> str:
             f"t := -epoch_us(CAST(record_updated_at AS TIMESTAMP)), k := record_key)")
 
 
+#: the citizen IDs of the ``affected`` persons that have one link in ``links``
+SINGLE_SQL = ("SELECT citizen_id FROM links SEMI JOIN affected USING (citizen_id) "
+              "GROUP BY citizen_id HAVING count(*) = 1")
+
+
 def master_sql(cfg: HubConfig) -> str:
     """The SELECT computing master rows from the ``links`` of the ``affected`` persons.
 
-    Most persons have one link (every person of a first build from one system): their row
-    is that link's values, projected without aggregating. The others are aggregated
+    Most persons have one link (every person of a first build from one system), listed in
+    ``single`` (:data:`SINGLE_SQL`): their row is that link's values, projected as the
+    links are read, without aggregating or holding them. The others are aggregated
     (:func:`_aggregate_sql`); both give what the aggregate gives for one link.
     """
-    joined = ("SELECT l.*, f.name_folded, mg.merged_into FROM links l "
-              "JOIN affected a USING (citizen_id) "
-              "LEFT JOIN folded f ON f.name = l.name "
-              "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id")
-    single = ["l.citizen_id"]
+    one = ["l.citizen_id"]
     for f in SURVIVING:
-        single += [f"l.{f}", f"CASE WHEN l.{f} IS NOT NULL THEN l.record_system END "
-                   f"AS {f}_source"]
-    single += ["l.division", "l.record_system AS systems", "CAST(1 AS BIGINT) AS records",
-               "CAST(NULL AS VARCHAR) AS conflicts", "l.merged_into"]
-    return (f"WITH j AS MATERIALIZED ({joined}), "
-            "one AS (SELECT citizen_id FROM j GROUP BY citizen_id HAVING count(*) = 1) "
-            f"SELECT {', '.join(single)} FROM j l SEMI JOIN one USING (citizen_id) "
-            f"UNION ALL {_aggregate_sql(cfg, 'j l ANTI JOIN one USING (citizen_id)')}")
+        one += [f"l.{f}", f"CASE WHEN l.{f} IS NOT NULL THEN l.record_system END "
+                f"AS {f}_source"]
+    one += ["l.division", "l.record_system AS systems", "CAST(1 AS BIGINT) AS records",
+            "CAST(NULL AS VARCHAR) AS conflicts", "mg.merged_into"]
+    many = ("(SELECT l.*, f.name_folded, mg.merged_into FROM links l "
+            "JOIN affected a USING (citizen_id) ANTI JOIN single s USING (citizen_id) "
+            "LEFT JOIN folded f ON f.name = l.name "
+            "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id) l")
+    return (f"SELECT {', '.join(one)} FROM links l SEMI JOIN single s USING (citizen_id) "
+            "LEFT JOIN merges mg ON mg.citizen_id = l.citizen_id "
+            f"UNION ALL {_aggregate_sql(cfg, many)}")
 
 
 def _aggregate_sql(cfg: HubConfig, source: str) -> str:
@@ -242,8 +233,8 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
 
     ``full`` recomputes every person from the published links (after a change of the
     survivorship settings or a steward's decision) instead of only those touched. DuckDB
-    reads the staged and published files itself and the changed rows are staged batch by
-    batch, so memory is bounded by ``duckdb.memory_limit`` (it spills beyond it), not by
+    reads the staged and published files and writes the changed rows' staged files
+    itself, so memory is bounded by ``duckdb.memory_limit`` (it spills beyond it), not by
     the number of persons.
     """
     from hrss_hub.master.review import accepted_merges
@@ -264,10 +255,14 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
             con.execute("CREATE TEMP VIEW old_links AS SELECT * FROM fresh WHERE false")
         report.unlinked = _link_published(con, cfg, link_schema, [e for e in LINKED
                                                                   if e in have])
-        con.execute("CREATE TEMP TABLE links AS SELECT * FROM fresh UNION ALL "
-                    "SELECT o.* FROM old_links o ANTI JOIN fresh n "
-                    "USING (record_entity, record_system, record_key)")
-        report.adopted = _adopt_quarantined(con, ledger, cfg, link_schema)
+        if "person_link" in have:
+            con.execute("CREATE TEMP TABLE links AS SELECT * FROM fresh UNION ALL "
+                        "SELECT o.* FROM old_links o ANTI JOIN fresh n "
+                        "USING (record_entity, record_system, record_key)")
+        else:  # a first build: every link is fresh, no copy of them
+            con.execute("CREATE TEMP VIEW links AS SELECT * FROM fresh")
+        report.adopted = _adopt_quarantined(con, ledger, cfg, link_schema,
+                                            links_table="person_link" in have)
         merges = accepted_merges(ledger, con)
         con.register("merges_arrow", merges)
         con.execute("CREATE TEMP TABLE merges AS SELECT * FROM merges_arrow")
@@ -280,7 +275,10 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
                         "SELECT o.citizen_id FROM old_links o SEMI JOIN fresh n "
                         "USING (record_entity, record_system, record_key) UNION "
                         "SELECT citizen_id FROM merges UNION SELECT merged_into FROM merges")
-        fold_into(con, "SELECT l.name FROM links l SEMI JOIN affected a USING (citizen_id)")
+        con.execute(f"CREATE TEMP TABLE single AS {SINGLE_SQL}")
+        # names are compared for the persons with several links only
+        fold_into(con, "SELECT l.name FROM links l SEMI JOIN affected a USING (citizen_id) "
+                       "ANTI JOIN single s USING (citizen_id)")
         master_cols = [f.name for f in entity_schema(standard.entity("person_master"))
                        if f.name not in BUILD_COLUMNS]
         con.execute("CREATE TEMP TABLE master_new AS SELECT "
@@ -289,14 +287,14 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
                     f" FROM ({master_sql(cfg)}))")
         report.persons = _count(con, "master_new")
         report.conflicts = _count(con, "master_new", "conflicts IS NOT NULL")
-        report.staged_links = stage_batches(
-            cfg, standard.entity("person_link"),
+        report.staged_links = stage_query(
+            cfg, con, standard.entity("person_link"),
             _changed(con, "fresh", "old_links" if "person_link" in have else None,
                      list(link_schema.names)),
             run_id=run_id, system=SYSTEM, stream="links", standard_version=standard.version)
         compare = [c for c in master_cols if c not in BUILD_COLUMNS]
-        report.staged_persons = stage_batches(
-            cfg, standard.entity("person_master"),
+        report.staged_persons = stage_query(
+            cfg, con, standard.entity("person_master"),
             _changed(con, "master_new", "person_master" if "person_master" in have else None,
                      compare),
             run_id=run_id, system=SYSTEM, stream="persons", standard_version=standard.version)
@@ -306,10 +304,11 @@ def build_master(cfg: HubConfig, ledger: Any, *, run_id: str, full: bool = False
 
 
 def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConfig,
-                       schema: pa.Schema) -> int:
+                       schema: pa.Schema, *, links_table: bool) -> int:
     """Link the quarantined person records (invalid or missing ID) of accepted reviews to
-    the person of their partner: new rows of ``fresh`` and ``links`` (rule ``steward``, or
-    ``auto`` above the automatic threshold). Returns how many."""
+    the person of their partner: new rows of ``fresh`` and ``links`` (a table, or a view
+    of ``fresh`` unless ``links_table``; rule ``steward``, or ``auto`` above the automatic
+    threshold). Returns how many."""
     from hrss_hub.master.review import AUTO_REASON, ReviewStore, split_record
 
     files = quarantine_of(cfg.quarantine_dir)
@@ -336,7 +335,7 @@ def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConf
         "record_updated_at": "NULL",
         "division": f"coalesce(q.division, {_quote(cfg.division)})",
         "source_system": "a.system", "source_key": "a.key"}
-    cols = ", ".join(f'CAST({values[f.name]} AS {_duck_type(f.type)}) AS "{f.name}"'
+    cols = ", ".join(f'CAST({values[f.name]} AS {duck_type(f.type)}) AS "{f.name}"'
                      for f in schema)
     con.execute(f"""
         CREATE TEMP TABLE __adopted AS
@@ -351,7 +350,8 @@ def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConf
         ORDER BY a.entity, a.system, a.key, a.probability DESC""")
     con.unregister("__accepted")
     con.execute("INSERT INTO fresh SELECT * FROM __adopted")
-    con.execute("INSERT INTO links SELECT * FROM __adopted")
+    if links_table:
+        con.execute("INSERT INTO links SELECT * FROM __adopted")
     return _count(con, "__adopted")
 
 
@@ -374,15 +374,13 @@ def _count(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> i
 
 
 def _changed(con: duckdb.DuckDBPyConnection, new: str, old: str | None,
-             columns: list[str], batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
-    """Rows of ``new`` whose ``columns`` differ from every row of ``old`` (all: no old),
-    batch by batch."""
+             columns: list[str]) -> str:
+    """A SELECT of the rows of ``new`` whose ``columns`` differ from every row of ``old``
+    (all: no old)."""
     listed = ", ".join(f'"{c}"' for c in columns)
     if old is None:
-        query = f"SELECT * FROM {new}"
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __keep AS "
-                    f"SELECT {listed} FROM {new} EXCEPT SELECT {listed} FROM {old}")
-        on = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in columns)
-        query = f"SELECT n.* FROM {new} n SEMI JOIN __keep k ON {on}"
-    yield from con.sql(query).to_arrow_reader(batch_rows)
+        return f"SELECT * FROM {new}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __keep AS "
+                f"SELECT {listed} FROM {new} EXCEPT SELECT {listed} FROM {old}")
+    on = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in columns)
+    return f"SELECT n.* FROM {new} n SEMI JOIN __keep k ON {on}"

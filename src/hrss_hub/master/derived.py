@@ -21,16 +21,20 @@ from hrss_hub.exchange.commit import latest_signed
 from hrss_hub.exchange.layout import entity_schema
 from hrss_hub.exchange.pending import conform
 from hrss_hub.exchange.reading import dataset
-from hrss_hub.exchange.staging import ParquetSink, publish_files
+from hrss_hub.exchange.staging import ParquetSink, StagedFile, publish_files
 from hrss_hub.exchange.storage import Store
 from hrss_hub.exchange.tables import Table
 from hrss_hub.standard.model import Entity
 
 if TYPE_CHECKING:
+    import duckdb
+
     from hrss_hub.config import HubConfig
 
 #: the lineage columns a derived row gets from its build, not from a source
 BUILD_COLUMNS = ("run_id", "extracted_at", "source_updated_at")
+#: rows per row group of a file DuckDB stages (about the size ParquetSink writes)
+COPY_ROW_GROUP_ROWS = 131_072
 
 
 def published(store: Store, entity: Entity, columns: list[str] | None = None) -> pa.Table:
@@ -98,15 +102,132 @@ def stage_batches(cfg: HubConfig, entity: Entity, batches: Iterable[pa.RecordBat
         n += k
     if sink is None:
         return 0
-    publish_files(cfg.exchange_root, entity.name, schema, sink.close(), run_id=run_id,
+    _hand_over(cfg, entity, schema, sink.close(), n, run_id=run_id, system=system,
+               stream=stream, standard_version=standard_version)
+    return n
+
+
+def duck_type(typ: pa.DataType) -> str:
+    """The DuckDB type of an Arrow type of the standard's entities."""
+    if pa.types.is_decimal(typ):
+        return f"DECIMAL({typ.precision},{typ.scale})"
+    if pa.types.is_timestamp(typ):
+        return "TIMESTAMPTZ" if typ.tz else "TIMESTAMP"
+    if pa.types.is_date(typ):
+        return "DATE"
+    if pa.types.is_integer(typ):
+        return {8: "TINYINT", 16: "SMALLINT", 32: "INTEGER"}.get(typ.bit_width, "BIGINT")
+    return "VARCHAR"
+
+
+def conformed_sql(query: str, have: list[str], schema: pa.Schema,
+                  fill: dict[str, str]) -> str:
+    """A SELECT of the rows of ``query`` (columns ``have``) in exactly ``schema``: its
+    columns in its order, cast to its types, the columns ``query`` lacks from ``fill``
+    (SQL expressions) or NULL.
+
+    DuckDB writes a Parquet column REQUIRED when its statistics prove it holds no NULL, so
+    nullability is spelled out: a nullable column passes through a ``CASE`` that may give
+    NULL as far as DuckDB knows, and the rows are filtered on every required column being
+    set, which is what DuckDB's statistics see. The filter must drop nothing:
+    :func:`stage_query` refuses rows lacking a required value before, and checks the
+    file's schema after.
+    """
+    cols, required = [], []
+    for f in schema:
+        value = f'q."{f.name}"' if f.name in have else fill.get(f.name, "NULL")
+        if f.nullable and f.name in have:
+            value = f"CASE WHEN {value} IS NULL THEN NULL ELSE {value} END"
+        elif f.nullable:
+            # a constant would be folded (and written REQUIRED): a volatile condition that
+            # never holds keeps the column nullable
+            value = f"CASE WHEN random() < 0 THEN NULL ELSE {value} END"
+        else:
+            required.append(f'q."{f.name}" IS NOT NULL' if f.name in have
+                            else f"{value} IS NOT NULL")
+        cols.append(f'CAST({value} AS {duck_type(f.type)}) AS "{f.name}"')
+    where = f" WHERE {' AND '.join(required)}" if required else ""
+    return f"SELECT {', '.join(cols)} FROM ({query}) q{where}"
+
+
+def stage_query(cfg: HubConfig, con: duckdb.DuckDBPyConnection, entity: Entity, query: str,
+                *, run_id: str, system: str, stream: str, standard_version: str,
+                now: datetime | None = None) -> int:
+    """:func:`stage_derived` for the rows a DuckDB ``query`` selects: DuckDB writes them
+    to the staged Parquet file itself (``COPY … TO``, zstd, row groups of 131,072 rows),
+    so no row passes through Python and memory is bounded by ``duckdb.memory_limit``.
+    The file has the entity's schema exactly (types, order, nullability), as
+    :class:`~hrss_hub.exchange.staging.ParquetSink` writes it. Returns the rows staged."""
+    import pyarrow.parquet as pq
+
+    assert cfg.exchange_root is not None
+    schema = entity_schema(entity)
+    at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    # the build time is the rows' update time too (see stage_batches)
+    fill = {"run_id": _literal(run_id), "extracted_at": f"CAST({_literal(at)} AS TIMESTAMPTZ)",
+            "source_updated_at": f"CAST({_literal(at)} AS TIMESTAMPTZ)"}
+    have = con.sql(f"SELECT * FROM ({query}) LIMIT 0").columns
+    _refuse_missing(con, entity.name, query, [f.name for f in schema
+                                              if not f.nullable and f.name in have])
+    folder = cfg.exchange_root / ".staging" / run_id / entity.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{system}.{stream}.{run_id}.0000.parquet"
+    rows = con.execute(f"COPY ({conformed_sql(query, have, schema, fill)}) TO "
+                       f"{_literal(str(path))} (FORMAT parquet, COMPRESSION zstd, "
+                       f"ROW_GROUP_SIZE {COPY_ROW_GROUP_ROWS})").fetchall()
+    n = int(rows[0][0])
+    if n == 0:
+        path.unlink(missing_ok=True)
+        _prune(cfg, run_id)
+        return 0
+    written = pq.read_schema(path)
+    if not written.equals(schema):  # a DuckDB that decides nullability otherwise
+        path.unlink()
+        raise RuntimeError(f"staged {entity.name} file does not have the entity's schema: "
+                           f"{written} != {schema}")
+    _hand_over(cfg, entity, schema, [StagedFile(path, n)], n, run_id=run_id, system=system,
+               stream=stream, standard_version=standard_version)
+    return n
+
+
+def _refuse_missing(con: duckdb.DuckDBPyConnection, entity: str, query: str,
+                    required: list[str]) -> None:
+    """Raise if a row of ``query`` lacks a value of a ``required`` column (the Python sink
+    refused such a row too). The filter reaches DuckDB's scans: a cheap pass."""
+    if not required:
+        return
+    counts = con.execute("SELECT " + ", ".join(
+        f'count(*) FILTER (WHERE "{c}" IS NULL)' for c in required)
+        + f" FROM ({query}) WHERE " + " OR ".join(f'"{c}" IS NULL' for c in required)
+        ).fetchall()[0]
+    missing = [c for c, k in zip(required, counts, strict=True) if k]
+    if missing:  # column names only: no value of a record in the error
+        raise ValueError(f"{entity} rows lack a value of required column(s) "
+                         f"{', '.join(missing)}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _hand_over(cfg: HubConfig, entity: Entity, schema: pa.Schema, files: list[StagedFile],
+               n: int, *, run_id: str, system: str, stream: str,
+               standard_version: str) -> None:
+    """Hand the staged ``files`` (``n`` rows) over to the publisher."""
+    assert cfg.exchange_root is not None
+    publish_files(cfg.exchange_root, entity.name, schema, files, run_id=run_id,
                   system=system, stream=stream, standard_version=standard_version,
                   hub={"hub_id": cfg.hub_id, "level": cfg.level, "division": cfg.division},
                   quality={"read": n, "published": n, "quarantined": 0, "filtered": 0})
-    # the rows are pending now: leave no empty staging folder of this run behind (derived
-    # rows are staged after the run's own staging was cleaned up)
+    _prune(cfg, run_id)
+
+
+def _prune(cfg: HubConfig, run_id: str) -> None:
+    """Leave no empty staging folder of this run behind: derived rows are staged after
+    the run's own staging was cleaned up."""
     from hrss_hub.run.leftovers import prune_empty
 
+    assert cfg.exchange_root is not None
     with suppress(OSError):  # another task of the run may be writing beside it
         prune_empty(cfg.exchange_root / ".staging" / run_id)
         prune_empty(cfg.exchange_root / ".staging")
-    return n
