@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from hrss_hub.config.sections import MasterSection
-from hrss_hub.exchange.layout import entity_schema
+from hrss_hub.exchange.layout import entity_schema, sql_literal
 from hrss_hub.exchange.pending import list_pending
 from hrss_hub.exchange.versions import exchange_store
 from hrss_hub.master.derived import BUILD_COLUMNS, duck_type, stage_query
@@ -80,10 +80,6 @@ def master_settings(cfg: HubConfig) -> MasterSection:
     return MasterSection.model_validate(dict(cfg.master))
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def staged_links_sql(cfg: HubConfig, standard: Standard) -> str:
     """A SELECT of the ``person_link`` rows of every record staged for the linked entities,
     read by DuckDB from the staged Parquet files (nothing of them is held in Python)."""
@@ -95,8 +91,8 @@ def staged_links_sql(cfg: HubConfig, standard: Standard) -> str:
     for name in LINKED:
         for pending in list_pending(cfg.exchange_root, name):
             have = set(pq.read_schema(pending.path).names)
-            selects.append(_links_select(name, f"read_parquet({_quote(str(pending.path))})",
-                                         have, cfg.division, schema))
+            source = f"read_parquet({sql_literal(str(pending.path))})"
+            selects.append(_links_select(name, source, have, cfg.division, schema))
     if not selects:
         cols = ", ".join(f'CAST(NULL AS {duck_type(f.type)}) AS "{f.name}"' for f in schema)
         return f"SELECT {cols} WHERE false"
@@ -139,7 +135,7 @@ def _links_select(entity: str, source: str, have: set[str], default_division: st
     division = "address_division" if "address_division" in have else "division"
     raw = col("citizen_id_raw")
     values = {
-        "record_entity": _quote(entity), "record_system": "source_system",
+        "record_entity": sql_literal(entity), "record_system": "source_system",
         "record_key": "source_key", "citizen_id": "citizen_id",
         # the source held the 15-digit number: linked by its upgrade
         "link_rule": f"CASE WHEN length(trim(CAST({raw} AS VARCHAR), ' \t\r\n\u3000')) = 15 "
@@ -147,7 +143,7 @@ def _links_select(entity: str, source: str, have: set[str], default_division: st
         "match_probability": "NULL", "name": col("name"), "gender": col("gender"),
         "birth_date": col("birth_date"), "phone": col("phone"),
         "record_updated_at": f"coalesce({col('source_updated_at')}, extracted_at)",
-        "division": f"coalesce({col(division)}, {_quote(default_division)})",
+        "division": f"coalesce({col(division)}, {sql_literal(default_division)})",
         "source_system": "source_system", "source_key": "source_key"}
     cols = ", ".join(f'CAST({values[f.name]} AS {duck_type(f.type)}) AS "{f.name}"'
                      for f in schema)
@@ -333,7 +329,7 @@ def _adopt_quarantined(con: duckdb.DuckDBPyConnection, ledger: Any, cfg: HubConf
         "match_probability": "round(a.probability, 4)", "name": "q.name",
         "gender": "q.gender", "birth_date": "q.birth_date", "phone": "q.phone",
         "record_updated_at": "NULL",
-        "division": f"coalesce(q.division, {_quote(cfg.division)})",
+        "division": f"coalesce(q.division, {sql_literal(cfg.division)})",
         "source_system": "a.system", "source_key": "a.key"}
     cols = ", ".join(f'CAST({values[f.name]} AS {duck_type(f.type)}) AS "{f.name}"'
                      for f in schema)

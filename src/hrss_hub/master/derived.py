@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hrss_hub.errors import QualityError
 from hrss_hub.exchange.commit import latest_signed
-from hrss_hub.exchange.layout import entity_schema
+from hrss_hub.exchange.layout import entity_schema, sql_literal
 from hrss_hub.exchange.pending import conform
 from hrss_hub.exchange.reading import dataset
 from hrss_hub.exchange.staging import ParquetSink, StagedFile, publish_files
@@ -164,8 +165,8 @@ def stage_query(cfg: HubConfig, con: duckdb.DuckDBPyConnection, entity: Entity, 
     schema = entity_schema(entity)
     at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
     # the build time is the rows' update time too (see stage_batches)
-    fill = {"run_id": _literal(run_id), "extracted_at": f"CAST({_literal(at)} AS TIMESTAMPTZ)",
-            "source_updated_at": f"CAST({_literal(at)} AS TIMESTAMPTZ)"}
+    stamp = f"CAST({sql_literal(at)} AS TIMESTAMPTZ)"
+    fill = {"run_id": sql_literal(run_id), "extracted_at": stamp, "source_updated_at": stamp}
     have = con.sql(f"SELECT * FROM ({query}) LIMIT 0").columns
     _refuse_missing(con, entity.name, query, [f.name for f in schema
                                               if not f.nullable and f.name in have])
@@ -173,7 +174,7 @@ def stage_query(cfg: HubConfig, con: duckdb.DuckDBPyConnection, entity: Entity, 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{system}.{stream}.{run_id}.0000.parquet"
     rows = con.execute(f"COPY ({conformed_sql(query, have, schema, fill)}) TO "
-                       f"{_literal(str(path))} (FORMAT parquet, COMPRESSION zstd, "
+                       f"{sql_literal(str(path))} (FORMAT parquet, COMPRESSION zstd, "
                        f"ROW_GROUP_SIZE {COPY_ROW_GROUP_ROWS})").fetchall()
     n = int(rows[0][0])
     if n == 0:
@@ -183,8 +184,10 @@ def stage_query(cfg: HubConfig, con: duckdb.DuckDBPyConnection, entity: Entity, 
     written = pq.read_schema(path)
     if not written.equals(schema):  # a DuckDB that decides nullability otherwise
         path.unlink()
-        raise RuntimeError(f"staged {entity.name} file does not have the entity's schema: "
-                           f"{written} != {schema}")
+        raise QualityError(f"staged {entity.name} file does not have the entity's schema",
+                           {"entity": entity.name, "written": str(written),
+                            "expected": str(schema)},
+                           "a DuckDB version that writes nullability otherwise: report it")
     _hand_over(cfg, entity, schema, [StagedFile(path, n)], n, run_id=run_id, system=system,
                stream=stream, standard_version=standard_version)
     return n
@@ -202,12 +205,9 @@ def _refuse_missing(con: duckdb.DuckDBPyConnection, entity: str, query: str,
         ).fetchall()[0]
     missing = [c for c, k in zip(required, counts, strict=True) if k]
     if missing:  # column names only: no value of a record in the error
-        raise ValueError(f"{entity} rows lack a value of required column(s) "
-                         f"{', '.join(missing)}")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        raise QualityError(f"{entity} rows lack a value of required column(s) "
+                           f"{', '.join(missing)}", {"entity": entity, "stage": "derived"},
+                           "the master build produced them: report it as a bug")
 
 
 def _hand_over(cfg: HubConfig, entity: Entity, schema: pa.Schema, files: list[StagedFile],
