@@ -25,7 +25,7 @@ from typing import Any
 from hrss_hub.config import HubConfig
 from hrss_hub.connectors.base import StreamConfig, SystemConfig
 from hrss_hub.errors import HubError, unknown_choice, with_step
-from hrss_hub.ledger import BatchCounts, Ledger
+from hrss_hub.ledger import AuditNote, BatchCounts, Ledger
 from hrss_hub.ledger.locks import DETACHED_LEASE_SECONDS, LockOwner, run_locks, system_lock
 from hrss_hub.mapping import parse_mapping
 from hrss_hub.quality import report, results, validate
@@ -149,20 +149,30 @@ def after_run(cfg: HubConfig, ledger: Ledger, summary: RunSummary) -> None:
 
 # -- the same steps, one call each, for orchestrators (Airflow tasks pass ids, not data) --
 
-def start_run(cfg: HubConfig, trigger: str = "airflow", systems: Iterable[str] = ()) -> str:
+def start_run(cfg: HubConfig, trigger: str = "airflow", systems: Iterable[str] = (),
+              audit: AuditNote | None = None) -> str:
     """Open a run in the ledger holding the run locks of ``systems``; return its id.
 
     The run spans processes (one per Airflow task), so its lock has no owner process and
     a long lease that each task renews; its stream tasks share it by carrying the run id.
+    ``audit`` is recorded with the run in one transaction and names the opener (say, an
+    Airflow run): when an earlier attempt of that opener recorded it and its run is still
+    running, that run is resumed and its locks renewed, so a task killed right after
+    opening does not leave its own retry locked out for the lease.
     """
     ledger = Ledger.open(cfg.ledger_url)
     try:
         names = list(systems)
-        run_id = ledger.start_run(cfg.hub_id, trigger,
-                                  str(cfg.source_file) if cfg.source_file else None,
-                                  locks=[system_lock(n) for n in names],
-                                  owner=LockOwner.detached(),
-                                  lease_seconds=DETACHED_LEASE_SECONDS)
+        locks = [system_lock(n) for n in names]
+        run_id = _earlier_open_run(ledger, audit)
+        if run_id is not None:
+            ledger.acquire_locks(run_id, locks, owner=LockOwner.detached(),
+                                 lease_seconds=DETACHED_LEASE_SECONDS)
+        else:
+            run_id = ledger.start_run(cfg.hub_id, trigger,
+                                      str(cfg.source_file) if cfg.source_file else None,
+                                      locks=locks, owner=LockOwner.detached(),
+                                      lease_seconds=DETACHED_LEASE_SECONDS, audit=audit)
         if names:
             cleaned = leftovers.clean(cfg, ledger, run_id, names, publish=False)
             if cleaned.files:
@@ -171,6 +181,18 @@ def start_run(cfg: HubConfig, trigger: str = "airflow", systems: Iterable[str] =
         return run_id
     finally:
         ledger.close()
+
+
+def _earlier_open_run(ledger: Ledger, audit: AuditNote | None) -> str | None:
+    """The still-running run an earlier attempt recorded with the same audit subject."""
+    if audit is None:
+        return None
+    for details in reversed(ledger.audit_events(audit.action, audit.subject)):
+        run_id = details.get("run_id")
+        info = ledger.get_run(run_id) if isinstance(run_id, str) else None
+        if info is not None and info.status == "running":
+            return info.id
+    return None
 
 
 def run_one_stream(cfg: HubConfig, system: str, stream: str, run_id: str,

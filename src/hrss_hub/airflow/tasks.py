@@ -33,23 +33,25 @@ if TYPE_CHECKING:
 def open_run(config_path: str | Path, system: str, *, dag_id: str, airflow_run_id: str,
              data_interval: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
     """Open a hub run for one Airflow DAG run, holding the system's run lock (its stream
-    tasks share it by the run id); link the two runs in the audit chain."""
+    tasks share it by the run id); link the two runs in the audit chain.
+
+    The link is recorded with the run in one transaction, so a retry of this task after
+    its worker was killed resumes the run the killed attempt opened (same hub run, lock
+    renewed) instead of finding the system locked by it.
+    """
     from hrss_hub.config import load_config
-    from hrss_hub.ledger import Ledger
+    from hrss_hub.ledger import AuditNote
     from hrss_hub.pipeline import start_run
 
     cfg = load_config(config_path)
-    run_id = start_run(cfg, trigger="airflow", systems=[system])
-    link = {"run_id": run_id, "system": system, "dag_id": dag_id,
-            "airflow_run_id": airflow_run_id, "data_interval": list(data_interval)}
-    ledger = Ledger.open(cfg.ledger_url)
-    try:
-        # the ledger's runs table has no Airflow columns; the audit chain is where an
-        # auditor follows an Airflow run to the hub run (and back)
-        ledger.append_audit("airflow", "airflow.run_started", f"{dag_id}/{airflow_run_id}", link)
-    finally:
-        ledger.close()
-    return link
+    link: dict[str, Any] = {"system": system, "dag_id": dag_id,
+                            "airflow_run_id": airflow_run_id,
+                            "data_interval": list(data_interval)}
+    # the ledger's runs table has no Airflow columns; the audit chain is where an
+    # auditor follows an Airflow run to the hub run (and back)
+    note = AuditNote("airflow", "airflow.run_started", f"{dag_id}/{airflow_run_id}", link)
+    run_id = start_run(cfg, trigger="airflow", systems=[system], audit=note)
+    return {"run_id": run_id, **link}
 
 
 def sync_stream(config_path: str | Path, system: str, stream: str, run_id: str

@@ -11,12 +11,13 @@ from hrss_hub.ledger.api import Ledger, new_run_id
 from hrss_hub.ledger.db import head_revision, safe_url
 from hrss_hub.ledger.locks import LockInfo, LockOwner
 from hrss_hub.ledger.models import QUARANTINE_ACTIONS, RUN_STATUSES, RUN_TRIGGERS
-from hrss_hub.ledger.records import BatchCounts, FileRecord, QualityResult, RunInfo
+from hrss_hub.ledger.records import AuditNote, BatchCounts, FileRecord, QualityResult, RunInfo
 
 __all__ = [
     "QUARANTINE_ACTIONS",
     "RUN_STATUSES",
     "RUN_TRIGGERS",
+    "AuditNote",
     "BatchCounts",
     "FileRecord",
     "Ledger",

@@ -37,7 +37,7 @@ from hrss_hub.ledger.models import (
     SchemaSnapshot,
     StreamState,
 )
-from hrss_hub.ledger.records import BatchCounts, FileRecord, QualityResult, RunInfo
+from hrss_hub.ledger.records import AuditNote, BatchCounts, FileRecord, QualityResult, RunInfo
 from hrss_hub.ledger.upsert import insert_missing, upsert
 
 
@@ -129,14 +129,16 @@ class Ledger:
 
     def start_run(self, hub_id: str, trigger: str, config_path: str | Path | None = None,
                   *, locks: Sequence[str] = (), owner: LockOwner | None = None,
-                  lease_seconds: float = locks_mod.DEFAULT_LEASE_SECONDS) -> str:
+                  lease_seconds: float = locks_mod.DEFAULT_LEASE_SECONDS,
+                  audit: AuditNote | None = None) -> str:
         """Record a new run (status ``running``) and return its id.
 
         With ``locks`` (see :func:`hrss_hub.ledger.locks.run_locks`) the run takes those
         run locks in the same transaction, or is not recorded at all: a held lock raises
         :class:`~hrss_hub.errors.RunLockedError`. Stale locks are taken over and their
         runs closed as failed (interrupted), as are lockless ``running`` runs older than
-        the lease.
+        the lease. ``audit`` is appended in that transaction too (its details gain
+        ``run_id``), so a caller killed right after can find the run it opened.
         """
         _check_choice("trigger", trigger, RUN_TRIGGERS)
         run_id = new_run_id()
@@ -150,6 +152,9 @@ class Ledger:
             if locks:
                 locks_mod.acquire(s, run_id, locks, owner or LockOwner.this_process(),
                                   lease_seconds)
+            if audit is not None:
+                self._append_audit(s, audit.actor, audit.action, audit.subject,
+                                   {**audit.details, "run_id": run_id})
         return run_id
 
     # -- run locks ---------------------------------------------------------------------

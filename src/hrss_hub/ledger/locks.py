@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -108,11 +109,13 @@ def process_started_at(pid: int) -> datetime | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = int(fields[19])  # field 22 of stat(5): start time in clock ticks after boot
-        boot = next(int(line.split()[1]) for line in
-                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
-    except (OSError, ValueError, IndexError, StopIteration):
+        # the age from /proc/uptime (1/100 s) and not /proc/stat's btime, which is whole
+        # seconds: up to a second early made a newer process look older than a lock
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
-    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
+    age = max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    return datetime.fromtimestamp(time.time() - age, UTC)
 
 
 def stale_reason(lock: RunLock | LockInfo, now: datetime, host: str) -> str | None:

@@ -18,6 +18,16 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class AuditNote:
+    """An audit event to append in the same transaction as the change it records."""
+
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class QualityResult:
     """Suite-level outcome of one rule on one entity."""
 
