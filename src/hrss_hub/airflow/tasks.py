@@ -26,8 +26,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hrss_hub.arrow_memory import return_freed_pages
+
 if TYPE_CHECKING:
     from hrss_hub.run.summary import RunSummary
+
+# a task process imports this module (parsing its DAG file) before any task body loads
+# pyarrow: the pool is chosen by environment variables, so this imports nothing heavy
+return_freed_pages()
 
 
 def open_run(config_path: str | Path, system: str, *, dag_id: str, airflow_run_id: str,

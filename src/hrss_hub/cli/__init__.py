@@ -159,6 +159,9 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``hrss-hub`` console script."""
+    from hrss_hub.arrow_memory import return_freed_pages
+
+    return_freed_pages()
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         rv = cli.main(args=args, prog_name="hrss-hub", standalone_mode=False)
