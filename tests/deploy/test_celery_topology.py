@@ -59,13 +59,25 @@ def _running_on(topo: Topology, worker: str) -> tuple[str, int] | None:
 
 
 def _settled(topo: Topology, sync_dags: list[str]) -> bool:
-    """Every sync DAG run finished, a publish ran after them, nothing queued or running."""
-    runs = topo.query("SELECT dag_id, state, end_date FROM dag_run")
-    if any(state in ("queued", "running") for _d, state, _e in runs):
+    """Every sync DAG run finished, a publish started after the last of them announced its
+    entities, nothing queued or running.
+
+    The announcement is ``finish_run`` (the task with the asset outlets); a sync DAG run
+    itself ends later, after ``check_run`` and ``quality_report``, so a publish it
+    triggered may well end before it does (seen in CI when a killed ``start_run`` delayed
+    one system: the last publish ended first and the test waited for one that never came).
+    """
+    runs = topo.query("SELECT dag_id, state, start_date FROM dag_run")
+    if any(state in ("queued", "running") for _d, state, _s in runs):
         return False
-    ends = [e for d, s, e in runs if d in sync_dags]
-    publish = [e for d, s, e in runs if d == "hrss_publish" and s == "success"]
-    return len(ends) == len(sync_dags) and bool(publish) and max(publish) >= max(ends)
+    if len({d for d, _s, _st in runs if d in sync_dags}) != len(sync_dags):
+        return False
+    announced = [e for (e,) in topo.query(
+        "SELECT end_date FROM task_instance WHERE task_id = 'finish_run' "
+        "AND state = 'success'")]
+    publish = [st for d, s, st in runs if d == "hrss_publish" and s == "success"]
+    return (len(announced) == len(sync_dags) and bool(publish)
+            and max(publish) >= max(announced))
 
 
 def _stream_counts(summaries: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
