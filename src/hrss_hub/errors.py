@@ -134,6 +134,11 @@ class QualityError(Fatal, HubError):
     """Validation failed beyond a stream's threshold, or a suite is broken."""
 
 
+class QueryError(Fatal, HubError):
+    """A DuckDB query of the person master, the record linkage or a supervision check
+    failed (out of its ``duckdb.memory_limit``, a broken check): a person must act."""
+
+
 class PublishError(Retriable, HubError):
     """Publishing or delivering a dataset version failed."""
 

@@ -12,6 +12,8 @@ crash repeats none of their effects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,10 +74,28 @@ def _steps(cfg: HubConfig, ledger: Any, summary: Any) -> RunPublishReport:
     from hrss_hub.supervision.run import supervise
 
     run_id = str(summary.run_id)
-    master = build_master(cfg, ledger, run_id=run_id)
+    with _in_duckdb(cfg, "the person master build"):
+        master = build_master(cfg, ledger, run_id=run_id)
     report = RunPublishReport(publish_pending(cfg, ledger, summary))
     report.master = master.to_dict()
-    report.linkage = propose_pairs(cfg, ledger).to_dict()
-    checked = supervise(cfg, ledger, run_id=run_id, publish=True)
+    with _in_duckdb(cfg, "record linkage"):
+        report.linkage = propose_pairs(cfg, ledger).to_dict()
+    with _in_duckdb(cfg, "the supervision checks"):
+        checked = supervise(cfg, ledger, run_id=run_id, publish=True)
     report.supervision = checked.to_dict()
     return report
+
+
+@contextmanager
+def _in_duckdb(cfg: HubConfig, step: str) -> Iterator[None]:
+    """A DuckDB error of ``step`` as a :class:`~hrss_hub.errors.QueryError`, so the run
+    is recorded as failed with the reason (it used to escape as a traceback and leave
+    the run ``running`` in the ledger: seen at 10M rows, out of memory in the linkage)."""
+    import duckdb
+
+    from hrss_hub.supervision.duck import query_failure
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise query_failure(cfg, step, exc) from exc

@@ -11,11 +11,13 @@ string filters into it that pyarrow cannot evaluate on files delta-rs rewrote in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hrss_hub.config.sections import DuckdbSection
+from hrss_hub.errors import QueryError
 from hrss_hub.exchange.commit import latest_signed
 from hrss_hub.exchange.reading import dataset, resolve
 from hrss_hub.exchange.storage import Store
@@ -48,6 +50,28 @@ def connect(cfg: HubConfig) -> duckdb.DuckDBPyConnection:
         "memory_limit": settings.memory_limit, "threads": settings.threads,
         "temp_directory": str(temp_dir), "preserve_insertion_order": False})
     return con
+
+
+#: single-quoted literals in DuckDB's messages may be row values (``Could not convert
+#: string '…'``): never into an error, a log or the ledger
+_LITERAL = re.compile(r"'[^']*'")
+
+
+def query_failure(cfg: HubConfig, step: str, exc: duckdb.Error) -> QueryError:
+    """``exc`` from DuckDB during ``step`` as a :class:`QueryError`: its first line with
+    literals removed, the step and the limits in the context, and what to do about it."""
+    import duckdb
+
+    settings = duckdb_settings(cfg)
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = None
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        hint = (f"DuckDB needed more than duckdb.memory_limit ({settings.memory_limit}) for "
+                "a step it cannot spill: raise duckdb.memory_limit in hub.yaml (or lower "
+                "duckdb.threads); the staged rows are kept for the next run")
+    return QueryError(f"{step} failed in DuckDB: {_LITERAL.sub('?', first)}",
+                      {"step": step, "memory_limit": settings.memory_limit,
+                       "threads": settings.threads}, hint)
 
 
 def register(con: duckdb.DuckDBPyConnection, store: Store, names: Iterable[str]) -> set[str]:
