@@ -21,7 +21,7 @@ docs/configuration.md), with paths made absolute.
       auto_link_threshold: null
       survivorship: {phone: [employment, si_core]}
     duckdb:
-      memory_limit: 256MB
+      memory_limit: 512MB
       threads: 2
       temp_directory: .hrss-hub/duckdb
 """
@@ -103,7 +103,7 @@ class MasterSection(FileModel):
 class DuckdbSection(FileModel):
     """``duckdb:`` — limits of the DuckDB queries (master build, supervision checks)."""
 
-    memory_limit: Name = "256MB"  # DuckDB's own cap; it spills to temp_directory beyond it
+    memory_limit: Name = "512MB"  # DuckDB's own cap; it spills to temp_directory beyond it
     """DuckDB's own memory cap; it spills to temp_directory beyond it."""
     threads: PositiveInt = 2
     """Threads of each DuckDB query."""
