@@ -52,14 +52,21 @@ def connect(cfg: HubConfig) -> duckdb.DuckDBPyConnection:
     return con
 
 
-#: single-quoted literals in DuckDB's messages may be row values (``Could not convert
-#: string '…'``): never into an error, a log or the ledger
-_LITERAL = re.compile(r"'[^']*'")
+#: row values in DuckDB's messages — single-quoted literals (``Could not convert string
+#: '…'``) and any token of six or more letters and digits with four digits or more (an
+#: ID, a phone) — and the value of a quoted pair (``Duplicate key "uid: …"``) never go
+#: into an error, a log or the ledger
+_VALUES = re.compile(r"'[^']*'|\b(?=(?:[0-9A-Za-z]*\d){4})[0-9A-Za-z]{6,}\b")
+_QUOTED_PAIR = re.compile(r'"(\w+): [^"]*"')
+
+
+def _without_values(message: str) -> str:
+    return _VALUES.sub("?", _QUOTED_PAIR.sub(r'"\1: ?"', message))
 
 
 def query_failure(cfg: HubConfig, step: str, exc: duckdb.Error) -> QueryError:
     """``exc`` from DuckDB during ``step`` as a :class:`QueryError`: its first line with
-    literals removed, the step and the limits in the context, and what to do about it."""
+    row values removed, the step and the limits in the context, and what to do about it."""
     import duckdb
 
     settings = duckdb_settings(cfg)
@@ -69,7 +76,7 @@ def query_failure(cfg: HubConfig, step: str, exc: duckdb.Error) -> QueryError:
         hint = (f"DuckDB needed more than duckdb.memory_limit ({settings.memory_limit}) for "
                 "a step it cannot spill: raise duckdb.memory_limit in hub.yaml (or lower "
                 "duckdb.threads); the staged rows are kept for the next run")
-    return QueryError(f"{step} failed in DuckDB: {_LITERAL.sub('?', first)}",
+    return QueryError(f"{step} failed in DuckDB: {_without_values(first)}",
                       {"step": step, "memory_limit": settings.memory_limit,
                        "threads": settings.threads}, hint)
 
